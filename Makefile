@@ -1,0 +1,46 @@
+# mlsys: `make demo` runs the main job, `make test` runs the tests. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export MLSYS_HOME ?= $(CURDIR)/.mlsys
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast lint fmt dev ui serve bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install mlsys with its dev tools
+
+demo: install ## the main job on the embedded default; leaves the UIs up until Ctrl-C
+	$(BIN)/mlsys demo --keep-running
+
+test: install ## every test, slow end-to-end ones included
+	$(BIN)/python -m pytest
+
+test-fast: install ## the tests not marked slow
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install ## ruff check and format check
+	$(BIN)/ruff check mlsys_assets serving tests benchmarks
+	$(BIN)/ruff format --check mlsys_assets serving tests benchmarks
+
+fmt: install ## format and autofix
+	$(BIN)/ruff format mlsys_assets serving tests benchmarks
+	$(BIN)/ruff check --fix mlsys_assets serving tests benchmarks
+
+ui: install ## Dagster webserver + daemon and the MLflow UI on MLSYS_HOME
+	$(BIN)/mlsys ui
+
+bench: install ## every benchmark in benchmarks/
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean: ## delete MLSYS_HOME (the whole local world) and caches
+	rm -rf $(MLSYS_HOME) .pytest_cache .ruff_cache

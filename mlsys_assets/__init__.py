@@ -1,0 +1,1 @@
+"""mlsys: a production ML platform built as a Dagster asset graph."""

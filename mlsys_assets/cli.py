@@ -1,0 +1,47 @@
+"""The ``mlsys`` command line. Each sub-command lives beside the layer it drives.
+
+Sub-commands are imported only when invoked, so ``mlsys --help`` stays fast and a command
+never pays for another layer's imports (MLflow, XGBoost, FastAPI).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute" of a click command or group.
+COMMANDS: dict[str, str] = {
+    "replay": "mlsys_assets.replay.command:replay",
+    "quarantine": "mlsys_assets.ingestion.quarantine_command:quarantine",
+    "ingest": "mlsys_assets.runner:ingest",
+    "ui": "mlsys_assets.ui:ui",
+    "demo": "mlsys_assets.demo:demo",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="mlsys")
+def main() -> None:
+    """mlsys: the production ML platform, as a Dagster asset graph."""
+
+
+if __name__ == "__main__":
+    main()

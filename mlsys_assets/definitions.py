@@ -1,0 +1,29 @@
+"""The Dagster code location: every layer's assets, checks, jobs and sensors, with resources.
+
+``workspace.yaml`` and ``dagster dev`` load ``defs`` from here. Each layer module exposes
+``build_defs()`` returning a resource-free ``Definitions``; this module merges them and binds the
+resources chosen by settings.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import dagster as dg
+
+from mlsys_assets.resources import build_resources
+from mlsys_assets.settings import get_settings
+
+LAYERS: list[str] = [
+    # "mlsys_assets.ingestion",
+]
+
+
+def build_definitions() -> dg.Definitions:
+    """Merge the layers' definitions and bind the resources of the configured profile."""
+    layer_defs = [importlib.import_module(name).build_defs() for name in LAYERS]
+    merged = dg.Definitions.merge(*layer_defs) if layer_defs else dg.Definitions()
+    return dg.Definitions.merge(merged, dg.Definitions(resources=build_resources(get_settings())))
+
+
+defs = build_definitions()

@@ -1,0 +1,25 @@
+"""Dagster resources: one per external system, picked by settings, never by ``if`` in assets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlsys_assets.resources.warehouse import Warehouse
+from mlsys_assets.settings import Settings
+
+__all__ = ["Warehouse", "build_resources"]
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    """Return the resources for ``settings.profile``: the embedded default or production.
+
+    Each layer registers the resources it needs here, so that switching a backend is a change of
+    settings, not of code.
+    """
+    from mlsys_assets.resources.registry import layer_resources
+
+    resources: dict[str, Any] = {
+        "warehouse": Warehouse(path=str(settings.warehouse_path)),
+    }
+    resources.update(layer_resources(settings))
+    return resources
