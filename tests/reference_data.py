@@ -17,9 +17,7 @@ from mlsys_assets.raw_tables import canonical_flights, canonical_weather, create
 EPOCH = pd.Timestamp("2013-01-01 00:00:00")
 
 
-def load_reference(
-    conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date
-) -> dict[str, int]:
+def load_reference(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[str, int]:
     """Fill raw.flights/weather (days start..end inclusive) and the reference tables."""
     create_raw_tables(conn)
     now = pd.Timestamp.now().floor("s")

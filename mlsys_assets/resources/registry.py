@@ -10,4 +10,5 @@ from mlsys_assets.settings import Settings
 def layer_resources(settings: Settings) -> dict[str, Any]:
     """Resources of every layer beyond the warehouse, keyed by resource name."""
     resources: dict[str, Any] = {}
+    del settings  # each layer below reads what it needs from it
     return resources
