@@ -7,8 +7,7 @@ from typing import Any
 from mlsys_assets.settings import Settings
 
 
-def layer_resources(settings: Settings) -> dict[str, Any]:
+def layer_resources(settings: Settings) -> dict[str, Any]:  # noqa: ARG001
     """Resources of every layer beyond the warehouse, keyed by resource name."""
     resources: dict[str, Any] = {}
-    del settings  # each layer below reads what it needs from it
     return resources
