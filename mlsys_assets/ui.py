@@ -1,0 +1,66 @@
+"""``mlsys ui``: the Dagster webserver and daemon (so sensors run) and the MLflow UI."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from mlsys_assets.instance import prepare_dagster_home
+from mlsys_assets.processes import ProcessGroup, executable, raise_on_sigterm, wait_for_port
+from mlsys_assets.settings import Settings, get_settings
+
+CODE_LOCATION = ["-m", "mlsys_assets.definitions"]
+
+
+def start_ui(
+    settings: Settings, group: ProcessGroup, host: str, dagster_port: int, mlflow_port: int
+) -> dict[str, str]:
+    """Start webserver, daemon and MLflow UI in ``group``; return their addresses."""
+    prepare_dagster_home(settings)
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    group.env["DAGSTER_HOME"] = str(settings.dagster_home)
+    group.env["MLSYS_HOME"] = str(settings.home_dir)
+    # The MLflow server's background job runner (huey, 7 processes) is not needed for a UI.
+    group.env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    dagster_url = f"http://{host}:{dagster_port}"
+    mlflow_url = f"http://{host}:{mlflow_port}"
+    group.start("dagster-daemon", [executable("dagster-daemon"), "run", *CODE_LOCATION])
+    group.start(
+        "dagster-webserver",
+        [executable("dagster-webserver"), "-h", host, "-p", str(dagster_port), *CODE_LOCATION],
+        url=dagster_url,
+    )
+    group.start(
+        "mlflow-ui",
+        [
+            executable("mlflow"), "server", "--host", host, "--port", str(mlflow_port),
+            "--backend-store-uri", settings.tracking_uri,
+            "--default-artifact-root", settings.artifact_root, "--workers", "1",
+        ],
+        url=mlflow_url,
+    )  # fmt: skip
+    wait_for_port(host, dagster_port, timeout=120, group=group)
+    wait_for_port(host, mlflow_port, timeout=120, group=group)
+    return {"dagster": dagster_url, "mlflow": mlflow_url}
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--dagster-port", default=3000, show_default=True)
+@click.option("--mlflow-port", default=5000, show_default=True)
+def ui(host: str, dagster_port: int, mlflow_port: int) -> None:
+    """Dagster webserver and daemon (sensors run), and the MLflow UI, until Ctrl-C."""
+    settings = get_settings()
+    group = ProcessGroup(log_dir=settings.home_dir / "logs")
+    raise_on_sigterm()
+    try:
+        urls = start_ui(settings, group, host, dagster_port, mlflow_port)
+        click.echo(f"Dagster UI: {urls['dagster']}\nMLflow UI:  {urls['mlflow']}\nCtrl-C stops.")
+        while True:
+            group.check_alive()
+            time.sleep(2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        group.stop()
