@@ -1,0 +1,39 @@
+"""Processes that mlsys starts are stopped together, grandchildren included."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from mlsys_assets.processes import ProcessGroup
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it has stopped running all the same.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"
+
+
+def test_stop_ends_every_process_and_its_children(tmp_path) -> None:
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import subprocess, sys, time, pathlib;"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(p.pid)); time.sleep(60)"
+    )
+    group = ProcessGroup(log_dir=tmp_path)
+    parent = group.start("sleeper", [sys.executable, "-c", script])
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    grandchild = int(pid_file.read_text())
+    group.stop(timeout=5)
+    assert parent.popen.poll() is not None
+    time.sleep(0.2)
+    assert not _alive(grandchild)
+    assert group.processes == []
