@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export MLSYS_HOME ?= $(CURDIR)/.mlsys
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint fmt dev ui serve bench clean
+.PHONY: help install services demo test test-fast lint fmt dev ui serve bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install mlsys with its dev tools
+
+services: ## install and start PostgreSQL and Redis on 127.0.0.1 (OS packages, idempotent)
+	bash scripts/services.sh
 
 demo: install ## the main job on the embedded default; leaves the UIs up until Ctrl-C
 	$(BIN)/mlsys demo --keep-running
