@@ -1,0 +1,293 @@
+"""Online path: materialize the newest feature values into the online store, and look them up.
+
+Materialization is incremental (only feature rows whose ``computed_at`` is past the view's
+watermark), chunked, and resumable: each chunk is written together with a progress marker in one
+store transaction, so a crash leaves every key either old or new and the next run resumes after
+the last committed key. The lookup is the serving hot path: one store read for a whole flight,
+no pandas, the TTL (and SCD2 validity) enforced at read time with the same rules as offline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from mlsys_assets.features.catalog import FLIGHTS_V1
+from mlsys_assets.features.request import normalize_request, request_feature_values, to_naive_utc
+from mlsys_assets.features.spec import FeatureService, FeatureView
+from mlsys_assets.resources.online_store import OnlineRow, OnlineStore
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def to_us(moment: dt.datetime) -> int:
+    """Naive-UTC datetime -> microseconds since the epoch (exact integer arithmetic)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(us: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=us)
+
+
+# ------------------------------------------------------------------------------------ lookup
+@dataclass(frozen=True, slots=True)
+class OnlineFeatures:
+    """Every feature of the service for one request; ``missing`` says why a value is None."""
+
+    values: dict[str, Any]  # feature -> float | str | None
+    missing: dict[str, str]  # feature -> 'stale' (past its TTL) | 'absent' (no valid value)
+
+
+@dataclass(frozen=True, slots=True)
+class _ViewPlan:
+    prefix: str
+    key: Callable[[Mapping[str, Any]], str | None]
+    ttl_us: int | None
+    served: tuple[tuple[str, int], ...]  # (stored model input, payload index)
+    derived: tuple[tuple[str, int, Callable[[Any, Any], Any]], ...]  # (name, payload index, fn)
+    features: tuple[str, ...]  # every model input of the view
+
+
+class _DecodeCache:
+    """Decoded payloads by payload text: a hot entity's JSON is parsed once, not per request."""
+
+    def __init__(self, size: int = 200_000) -> None:
+        self._size = size
+        self._items: dict[str, list[Any]] = {}
+
+    def decode(self, payload: str) -> list[Any]:
+        values = self._items.get(payload)
+        if values is None:
+            if len(self._items) >= self._size:
+                self._items.clear()
+            values = self._items[payload] = json.loads(payload)
+        return values
+
+
+_DECODED = _DecodeCache()
+
+
+_PLANS: dict[int, tuple[FeatureService, tuple[_ViewPlan, ...], tuple[str, ...]]] = {}
+
+
+def _plans(service: FeatureService) -> tuple[tuple[_ViewPlan, ...], tuple[str, ...]]:
+    """The lookup plan of a service, built once (the service is kept alive by the cache)."""
+    cached = _PLANS.get(id(service))
+    if cached is not None and cached[0] is service:
+        return cached[1], cached[2]
+    plans = []
+    for view in service.views:
+        columns = tuple(c.name for c in view.columns)
+        plans.append(
+            _ViewPlan(
+                prefix=f"{view.name}:",
+                key=view.entity.key_function(),
+                ttl_us=None if view.ttl is None else int(view.ttl.total_seconds() * 1_000_000),
+                served=tuple((f.name, columns.index(f.name)) for f in view.stored),
+                derived=tuple(
+                    (d.feature.name, columns.index(d.stored), d.fn) for d in view.derived
+                ),
+                features=tuple(f.name for f in view.features),
+            )
+        )
+    _PLANS[id(service)] = (service, tuple(plans), tuple(service.feature_names))
+    return tuple(plans), tuple(service.feature_names)
+
+
+def _resolve(
+    plans: Sequence[_ViewPlan],
+    keys: Sequence[str | None],
+    records: Mapping[str, Any],
+    values: dict[str, Any],
+    now: dt.datetime,
+    now_us: int,
+) -> dict[str, str]:
+    missing: dict[str, str] = {}
+    for plan, key in zip(plans, keys, strict=True):
+        record = records.get(key) if key is not None else None
+        reason = None
+        if record is None or record[0] >= now_us:  # nothing known strictly before now
+            reason = "absent"
+        elif plan.ttl_us is not None and now_us - record[0] > plan.ttl_us:
+            reason = "stale"
+        elif record[1] is not None and record[1] < now_us:  # SCD2 version closed
+            reason = "absent"
+        if reason is not None:
+            for name in plan.features:
+                values[name] = None
+                missing[name] = reason
+            continue
+        payload = _DECODED.decode(record[2])
+        for name, index in plan.served:
+            values[name] = payload[index]
+        for name, index, fn in plan.derived:
+            stored = payload[index]
+            values[name] = None if stored is None else fn(stored, float(now.year))
+    return missing
+
+
+def lookup_online_features(
+    store: OnlineStore,
+    request: Mapping[str, Any],
+    now: dt.datetime,
+    *,
+    service: FeatureService = FLIGHTS_V1,
+) -> OnlineFeatures:
+    """All features of one flight request at ``now`` (aware, or naive UTC), in one store read.
+
+    ``request``: carrier, flight, tailnum, origin, dest, scheduled_departure (datetime or ISO
+    8601), distance. A value past its TTL is reported in ``missing`` as 'stale', one never known
+    (or not valid at ``now``) as 'absent'; neither is served.
+    """
+    plans, names = _plans(service)
+    req = normalize_request(request)
+    moment = to_naive_utc(now)
+    keys = []
+    for plan in plans:
+        key = plan.key(req)
+        keys.append(None if key is None else plan.prefix + key)
+    present = [k for k in keys if k is not None]
+    records = dict(zip(present, store.read(present), strict=True))
+    values = dict.fromkeys(names)  # service order
+    values.update(request_feature_values(req))
+    missing = _resolve(plans, keys, records, values, moment, to_us(moment))
+    return OnlineFeatures(values, missing)
+
+
+def lookup_online_features_batch(
+    store: OnlineStore,
+    requests: Sequence[Mapping[str, Any]],
+    now: dt.datetime,
+    *,
+    service: FeatureService = FLIGHTS_V1,
+) -> list[OnlineFeatures]:
+    """``lookup_online_features`` for many flights with one store read (deduplicated keys)."""
+    plans, names = _plans(service)
+    moment = to_naive_utc(now)
+    now_us = to_us(moment)
+    normalized = [normalize_request(r) for r in requests]
+    all_keys = []
+    for req in normalized:
+        keys = []
+        for plan in plans:
+            key = plan.key(req)
+            keys.append(None if key is None else plan.prefix + key)
+        all_keys.append(keys)
+    unique = list(dict.fromkeys(k for keys in all_keys for k in keys if k is not None))
+    records = dict(zip(unique, store.read(unique), strict=True))
+    out = []
+    for req, keys in zip(normalized, all_keys, strict=True):
+        values = dict.fromkeys(names)
+        values.update(request_feature_values(req))
+        missing = _resolve(plans, keys, records, values, moment, now_us)
+        out.append(OnlineFeatures(values, missing))
+    return out
+
+
+# ------------------------------------------------------------------------------ materialize
+class MaterializationInterrupted(RuntimeError):
+    """Raised by ``materialize_online(stop_after_chunks=...)``: simulates a crash (tests)."""
+
+
+def _clean(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _changed_rows_sql(view: FeatureView, *, resume: bool) -> str:
+    keys = ", ".join(view.entity.join_keys)
+    cols = ", ".join(c.name for c in view.columns)
+    valid_to = "epoch_us(valid_to)" if view.has_valid_to else "NULL"
+    after = "WHERE online_key > $after" if resume else ""
+    return f"""
+        SELECT * FROM (
+            SELECT {view.entity.key_sql()} AS online_key, epoch_us(event_timestamp) AS event_us,
+                   {valid_to} AS valid_to_us, {cols}
+            FROM {view.table}
+            WHERE epoch_us(computed_at) > $watermark AND epoch_us(computed_at) <= $target
+            QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY event_timestamp DESC) = 1
+        ) {after}
+        ORDER BY online_key
+    """
+
+
+def _state_names(view: FeatureView) -> tuple[str, str, str]:
+    return f"watermark:{view.name}", f"pending:{view.name}", f"newest_event_us:{view.name}"
+
+
+def materialize_online(
+    conn: duckdb.DuckDBPyConnection,
+    store: OnlineStore,
+    views: Sequence[FeatureView],
+    *,
+    chunk_size: int = 5_000,
+    stop_after_chunks: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Push each view's changed entities (newest value per entity) to the store.
+
+    Per view: the rows computed after its watermark and up to the current newest ``computed_at``
+    (the target), in key order, ``chunk_size`` keys per store transaction, each with a progress
+    marker; the watermark moves to the target only when every chunk is in. An interrupted run is
+    resumed (same target, after the last committed key) before newer changes are taken.
+    Returns per view: rows written, chunks, and the watermark (epoch microseconds).
+    """
+    stats: dict[str, dict[str, int]] = {}
+    chunks_done = 0
+    for view in views:
+        wm_name, pending_name, newest_name = _state_names(view)
+        written = chunks = 0
+        while True:
+            state = store.read_state()
+            watermark = int(state.get(wm_name, "-1"))
+            pending = json.loads(state[pending_name]) if pending_name in state else None
+            if pending is not None:
+                target, after = int(pending["target"]), pending["after"]
+            else:
+                row = conn.execute(
+                    f"SELECT epoch_us(max(computed_at)) FROM {view.table}"
+                ).fetchone()
+                target, after = (row[0] if row and row[0] is not None else -1), None
+                if target <= watermark:
+                    break
+            params: dict[str, Any] = {"watermark": watermark, "target": target}
+            if after is not None:
+                params["after"] = after
+            rows = conn.execute(
+                _changed_rows_sql(view, resume=after is not None), params
+            ).fetchall()
+            newest = int(state.get(newest_name, "-1"))
+            for start in range(0, len(rows), chunk_size):
+                if stop_after_chunks is not None and chunks_done >= stop_after_chunks:
+                    raise MaterializationInterrupted(f"stopped after {chunks_done} chunks")
+                chunk = rows[start : start + chunk_size]
+                batch = [
+                    OnlineRow(
+                        f"{view.name}:{r[0]}",
+                        int(r[1]),
+                        None if r[2] is None else int(r[2]),
+                        json.dumps([_clean(v) for v in r[3:]], separators=(",", ":")),
+                    )
+                    for r in chunk
+                ]
+                newest = max(newest, max(b.event_us for b in batch))
+                progress = json.dumps({"target": target, "after": chunk[-1][0]})
+                store.write_batch(batch, {pending_name: progress, newest_name: str(newest)})
+                written += len(batch)
+                chunks += 1
+                chunks_done += 1
+            store.write_batch([], {wm_name: str(target), pending_name: None})
+            if log is not None:
+                log(f"{view.name}: {len(rows)} entities up to computed_at {from_us(target)}")
+        stats[view.name] = {
+            "rows": written,
+            "chunks": chunks,
+            "watermark_us": int(store.read_state().get(wm_name, "-1")),
+        }
+    return stats

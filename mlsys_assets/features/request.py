@@ -1,0 +1,146 @@
+"""Request-time features: computed from the flight request itself, by the same code online and offline.
+
+Everything time-based derives from the departure hour, so the one scalar function
+``calendar_features`` is the whole implementation: offline it runs once per distinct hour of the
+frame (a few thousand calls for a year), online once per hour thanks to its cache. Nothing is
+computed twice in two dialects, so training and serving cannot disagree.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from mlsys_assets.features.spec import Feature
+from mlsys_assets.nycflights import LOCAL_TZ
+
+_LOCAL = ZoneInfo(LOCAL_TZ)
+_UTC = dt.UTC
+
+CALENDAR_FEATURES: tuple[Feature, ...] = (
+    Feature("hour", "float64", "Local (New York) hour of the scheduled departure, 0-23."),
+    Feature("weekday", "float64", "Local day of the week of the departure, Monday=0."),
+    Feature("month", "float64", "Local month of the departure, 1-12."),
+    Feature(
+        "days_to_holiday",
+        "float64",
+        "Days from the local departure day to the next US federal holiday (0 on one).",
+    ),
+    Feature("days_since_holiday", "float64", "Days since the last US federal holiday (0 on one)."),
+)
+REQUEST_FEATURES: tuple[Feature, ...] = (
+    Feature("carrier", "string", "Two-letter carrier code, from the request."),
+    Feature("origin", "string", "Origin airport (EWR, JFK, LGA), from the request."),
+    Feature("dest", "string", "Destination airport, from the request."),
+    Feature("distance", "float64", "Great-circle distance in miles, from the request."),
+    *CALENDAR_FEATURES,
+)
+
+
+@lru_cache(maxsize=1)
+def _holidays() -> tuple[dt.date, ...]:
+    from pandas.tseries.holiday import USFederalHolidayCalendar
+
+    days = USFederalHolidayCalendar().holidays(start="2000-01-01", end="2040-12-31")
+    return tuple(d.date() for d in days)
+
+
+@lru_cache(maxsize=65536)
+def calendar_features(hour_utc: dt.datetime) -> tuple[float, float, float, float, float]:
+    """(hour, weekday, month, days_to_holiday, days_since_holiday) for a naive-UTC hour."""
+    local = hour_utc.replace(tzinfo=_UTC).astimezone(_LOCAL)
+    day = local.date()
+    holidays = _holidays()
+    i = bisect.bisect_left(holidays, day)
+    to_next = (holidays[i] - day).days if i < len(holidays) else np.nan
+    j = bisect.bisect_right(holidays, day) - 1
+    since = (day - holidays[j]).days if j >= 0 else np.nan
+    return (
+        float(local.hour),
+        float(local.weekday()),
+        float(local.month),
+        float(to_next),
+        float(since),
+    )
+
+
+def to_naive_utc(value: Any) -> dt.datetime:
+    """A datetime, pandas Timestamp or ISO 8601 string as a naive UTC datetime."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is not None:
+        value = value.astimezone(_UTC).replace(tzinfo=None)
+    return value
+
+
+def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The request fields the features use, typed: naive-UTC departure, float distance."""
+    sched = to_naive_utc(request["scheduled_departure"])
+    tailnum = request.get("tailnum")
+    distance = request.get("distance")
+    return {
+        "carrier": str(request["carrier"]),
+        "flight": request.get("flight"),
+        "tailnum": None if tailnum in (None, "") else str(tailnum),
+        "origin": str(request["origin"]),
+        "dest": str(request["dest"]),
+        "scheduled_departure": sched,
+        "distance": None if distance is None else float(distance),
+    }
+
+
+def request_feature_values(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Request-time features of one normalized request (the online path)."""
+    sched: dt.datetime = request["scheduled_departure"]
+    calendar = calendar_features(sched.replace(minute=0, second=0, microsecond=0))
+    values: dict[str, Any] = {
+        "carrier": request["carrier"],
+        "origin": request["origin"],
+        "dest": request["dest"],
+        "distance": request["distance"],
+    }
+    for feature, value in zip(CALENDAR_FEATURES, calendar, strict=True):
+        values[feature.name] = None if value != value else value  # NaN -> None
+    return values
+
+
+def naive_utc_series(series: pd.Series) -> pd.Series:
+    """A timestamp column as naive UTC datetime64 (parsing only when it is not one already)."""
+    if not pd.api.types.is_datetime64_any_dtype(series.dtype):
+        series = pd.to_datetime(series)
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return series
+
+
+def request_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Request-time features of a frame of requests (the offline path), index preserved.
+
+    ``scheduled_departure`` is naive UTC (or tz-aware, converted); categorical columns come back as
+    plain strings.
+    """
+    sched = naive_utc_series(frame["scheduled_departure"])
+    codes, uniques = pd.factorize(sched.dt.floor("h"))
+    table = np.array(
+        [calendar_features(ts.to_pydatetime()) for ts in uniques], dtype="float64"
+    ).reshape(-1, len(CALENDAR_FEATURES))
+    table = np.vstack([table, np.full((1, len(CALENDAR_FEATURES)), np.nan)])  # code -1 = NaT
+    values = table[codes]
+    out = pd.DataFrame(index=frame.index)
+    for name in ("carrier", "origin", "dest"):
+        out[name] = frame[name].astype("object")
+    out["distance"] = pd.to_numeric(frame["distance"], errors="coerce").astype("float64")
+    for i, feature in enumerate(CALENDAR_FEATURES):
+        out[feature.name] = values[:, i]
+    return out

@@ -1,0 +1,191 @@
+"""The vocabulary of feature definitions: entities, features, views and services.
+
+A definition is data, not code paths: the offline computation, the training-set join, the online
+materialization, the serving lookup, the Dagster metadata and the README all read these objects,
+so a feature is declared exactly once (the shape of Feast's ``Entity``/``FeatureView``/
+``FeatureService``, without its machinery).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+Dtype = Literal["float64", "string"]
+ViewKind = Literal["outcome_stats", "congestion", "weather", "plane"]
+
+
+def format_key_part(value: Any) -> str:
+    """One join-key value as it appears in an online key (timestamps to the minute)."""
+    if isinstance(value, dt.datetime):
+        return _format_minute(value)
+    return str(value)
+
+
+@lru_cache(maxsize=65536)
+def _format_minute(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M")
+
+
+def format_ttl(ttl: dt.timedelta | None) -> str:
+    """'2 days', '3 hours' or 'none' (docs and metadata)."""
+    if ttl is None:
+        return "none"
+    seconds = int(ttl.total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return str(ttl)
+
+
+@dataclass(frozen=True)
+class DerivedKey:
+    """A join key computed from the request (e.g. the departure hour), in SQL and in Python.
+
+    The two forms are the only place where one rule is spelled twice; the parity check and the
+    parity test compare them on real rows.
+    """
+
+    sql: str  # over the entity-row columns (scheduled_departure, ...)
+    python: Callable[[Mapping[str, Any]], Any]  # over the normalized request
+    sql_type: str = "TIMESTAMP"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """What a feature value is about, and the columns that identify it."""
+
+    name: str
+    join_keys: tuple[str, ...]
+    description: str
+    derived: Mapping[str, DerivedKey] = field(default_factory=dict)
+
+    def row_expr(self, key: str) -> str:
+        """SQL giving join key ``key`` from an entity row."""
+        return self.derived[key].sql if key in self.derived else key
+
+    def key_sql(self, alias: str = "") -> str:
+        """SQL giving the online key string of a feature-table row (same format as ``key``)."""
+        prefix = f"{alias}." if alias else ""
+        parts = []
+        for key in self.join_keys:
+            if key in self.derived and self.derived[key].sql_type == "TIMESTAMP":
+                parts.append(f"strftime({prefix}{key}, '%Y-%m-%dT%H:%M')")
+            else:
+                parts.append(f"CAST({prefix}{key} AS VARCHAR)")
+        return " || '|' || ".join(parts)
+
+    def key(self, request: Mapping[str, Any]) -> str | None:
+        """The online key of a (normalized) request; None when a key value is missing."""
+        parts = []
+        for key in self.join_keys:
+            value = self.derived[key].python(request) if key in self.derived else request.get(key)
+            if value is None:
+                return None
+            parts.append(format_key_part(value))
+        return "|".join(parts)
+
+    def key_function(self) -> Callable[[Mapping[str, Any]], str | None]:
+        """``key`` specialised for the common single plain key (the serving hot path)."""
+        if len(self.join_keys) == 1 and not self.derived:
+            (name,) = self.join_keys
+
+            def single(request: Mapping[str, Any]) -> str | None:
+                value = request.get(name)
+                return None if value is None else str(value)
+
+            return single
+        return self.key
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input: its name, dtype and meaning."""
+
+    name: str
+    dtype: Dtype
+    description: str
+
+    @property
+    def categorical(self) -> bool:
+        return self.dtype == "string"
+
+
+@dataclass(frozen=True)
+class DerivedFeature:
+    """A feature computed from a stored column and the feature time, identically on both paths.
+
+    ``fn(stored_value, feature_time_year)`` must work element-wise on numpy arrays (offline) and on
+    plain floats (online); None/NaN inputs give NaN/None.
+    """
+
+    feature: Feature
+    stored: str
+    fn: Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class FeatureView:
+    """A group of features sharing an entity, a source, an event time and a TTL.
+
+    Its offline table is ``features.<name>`` (one Dagster asset), with the entity's join keys,
+    ``event_timestamp`` (when the values became known: never before the data behind them was
+    available), the stored columns and ``computed_at`` (drives incremental materialization).
+    """
+
+    name: str
+    kind: ViewKind
+    entity: Entity
+    description: str
+    sources: tuple[str, ...]  # raw asset keys it reads
+    event_time: str  # what event_timestamp means, for the docs
+    ttl: dt.timedelta | None
+    stored: tuple[Feature, ...]  # columns of the table that are served as-is
+    derived: tuple[DerivedFeature, ...] = ()
+    hidden: tuple[Feature, ...] = ()  # stored inputs of derived features, not model inputs
+    partitioned: bool = True
+    has_valid_to: bool = False  # SCD2: the value stops being valid at valid_to
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def table(self) -> str:
+        return f"features.{self.name}"
+
+    @property
+    def columns(self) -> tuple[Feature, ...]:
+        """Stored value columns, in table (and online payload) order."""
+        return self.stored + self.hidden
+
+    @property
+    def features(self) -> tuple[Feature, ...]:
+        """Model inputs this view provides."""
+        return self.stored + tuple(d.feature for d in self.derived)
+
+
+@dataclass(frozen=True)
+class FeatureService:
+    """The features one model version consumes, in model input order (Feast's FeatureService)."""
+
+    name: str
+    views: tuple[FeatureView, ...]
+    request: tuple[Feature, ...]
+    description: str = ""
+
+    @property
+    def features(self) -> list[Feature]:
+        out = list(self.request)
+        for view in self.views:
+            out.extend(view.features)
+        return out
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        return [f.name for f in self.features if f.categorical]

@@ -1,0 +1,121 @@
+"""The one reader of serving's prediction and feedback logs (append-only Parquet).
+
+Serving (``serving/prediction_log.py``) writes ``<predictions_dir>/log/date=<write day>/*.parquet``
+and ``<predictions_dir>/feedback/date=<write day>/*.parquet``; the folder day is when a batch was
+flushed, not the flight's day. Monitoring assigns a prediction to the New York local day of the
+flight's scheduled departure (``flight_date``, the partition key everywhere else), so a replayed
+2013 day sent today is monitored as that 2013 day. A change of the log format touches this file only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from mlsys_assets.features import PREDICTION_LEAD
+from mlsys_assets.nycflights import LOCAL_TZ
+from mlsys_assets.settings import Settings
+
+PREDICTION_LOG_DIR = "log"  # serving.services.PREDICTION_LOG_DIR
+FEEDBACK_LOG_DIR = "feedback"  # serving.services.FEEDBACK_LOG_DIR
+FLIGHT_KEY = ["flight_date", "carrier", "flight", "origin"]
+
+PREDICTION_COLUMNS: dict[str, str] = {
+    "request_id": "object",
+    "logged_at": "datetime64[us]",
+    "endpoint": "object",
+    "carrier": "object",
+    "flight": "Int64",
+    "tailnum": "object",
+    "origin": "object",
+    "dest": "object",
+    "scheduled_departure": "datetime64[us]",
+    "distance": "float64",
+    "features": "object",
+    "missing_features": "object",
+    "model_name": "object",
+    "model_version": "object",
+    "variant": "object",
+    "delay_probability": "float64",
+    "delayed": "boolean",
+    "rule": "object",
+    "threshold": "float64",
+    "fallbacks": "object",
+    "latency_ms": "float64",
+}
+FEEDBACK_COLUMNS: dict[str, str] = {
+    "request_id": "object",
+    "logged_at": "datetime64[us]",
+    "arr_delay": "float64",
+    "cancelled": "boolean",
+}
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p) for p in folder.glob("date=*/*.parquet")) if folder.is_dir() else []
+
+
+def _read(folder: Path, columns: dict[str, str]) -> pd.DataFrame:
+    files = _files(folder)
+    if not files:
+        return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
+    with duckdb.connect() as conn:
+        frame = conn.execute(
+            "SELECT * EXCLUDE (date) FROM read_parquet(?, hive_partitioning = true, "
+            "union_by_name = true)",
+            [files],
+        ).df()
+    for name, kind in columns.items():
+        if name not in frame:
+            frame[name] = pd.Series(dtype=kind, index=frame.index)
+    return frame[list(columns)]
+
+
+def local_date(timestamps: pd.Series) -> pd.Series:
+    """New York local dates of naive-UTC timestamps (the partition day of a flight)."""
+    ts = pd.to_datetime(timestamps)
+    return ts.dt.tz_localize("UTC").dt.tz_convert(LOCAL_TZ).dt.date
+
+
+def read_predictions(settings: Settings, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Logged predictions of flights departing on local days ``start..end`` (inclusive).
+
+    Adds ``flight_date`` (local departure day) and ``feature_time`` (the moment serving looked
+    the features up: ``min(logged_at, scheduled_departure - PREDICTION_LEAD)``, as serving does).
+    A request id logged twice keeps its last record.
+    """
+    frame = _read(settings.predictions_dir / PREDICTION_LOG_DIR, PREDICTION_COLUMNS)
+    frame["flight_date"] = local_date(frame["scheduled_departure"]) if len(frame) else []
+    frame = frame[(frame["flight_date"] >= start) & (frame["flight_date"] <= end)]
+    frame = frame.sort_values("logged_at").drop_duplicates("request_id", keep="last")
+    lead = pd.to_datetime(frame["scheduled_departure"]) - PREDICTION_LEAD
+    frame["feature_time"] = np.minimum(pd.to_datetime(frame["logged_at"]), lead)
+    return frame.reset_index(drop=True)
+
+
+def read_feedback(settings: Settings, request_ids: pd.Series | None = None) -> pd.DataFrame:
+    """Outcomes posted to ``/feedback`` (the last one per request id), optionally only some ids."""
+    frame = _read(settings.predictions_dir / FEEDBACK_LOG_DIR, FEEDBACK_COLUMNS)
+    frame = frame.sort_values("logged_at").drop_duplicates("request_id", keep="last")
+    if request_ids is not None:
+        frame = frame[frame["request_id"].isin(set(request_ids))]
+    return frame.reset_index(drop=True)
+
+
+def served_features(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The feature values the model received, one column per feature (index preserved)."""
+    records = [
+        json.loads(text) if isinstance(text, str) else {} for text in predictions["features"]
+    ]
+    return pd.DataFrame.from_records(records, index=predictions.index)
+
+
+def has_fallback(predictions: pd.DataFrame) -> pd.Series:
+    """Whether each answer took a fallback path (no model, previous champion, store down...)."""
+    fallbacks = predictions["fallbacks"].map(lambda v: v is not None and len(v) > 0)
+    return fallbacks.astype(bool) | predictions["variant"].eq("fallback")

@@ -1,0 +1,38 @@
+"""The log reader: serving's Parquet files back as frames, by the flight's local day."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from mlsys_assets.monitoring import read_feedback, read_predictions
+from mlsys_assets.monitoring.prediction_log import served_features
+from mlsys_assets.settings import Settings
+from tests.monitoring.conftest import day_flights, log_feedback, log_predictions, prediction_record
+
+DAY = dt.date(2013, 3, 5)
+
+
+def test_predictions_are_read_by_local_flight_day(mon: Settings) -> None:
+    flights = day_flights(mon, DAY, n=3).to_dict("records")
+    log_predictions(
+        mon, [prediction_record(f, 0.1 * i, request_id=f"r{i}") for i, f in enumerate(flights)]
+    )
+    log_predictions(
+        mon, [prediction_record(flights[0], 0.9, request_id="r0")]
+    )  # a retry: last wins
+    log_feedback(mon, [{"request_id": "r1", "logged_at": dt.datetime(2026, 1, 1), "arr_delay": 3.0,
+                        "cancelled": False}])  # fmt: skip
+
+    frame = read_predictions(mon, DAY, DAY)
+    assert sorted(frame["request_id"]) == ["r0", "r1", "r2"]
+    assert set(frame["flight_date"]) == {DAY}
+    assert frame.set_index("request_id").loc["r0", "delay_probability"] == 0.9
+    assert read_predictions(mon, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=1)).empty
+    served = served_features(frame)
+    assert served.loc[0, "carrier"] == frame.loc[0, "carrier"]
+    assert list(read_feedback(mon)["request_id"]) == ["r1"]
+
+
+def test_no_log_yet_reads_as_empty(mon: Settings) -> None:
+    assert read_predictions(mon, DAY, DAY).empty
+    assert read_feedback(mon).empty
