@@ -1,0 +1,171 @@
+"""Weather: events from the stream -> ``ingest.weather_events`` -> ``raw.weather``.
+
+One transaction reads every event after the consumer's cursor, stores them in the warehouse's
+event buffer, advances the cursor, and rebuilds the requested partitions from the buffer: a
+crash before COMMIT leaves the cursor where it was (the events are read again), a crash after it
+has them stored (they are never read again). A rerun of a partition rebuilds it from the buffer
+without touching the stream. ``ack`` after the commit lets the stream know (lag, trimming).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import duckdb
+import pandas as pd
+
+from mlsys_assets.ingestion.contracts import Contract, weather_contract
+from mlsys_assets.ingestion.report import IngestReport, count_by_partition, day_keys
+from mlsys_assets.ingestion.store import (
+    LOG_COLUMNS,
+    QUARANTINE_COLUMNS,
+    cursor,
+    ensure_tables,
+    insert_frame,
+    set_cursor,
+    transaction,
+    utc_now,
+)
+from mlsys_assets.ingestion.validate import PARTITION, RECORD, validate
+from mlsys_assets.nycflights import LOCAL_TZ
+from mlsys_assets.raw_tables import canonical_weather
+from mlsys_assets.resources.event_stream import EventStream, StreamEvent
+
+SOURCE = "weather"
+TOPIC = "weather"
+CONSUMER = "mlsys-ingestion"
+OFFSET = "_offset"
+POSITION = "_position"
+
+
+def ingest_weather(
+    conn: duckdb.DuckDBPyConnection,
+    stream: EventStream,
+    start: dt.date,
+    end: dt.date,
+    run_id: str,
+    contract: Contract | None = None,
+    consumer: str = CONSUMER,
+) -> IngestReport:
+    """Consume new events, then replace partitions ``start..end`` of raw.weather."""
+    began = time.perf_counter()
+    contract = contract or weather_contract()
+    keys = day_keys(start, end)
+    ensure_tables(conn)
+    with transaction(conn):
+        after = cursor(conn, TOPIC, consumer)
+        events = stream.read(TOPIC, after=after)
+        consumed = buffer_events(conn, events)
+        last = events[-1].offset if events else after
+        if events:
+            set_cursor(conn, TOPIC, consumer, last)
+        buffered = conn.execute(
+            """SELECT event_offset, partition_key, position, record FROM ingest.weather_events
+               WHERE partition_key BETWEEN ? AND ? ORDER BY event_offset""",
+            [keys[0], keys[-1]],
+        ).df()
+        report = _rebuild(conn, buffered, keys, start, end, run_id, contract)
+    if events:
+        stream.ack(TOPIC, consumer, last)
+    report.seconds = time.perf_counter() - began
+    report.extra.update({"events_consumed": consumed, "cursor": last})
+    return report
+
+
+def buffer_events(conn: duckdb.DuckDBPyConnection, events: list[StreamEvent]) -> int:
+    """Store events as received, each assigned to the local day of its observation."""
+    if not events:
+        return 0
+    records = [e.payload.get("record") for e in events]
+    stamps = pd.to_datetime(
+        pd.Series([r.get("time_hour") if isinstance(r, dict) else None for r in records]),
+        utc=True,
+        errors="coerce",
+        format="ISO8601",
+    )
+    local = stamps.dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m-%d")
+    # An unparseable time falls back to the day the producer published the event for.
+    fallback = pd.Series([str(e.payload.get("day", "unknown")) for e in events])
+    frame = pd.DataFrame(
+        {
+            "event_offset": [e.offset for e in events],
+            "partition_key": local.where(stamps.notna(), fallback),
+            "position": [e.position for e in events],
+            "record": [json.dumps(r, sort_keys=True) for r in records],
+            "received_at": utc_now(),
+        }
+    )
+    insert_frame(conn, "ingest.weather_events", frame)
+    return len(frame)
+
+
+def _rebuild(
+    conn: duckdb.DuckDBPyConnection,
+    buffered: pd.DataFrame,
+    keys: list[str],
+    start: dt.date,
+    end: dt.date,
+    run_id: str,
+    contract: Contract,
+) -> IngestReport:
+    now = utc_now()
+    records = [json.loads(r) for r in buffered["record"]]
+    records = [r if isinstance(r, dict) else {"_not_an_object": r} for r in records]
+    problems = _key_problems(records, contract)
+    raw = contract.apply_aliases(pd.DataFrame.from_records(records))
+    raw = raw.reindex(columns=list(contract.columns))
+    raw[PARTITION] = buffered["partition_key"].to_numpy()
+    raw[RECORD] = buffered["record"].to_numpy()
+    raw[OFFSET] = buffered["event_offset"].to_numpy()
+    raw[POSITION] = buffered["position"].to_numpy()
+    refused = problems.notna().to_numpy()
+    whole = raw.loc[refused, [PARTITION, RECORD, OFFSET, POSITION]].assign(
+        reason=problems[refused].to_numpy(), record=lambda f: f[RECORD]
+    )
+    checked = validate(contract, raw.loc[~refused])
+
+    good = canonical_weather(checked.good)
+    good["event_offset"] = checked.good[OFFSET].to_numpy()
+    good["ingested_at"] = now
+    bad = pd.concat([checked.bad, whole], ignore_index=True)
+    quarantine = pd.DataFrame(
+        {
+            "source": SOURCE,
+            "partition_key": bad[PARTITION],
+            "source_file": bad[POSITION] + "@" + bad[OFFSET].astype(str),
+            "contract_version": contract.version,
+            "reason": bad["reason"],
+            "record": bad["record"],
+            "quarantined_at": now,
+        }
+    )
+    counts = count_by_partition(
+        keys,
+        received=raw,
+        accepted=checked.good,
+        quarantined=bad,
+        duplicates=checked.duplicates,
+    )
+    log = counts.assign(source=SOURCE, run_id=run_id, ingested_at=now)[LOG_COLUMNS]
+    conn.execute("DELETE FROM raw.weather WHERE obs_date BETWEEN ? AND ?", [start, end])
+    conn.execute(
+        "DELETE FROM raw.quarantine WHERE source = ? AND partition_key BETWEEN ? AND ?",
+        [SOURCE, keys[0], keys[-1]],
+    )
+    insert_frame(conn, "raw.weather", good)
+    insert_frame(conn, "raw.quarantine", quarantine[QUARANTINE_COLUMNS])
+    insert_frame(conn, "raw.ingestion_log", log)
+    broken = [
+        {"event": f"{p}@{o}", "reason": r}
+        for p, o, r in zip(whole[POSITION], whole[OFFSET], whole["reason"], strict=True)
+    ]
+    return IngestReport(SOURCE, contract.version, counts, broken=broken[:50])
+
+
+def _key_problems(records: list[dict], contract: Contract) -> pd.Series:
+    """Why each event's fields break the contract (NA when they do not); one check per shape."""
+    shapes = [tuple(r) for r in records]
+    verdicts = {shape: contract.column_problems(list(shape)) for shape in set(shapes)}
+    return pd.Series([verdicts[s] for s in shapes], dtype=object)

@@ -1,0 +1,163 @@
+"""The weather event stream: an append-only, offset-addressed log of JSON events.
+
+Consumers never rely on the stream to remember where they are: each consumer stores its cursor
+(the last offset it processed) in its own database, in the same transaction as the rows it
+derived from the events, and reads ``after`` that offset. ``ack`` then tells the stream what the
+consumer group has durably processed (Redis ``XACK``; here a small file), which is what lag
+monitoring and trimming use. The file implementation is the embedded default; a Redis Streams
+implementation (entry id ``<offset>-0``, ``XRANGE`` for ``read``) slots in behind the same ABC.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from mlsys_assets.settings import Settings
+
+_SEGMENT = re.compile(r"^(\d{12})-(\d{12})\.jsonl$")
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One event as read back: its offset, the producer's payload and where it was stored."""
+
+    offset: int
+    payload: dict[str, Any]
+    position: str
+
+
+class EventStream(dg.ConfigurableResource, ABC):
+    """An append-only stream of JSON events per topic, each with a strictly increasing offset."""
+
+    @abstractmethod
+    def append(self, topic: str, payloads: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Append events atomically (all or none are visible) and return their offsets."""
+
+    @abstractmethod
+    def read(self, topic: str, after: int, limit: int | None = None) -> list[StreamEvent]:
+        """Events with ``offset > after`` in offset order (at most ``limit``)."""
+
+    @abstractmethod
+    def last_offset(self, topic: str) -> int:
+        """The offset of the newest event, 0 for an empty topic."""
+
+    @abstractmethod
+    def ack(self, topic: str, group: str, offset: int) -> None:
+        """Record that consumer ``group`` durably processed every event up to ``offset``."""
+
+    @abstractmethod
+    def acked(self, topic: str, group: str) -> int:
+        """The offset ``group`` last acknowledged (0 if never)."""
+
+
+class FileEventStream(EventStream):
+    """Events as immutable JSONL segment files under ``root/<topic>/``.
+
+    Each ``append`` writes one new segment named ``<first>-<last>.jsonl`` through a temporary
+    file and ``os.replace``, so a reader sees a whole batch or nothing and never a torn line. A
+    lock file serialises producers.
+    """
+
+    root: str = Field(description="Folder holding one sub-folder of segments per topic.")
+
+    def _topic_dir(self, topic: str) -> Path:
+        path = Path(self.root) / topic
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _segments(self, topic: str) -> list[tuple[int, int, Path]]:
+        found = []
+        for path in self._topic_dir(topic).iterdir():
+            match = _SEGMENT.match(path.name)
+            if match:
+                found.append((int(match.group(1)), int(match.group(2)), path))
+        return sorted(found)
+
+    @contextmanager
+    def _lock(self, topic: str) -> Iterator[None]:
+        with open(self._topic_dir(topic) / ".lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def append(self, topic: str, payloads: Sequence[Mapping[str, Any]]) -> list[int]:
+        if not payloads:
+            return []
+        with self._lock(topic):
+            first = self.last_offset(topic) + 1
+            offsets = list(range(first, first + len(payloads)))
+            lines = [
+                json.dumps({"offset": offset, **payload}, separators=(",", ":"))
+                for offset, payload in zip(offsets, payloads, strict=True)
+            ]
+            folder = self._topic_dir(topic)
+            target = folder / f"{offsets[0]:012d}-{offsets[-1]:012d}.jsonl"
+            _atomic_write(target, "\n".join(lines) + "\n")
+        return offsets
+
+    def read(self, topic: str, after: int, limit: int | None = None) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for _first, last, path in self._segments(topic):
+            if last <= after:
+                continue
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    payload = json.loads(line)
+                    offset = int(payload.pop("offset"))
+                    if offset <= after:
+                        continue
+                    events.append(StreamEvent(offset, payload, f"{topic}/{path.name}"))
+                    if limit is not None and len(events) >= limit:
+                        return events
+        return events
+
+    def last_offset(self, topic: str) -> int:
+        segments = self._segments(topic)
+        return segments[-1][1] if segments else 0
+
+    def ack(self, topic: str, group: str, offset: int) -> None:
+        path = self._topic_dir(topic) / "_acks" / f"{group}.json"
+        path.parent.mkdir(exist_ok=True)
+        _atomic_write(path, json.dumps({"group": group, "offset": offset}))
+
+    def acked(self, topic: str, group: str) -> int:
+        path = self._topic_dir(topic) / "_acks" / f"{group}.json"
+        return int(json.loads(path.read_text())["offset"]) if path.exists() else 0
+
+
+def _atomic_write(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` so that readers see the old file or the new one, whole."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_event_stream(settings: Settings) -> EventStream:
+    """The stream chosen by ``MLSYS_EVENT_STREAM`` (``file`` is the embedded default)."""
+    if settings.event_stream == "file":
+        return FileEventStream(root=str(settings.landing_dir / "events"))
+    raise NotImplementedError(
+        "MLSYS_EVENT_STREAM=redis: the Redis Streams implementation is not built yet"
+    )
