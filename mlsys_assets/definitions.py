@@ -15,7 +15,13 @@ from mlsys_assets.resources import build_resources
 from mlsys_assets.settings import get_settings
 
 LAYERS: list[str] = [
-    # "mlsys_assets.ingestion",
+    "mlsys_assets.ingestion",
+    "mlsys_assets.features",
+    "mlsys_assets.training",
+    "mlsys_assets.registry",
+    "mlsys_assets.scoring",
+    "mlsys_assets.monitoring",
+    "mlsys_assets.loop",
 ]
 
 

@@ -7,8 +7,7 @@ import dagster as dg
 
 
 def build_defs() -> dg.Definitions:
-    """The ingestion assets, their checks and the landing sensor (resources bound elsewhere)."""
+    """The ingestion assets and their checks (the landing sensor lives in ``mlsys_assets.loop``)."""
     from mlsys_assets.ingestion.assets import ASSETS, CHECKS
-    from mlsys_assets.ingestion.sensors import new_landing_data
 
-    return dg.Definitions(assets=ASSETS, asset_checks=CHECKS, sensors=[new_landing_data])
+    return dg.Definitions(assets=ASSETS, asset_checks=CHECKS)

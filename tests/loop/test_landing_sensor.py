@@ -6,7 +6,7 @@ import datetime as dt
 
 import dagster as dg
 
-from mlsys_assets.ingestion.sensors import new_landing_data
+from mlsys_assets.loop.sensors import new_landing_data
 from mlsys_assets.replay import replay
 from mlsys_assets.resources.landing_zone import LandingZone
 from tests.ingestion.conftest import copy_home, read_faults

@@ -1,0 +1,213 @@
+"""The sensors of the retraining loop. Each keeps a cursor, so one event gives one run, and tags
+every run it launches with the signal and its value (``mlsys/reason``, ``mlsys/signal_value``).
+They start RUNNING: with the daemon up (``mlsys ui`` / ``mlsys demo``), the loop closes itself.
+"""
+
+import datetime as dt
+import json
+
+import dagster as dg
+
+from mlsys_assets.clock import read_state
+from mlsys_assets.ingestion.run import RANGE_END_TAG, RANGE_START_TAG
+from mlsys_assets.loop.jobs import (
+    REASON_TAG,
+    SIGNAL_TAG,
+    canary_job,
+    daily_pipeline_job,
+    monitoring_job,
+    retrain_job,
+)
+from mlsys_assets.loop.signals import (
+    DATA_DAY_TAG,
+    WarehouseBusy,
+    labelled_rows_since,
+    last_training_day,
+    latest_ingested_day,
+    read_warehouse,
+    retrain_blocked,
+)
+from mlsys_assets.resources.landing_zone import LandingZone
+from mlsys_assets.resources.tracking import Tracking
+from mlsys_assets.resources.warehouse import Warehouse
+from mlsys_assets.settings import get_settings
+
+FIRST_DAY = dt.date(2013, 1, 1)
+RUNNING = dg.DefaultSensorStatus.RUNNING
+
+
+@dg.sensor(job=daily_pipeline_job, minimum_interval_seconds=5, default_status=RUNNING)
+def new_landing_data(
+    context: dg.SensorEvaluationContext, landing_zone: LandingZone
+) -> dg.RunRequest | dg.SkipReason:
+    """Ingest, featurize and push online the days the replay clock moved past, and late files."""
+    state = read_state(landing_zone.root)
+    if state is None:
+        return dg.SkipReason("nothing replayed yet")
+    seen = json.loads(context.cursor) if context.cursor else {"last_day": None, "files": []}
+    files = sorted(
+        p.parent.name.removeprefix("date=")
+        for p in (landing_zone.root / "flights").glob("date=*/flights.csv")
+    )
+    last_day = dt.date.fromisoformat(state["last_day"])
+    days = {dt.date.fromisoformat(d) for d in set(files) - set(seen["files"])}
+    previous = dt.date.fromisoformat(seen["last_day"]) if seen["last_day"] else None
+    if previous is None or last_day > previous:
+        days.add(previous + dt.timedelta(days=1) if previous else FIRST_DAY)
+    if not days:
+        return dg.SkipReason(f"no new landing data since {last_day}")
+    start = min(days)
+    context.update_cursor(json.dumps({"last_day": last_day.isoformat(), "files": files}))
+    return dg.RunRequest(
+        run_key=f"ingest:{start}:{last_day}:{len(files)}",
+        tags={
+            RANGE_START_TAG: start.isoformat(),
+            RANGE_END_TAG: last_day.isoformat(),
+            REASON_TAG: "new landing data",
+            SIGNAL_TAG: f"{start}..{last_day}",
+        },
+    )
+
+
+@dg.sensor(job=monitoring_job, minimum_interval_seconds=5, default_status=RUNNING)
+def days_to_monitor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    """Monitor each day once its features are materialized (newest days only, no backlog)."""
+    done = context.instance.get_materialized_partitions(dg.AssetKey("carrier_delay_stats"))
+    if not done:
+        return dg.SkipReason("no features materialized yet")
+    ready = sorted(dt.date.fromisoformat(k) for k in done)
+    # First tick: start at the newest day; history before the loop started is not monitored.
+    cursor = (
+        dt.date.fromisoformat(context.cursor)
+        if context.cursor
+        else ready[-1] - dt.timedelta(days=1)
+    )
+    new = [d for d in ready if d > cursor]
+    if not new:
+        return dg.SkipReason(f"every day up to {cursor} is monitored")
+    context.update_cursor(new[-1].isoformat())
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"monitor:{day}",
+                partition_key=day.isoformat(),
+                tags={REASON_TAG: "features ready", SIGNAL_TAG: day.isoformat()},
+            )
+            for day in new
+        ]
+    )
+
+
+def _retrain_request(
+    context: dg.SensorEvaluationContext, reason: str, value: str, data_day: dt.date
+) -> dg.RunRequest:
+    context.log.info(f"retrain: {reason} = {value}")
+    return dg.RunRequest(
+        run_key=f"retrain:{reason}:{data_day}",
+        tags={REASON_TAG: reason, SIGNAL_TAG: value, DATA_DAY_TAG: data_day.isoformat()},
+    )
+
+
+@dg.sensor(job=retrain_job, minimum_interval_seconds=10, default_status=RUNNING)
+def drift_retrain(
+    context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
+) -> dg.RunRequest | dg.SkipReason:
+    """Retrain when a monitored day's share of drifted features crosses the threshold."""
+    from mlsys_assets.monitoring import latest_drift_share
+    from mlsys_assets.registry import aliases
+
+    settings = get_settings()
+    try:
+        with read_warehouse(warehouse) as conn:
+            latest = latest_drift_share(conn)
+            data_day = latest_ingested_day(conn)
+    except WarehouseBusy:
+        return dg.SkipReason("warehouse busy")
+    if latest is None or data_day is None:
+        return dg.SkipReason("no drift measured yet")
+    day, share = latest
+    if context.cursor and day <= dt.date.fromisoformat(context.cursor):
+        return dg.SkipReason(f"drift of {day} already handled")
+    context.update_cursor(day.isoformat())
+    if share < settings.retrain_drift_share:
+        return dg.SkipReason(f"drift share {share:.2f} on {day} < {settings.retrain_drift_share}")
+    blocked = retrain_blocked(
+        context.instance,
+        aliases.current(tracking)["challenger"],
+        data_day,
+        settings.retrain_cooldown_days,
+    )
+    if blocked:
+        return dg.SkipReason(f"drift share {share:.2f} on {day}, but {blocked}")
+    return _retrain_request(context, "drift", f"drift share {share:.3f} on {day}", data_day)
+
+
+@dg.sensor(job=retrain_job, minimum_interval_seconds=10, default_status=RUNNING)
+def labelled_volume_retrain(
+    context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
+) -> dg.RunRequest | dg.SkipReason:
+    """Retrain once enough newly labelled flights arrived since the last training window."""
+    from mlsys_assets.registry import aliases
+
+    settings = get_settings()
+    trained_until = last_training_day(tracking)
+    if trained_until is None:
+        return dg.SkipReason("no model registered yet")
+    try:
+        with read_warehouse(warehouse) as conn:
+            new_rows = labelled_rows_since(conn, trained_until)
+            data_day = latest_ingested_day(conn)
+    except WarehouseBusy:
+        return dg.SkipReason("warehouse busy")
+    if data_day is None or new_rows < settings.retrain_min_new_labels:
+        return dg.SkipReason(
+            f"{new_rows} labelled rows since {trained_until} < {settings.retrain_min_new_labels}"
+        )
+    if context.cursor == data_day.isoformat():
+        return dg.SkipReason(f"volume at {data_day} already handled")
+    blocked = retrain_blocked(
+        context.instance,
+        aliases.current(tracking)["challenger"],
+        data_day,
+        settings.retrain_cooldown_days,
+    )
+    if blocked:
+        return dg.SkipReason(f"{new_rows} new labelled rows, but {blocked}")
+    context.update_cursor(data_day.isoformat())
+    return _retrain_request(
+        context, "labelled volume", f"{new_rows} labelled rows since {trained_until}", data_day
+    )
+
+
+@dg.sensor(job=canary_job, minimum_interval_seconds=10, default_status=RUNNING)
+def canary_evaluation(
+    context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
+) -> dg.RunRequest | dg.SkipReason:
+    """Launch the canary decision once the challenger has enough labelled live predictions."""
+    from mlsys_assets.loop.canary import evaluate_canary
+    from mlsys_assets.registry import aliases
+
+    state = aliases.current(tracking)
+    if state["challenger"] is None:
+        return dg.SkipReason("no challenger in canary")
+    try:
+        with read_warehouse(warehouse) as conn:
+            verdict = evaluate_canary(conn, get_settings(), state["champion"], state["challenger"])
+    except WarehouseBusy:
+        return dg.SkipReason("warehouse busy")
+    if not verdict.ready:
+        return dg.SkipReason(f"canary v{state['challenger']}: {verdict.reason}")
+    context.log.info(f"canary v{state['challenger']} ready: {verdict.reason}")
+    return dg.RunRequest(
+        run_key=f"canary:{state['challenger']}",
+        tags={REASON_TAG: "canary", SIGNAL_TAG: verdict.reason},
+    )
+
+
+SENSORS = [
+    new_landing_data,
+    days_to_monitor,
+    drift_retrain,
+    labelled_volume_retrain,
+    canary_evaluation,
+]
