@@ -29,7 +29,12 @@ def build_definitions() -> dg.Definitions:
     """Merge the layers' definitions and bind the resources of the configured profile."""
     layer_defs = [importlib.import_module(name).build_defs() for name in LAYERS]
     merged = dg.Definitions.merge(*layer_defs) if layer_defs else dg.Definitions()
-    return dg.Definitions.merge(merged, dg.Definitions(resources=build_resources(get_settings())))
+    # One process per run, steps in sequence: on two cores a process per step costs more in
+    # imports than it saves, and DuckDB takes one writer at a time anyway.
+    return dg.Definitions.merge(
+        merged,
+        dg.Definitions(resources=build_resources(get_settings()), executor=dg.in_process_executor),
+    )
 
 
 defs = build_definitions()

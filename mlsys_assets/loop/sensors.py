@@ -146,13 +146,14 @@ def drift_retrain(
 def labelled_volume_retrain(
     context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
 ) -> dg.RunRequest | dg.SkipReason:
-    """Retrain once enough newly labelled flights arrived since the last training window."""
+    """Train once enough newly labelled flights arrived since the last training window.
+
+    With no model registered yet, this is what trains the first champion.
+    """
     from mlsys_assets.registry import aliases
 
     settings = get_settings()
-    trained_until = last_training_day(tracking)
-    if trained_until is None:
-        return dg.SkipReason("no model registered yet")
+    trained_until = last_training_day(tracking)  # None: nothing trained yet, all rows are new
     try:
         with read_warehouse(warehouse) as conn:
             new_rows = labelled_rows_since(conn, trained_until)
@@ -174,9 +175,9 @@ def labelled_volume_retrain(
     if blocked:
         return dg.SkipReason(f"{new_rows} new labelled rows, but {blocked}")
     context.update_cursor(data_day.isoformat())
-    return _retrain_request(
-        context, "labelled volume", f"{new_rows} labelled rows since {trained_until}", data_day
-    )
+    reason = "labelled volume" if trained_until else "initial training"
+    since = f"since {trained_until}" if trained_until else "and no model yet"
+    return _retrain_request(context, reason, f"{new_rows} labelled rows {since}", data_day)
 
 
 @dg.sensor(job=canary_job, minimum_interval_seconds=10, default_status=RUNNING)

@@ -42,7 +42,17 @@ def read_warehouse(
         raise WarehouseBusy(str(exc)) from exc
 
 
+def _has_flights(conn: duckdb.DuckDBPyConnection) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'raw' AND table_name = 'flights'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def latest_ingested_day(conn: duckdb.DuckDBPyConnection) -> dt.date | None:
+    if not _has_flights(conn):
+        return None  # nothing ingested yet
     row = conn.execute("SELECT max(flight_date) FROM raw.flights").fetchone()
     return row[0] if row else None
 
@@ -59,6 +69,8 @@ def last_training_day(tracking: Tracking) -> dt.date | None:
 
 def labelled_rows_since(conn: duckdb.DuckDBPyConnection, day: dt.date | None) -> int:
     """Flights with a known outcome after ``day`` (all of them when nothing was trained yet)."""
+    if not _has_flights(conn):
+        return 0
     row = conn.execute(
         "SELECT count(*) FROM raw.flights WHERE flight_date > coalesce(?, DATE '1900-01-01')",
         [day],
@@ -72,9 +84,10 @@ def retrain_blocked(
     """Why a retrain must not start now (None: it may)."""
     if challenger is not None:
         return f"challenger v{challenger} is still in canary"
-    active = instance.get_runs(dg.RunsFilter(job_name="retrain", statuses=ACTIVE), limit=1)
-    if active:
-        return f"retrain run {active[0].run_id[:8]} is still running"
+    for job in ("retrain", "daily_pipeline"):  # never train on half-computed features
+        active = instance.get_runs(dg.RunsFilter(job_name=job, statuses=ACTIVE), limit=1)
+        if active:
+            return f"{job} run {active[0].run_id[:8]} is still running"
     last = instance.get_runs(dg.RunsFilter(job_name="retrain"), limit=1)
     if last and DATA_DAY_TAG in last[0].tags:
         previous = dt.date.fromisoformat(last[0].tags[DATA_DAY_TAG])

@@ -1,0 +1,161 @@
+"""``mlsys demo [--quick] [--keep-running]``: the whole loop, with nobody doing the work by hand.
+
+It starts the Dagster daemon and webserver, the MLflow UI and the API; replays the first weeks
+of 2013 (the daemon's sensors ingest them and train the first champion); then replays the
+following weeks step by step, sending each day's flights to ``/predict`` and their outcomes to
+``/feedback`` over HTTP while the sensors ingest, monitor, retrain, canary and promote.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from pathlib import Path
+
+import click
+import httpx
+from tqdm import tqdm
+
+from mlsys_assets.demo.home import reset_home
+from mlsys_assets.demo.plan import FULL, QUICK, DemoPlan
+from mlsys_assets.demo.summary import (
+    check_outcomes,
+    monthly_auc,
+    render,
+    runs,
+    versions,
+    write_summary,
+)
+from mlsys_assets.demo.traffic import Schedule, TrafficStats, post_all
+from mlsys_assets.demo.waiting import api_ready, pipeline_done, runs_settled, wait_for
+from mlsys_assets.instance import get_instance
+from mlsys_assets.processes import ProcessGroup, executable, raise_on_sigterm, wait_for_port
+from mlsys_assets.settings import Settings, get_settings
+from mlsys_assets.ui import start_ui
+
+
+def _configure(plan: DemoPlan) -> Settings:
+    """Export the plan's settings so that this process and every child agree on them."""
+    os.environ.update(plan.env)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="Replay less (about 3 minutes).")
+@click.option("--keep-running", is_flag=True, help="Leave the UIs and the API up until Ctrl-C.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--api-port", default=8000, show_default=True)
+@click.option("--dagster-port", default=3000, show_default=True)
+@click.option("--mlflow-port", default=5000, show_default=True)
+def demo(
+    quick: bool, keep_running: bool, host: str, api_port: int, dagster_port: int, mlflow_port: int
+) -> None:
+    """Run the main job end to end on the embedded default, then print a summary."""
+    from mlsys_assets.registry import aliases
+    from mlsys_assets.replay import replay
+    from mlsys_assets.resources.tracking import Tracking
+    from mlsys_assets.resources.warehouse import Warehouse
+
+    plan = QUICK if quick else FULL
+    settings = _configure(plan)
+    started = time.monotonic()
+    reset_home(settings.home_dir)
+    instance = get_instance(settings)
+    tracking = Tracking.from_settings(settings)
+    group = ProcessGroup(log_dir=settings.home_dir / "logs", env=dict(os.environ))
+    raise_on_sigterm()
+    api = f"http://{host}:{api_port}"
+    stats = TrafficStats()
+    try:
+        click.echo(f"mlsys demo ({'quick' if quick else 'full'}) in {settings.home_dir}")
+        with tqdm(total=4, desc="start servers", unit="server") as bar:
+            urls = start_ui(settings, group, host, dagster_port, mlflow_port)
+            bar.update(3)
+            group.start(
+                "api",
+                [executable("mlsys"), "serve", "--host", host, "--port", str(api_port)],
+                url=api,
+            )
+            wait_for_port(host, api_port, timeout=120, group=group)
+            bar.update(1)
+        client = httpx.Client(base_url=api, timeout=30.0)
+        schedule = Schedule(plan.traffic_share, settings.seed)
+
+        with tqdm(total=3, desc=f"bootstrap to {plan.bootstrap_until}", unit="stage") as bar:
+            replay(settings, plan.bootstrap_until)
+            bar.update(1)
+            wait_for(
+                "the first ingestion run",
+                pipeline_done(instance, plan.bootstrap_until.isoformat()),
+                600,
+                group,
+            )
+            bar.update(1)
+            wait_for(
+                "the first champion", lambda: aliases.current(tracking)["champion"], 600, group
+            )
+            wait_for("the API to be ready", api_ready(client), 120, group)
+            bar.update(1)
+        first_champion = aliases.current(tracking)["champion"]
+
+        for first, last in tqdm(plan.steps(), desc="live replay", unit="week"):
+            days = _days(first, last)
+            for day in days:
+                post_all(client, "/predict", schedule.requests(day), stats)
+            replay(settings, last)
+            post_all(client, "/feedback", schedule.outcomes(days), stats)
+            wait_for(
+                f"the pipeline run for {first}..{last}",
+                pipeline_done(instance, last.isoformat()),
+                600,
+                group,
+            )
+
+        with tqdm(total=1, desc="let the sensors finish", unit="step") as bar:
+            time.sleep(15)  # one more round of sensor ticks on the last data
+            wait_for("runs to settle", runs_settled(instance), 600, group, every=2.0)
+            bar.update(1)
+
+        overview = sorted(Path(settings.reports_dir).rglob("*overview*.png"))
+        summary = {
+            "seconds": round(time.monotonic() - started, 1),
+            "traffic": {
+                "predictions": stats.predictions,
+                "feedback": stats.feedback,
+                "status_counts": stats.status_counts,
+                "non_200": stats.non_200,
+            },
+            "first_champion": first_champion,
+            "versions": versions(tracking),
+            "retrains": runs(instance, "retrain"),
+            "canaries": runs(instance, "canary"),
+            "monthly_auc": monthly_auc(
+                settings, Warehouse(path=str(settings.warehouse_path)), tracking, first_champion
+            ),
+            "checks": check_outcomes(instance),
+            "where": {
+                "Dagster UI": urls["dagster"],
+                "MLflow UI": urls["mlflow"],
+                "API": f"{api}/docs",
+                "overview report": str(overview[-1]) if overview else "(not drawn yet)",
+                "state": str(settings.home_dir),
+            },
+        }
+        write_summary(settings, summary)
+        click.echo(render(summary))
+        click.echo(f"\nfinished in {summary['seconds']} s")
+        if keep_running:
+            click.echo("The UIs and the API stay up; Ctrl-C stops them.")
+            while True:
+                group.check_alive()
+                time.sleep(2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        group.stop()

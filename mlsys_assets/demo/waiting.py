@@ -1,0 +1,77 @@
+"""Waiting on the system the demo drives: Dagster runs launched by the daemon, the registry, HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import dagster as dg
+import httpx
+
+from mlsys_assets.ingestion.run import RANGE_END_TAG
+from mlsys_assets.processes import ProcessGroup
+
+T = TypeVar("T")
+ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+class DemoTimeout(RuntimeError):
+    """Something the demo waits for did not happen in time (the logs say why)."""
+
+
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout: float,
+    group: ProcessGroup,
+    every: float = 1.0,
+) -> T:
+    """Poll ``probe`` until it returns something, failing early if a server died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        group.check_alive()
+        value = probe()
+        if value is not None:
+            return value
+        time.sleep(every)
+    raise DemoTimeout(f"timed out after {timeout:.0f} s waiting for {what}; see {group.log_dir}")
+
+
+def pipeline_done(instance: dg.DagsterInstance, last_day: str) -> Callable[[], bool | None]:
+    """A probe: has the daily pipeline run that ends at ``last_day`` finished?"""
+
+    def probe() -> bool | None:
+        found = instance.get_runs(
+            dg.RunsFilter(job_name="daily_pipeline", tags={RANGE_END_TAG: last_day})
+        )
+        if any(r.status == dg.DagsterRunStatus.SUCCESS for r in found):
+            return True
+        failed = [r for r in found if r.status == dg.DagsterRunStatus.FAILURE]
+        if failed and len(failed) == len(found):
+            raise RuntimeError(f"daily pipeline run {failed[0].run_id} for {last_day} failed")
+        return None
+
+    return probe
+
+
+def runs_settled(instance: dg.DagsterInstance) -> Callable[[], bool | None]:
+    def probe() -> bool | None:
+        return True if not instance.get_runs(dg.RunsFilter(statuses=ACTIVE), limit=1) else None
+
+    return probe
+
+
+def api_ready(client: httpx.Client) -> Callable[[], bool | None]:
+    def probe() -> bool | None:
+        try:
+            return True if client.get("/ready").status_code == 200 else None
+        except httpx.HTTPError:
+            return None
+
+    return probe
