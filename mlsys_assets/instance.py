@@ -3,7 +3,8 @@
 ``dagster dev`` without ``DAGSTER_HOME`` uses a temporary home that is deleted on exit, so mlsys
 always points Dagster at a persistent one and writes its ``dagster.yaml``: the ``warehouse`` pool
 is limited to one op at a time (DuckDB has one writer), runs queue instead of piling up on two
-cores, and telemetry is off.
+cores, and telemetry is off. With ``MLSYS_DAGSTER_PG_URL`` the runs, event log and schedules go
+to PostgreSQL (``dagster-postgres``), so several processes or machines share one instance.
 """
 
 from __future__ import annotations
@@ -29,13 +30,40 @@ telemetry:
 """
 
 
+POSTGRES_STORAGE = """\
+storage:                    # runs, event log, schedules (MLSYS_DAGSTER_PG_URL)
+  postgres:
+    postgres_url: "{url}"
+"""
+
+
+def dagster_yaml(settings: Settings) -> str:
+    """The instance config: SQLite storage under DAGSTER_HOME by default, else PostgreSQL."""
+    if not settings.dagster_pg_url:
+        return DAGSTER_YAML
+    return DAGSTER_YAML + POSTGRES_STORAGE.format(url=dagster_postgres_url(settings.dagster_pg_url))
+
+
+def dagster_postgres_url(url: str) -> str:
+    """Any PostgreSQL URL -> ``postgresql+psycopg2://...``, the driver dagster-postgres needs.
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, whose server-side parameters
+    break dagster-postgres's ``NOTIFY run_events, %(id)s``; psycopg2 comes with dagster-postgres.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.startswith(("postgresql", "postgres")):
+        raise ValueError(f"MLSYS_DAGSTER_PG_URL must be a postgresql:// URL, got {url!r}")
+    return f"postgresql+psycopg2://{rest}"
+
+
 def prepare_dagster_home(settings: Settings) -> Path:
     """Create DAGSTER_HOME with mlsys's dagster.yaml and export it for this process."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() or config.read_text() != DAGSTER_YAML:
-        config.write_text(DAGSTER_YAML)
+    text = dagster_yaml(settings)
+    if not config.exists() or config.read_text() != text:
+        config.write_text(text)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -14,7 +14,9 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 def instance_for(settings: Settings) -> dg.DagsterInstance:
     """The persistent instance under ``settings.dagster_home`` (what ``dagster dev`` shows)."""
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    from mlsys_assets.instance import prepare_dagster_home
+
+    prepare_dagster_home(settings)  # writes dagster.yaml: pools, and PostgreSQL when configured
     return dg.DagsterInstance.from_config(str(settings.dagster_home))
 
 

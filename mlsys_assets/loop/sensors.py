@@ -19,6 +19,7 @@ from mlsys_assets.loop.jobs import (
     retrain_job,
 )
 from mlsys_assets.loop.signals import (
+    ACTIVE,
     DATA_DAY_TAG,
     WarehouseBusy,
     labelled_rows_since,
@@ -70,31 +71,28 @@ def new_landing_data(
 
 
 @dg.sensor(job=monitoring_job, minimum_interval_seconds=5, default_status=RUNNING)
-def days_to_monitor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    """Monitor each day once its features are materialized (newest days only, no backlog)."""
+def days_to_monitor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    """Monitor the newest day once its features are complete (one run per new day).
+
+    When several days land at once (a catch-up or a backfill), only the newest is monitored:
+    the loop acts on the present, and older days can be monitored from the UI as a backfill.
+    """
+    active = context.instance.get_runs(
+        dg.RunsFilter(job_name=daily_pipeline_job.name, statuses=ACTIVE), limit=1
+    )
+    if active:
+        return dg.SkipReason("a daily pipeline run is still computing features")
     done = context.instance.get_materialized_partitions(dg.AssetKey("carrier_delay_stats"))
     if not done:
         return dg.SkipReason("no features materialized yet")
-    ready = sorted(dt.date.fromisoformat(k) for k in done)
-    # First tick: start at the newest day; history before the loop started is not monitored.
-    cursor = (
-        dt.date.fromisoformat(context.cursor)
-        if context.cursor
-        else ready[-1] - dt.timedelta(days=1)
-    )
-    new = [d for d in ready if d > cursor]
-    if not new:
-        return dg.SkipReason(f"every day up to {cursor} is monitored")
-    context.update_cursor(new[-1].isoformat())
-    return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(
-                run_key=f"monitor:{day}",
-                partition_key=day.isoformat(),
-                tags={REASON_TAG: "features ready", SIGNAL_TAG: day.isoformat()},
-            )
-            for day in new
-        ]
+    newest = max(dt.date.fromisoformat(k) for k in done)
+    if context.cursor and newest <= dt.date.fromisoformat(context.cursor):
+        return dg.SkipReason(f"every day up to {context.cursor} is monitored")
+    context.update_cursor(newest.isoformat())
+    return dg.RunRequest(
+        run_key=f"monitor:{newest}",
+        partition_key=newest.isoformat(),
+        tags={REASON_TAG: "features ready", SIGNAL_TAG: newest.isoformat()},
     )
 
 

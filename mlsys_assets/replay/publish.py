@@ -34,7 +34,7 @@ from mlsys_assets.replay.faults import (
     inject_weather_faults,
     plan_faults,
 )
-from mlsys_assets.resources.event_stream import EventStream, FileEventStream
+from mlsys_assets.resources.event_stream import EventStream, build_event_stream
 from mlsys_assets.resources.source_database import SourceDatabase
 from mlsys_assets.settings import Settings
 
@@ -95,7 +95,7 @@ def replay(
     if state is not None and until <= dt.date.fromisoformat(state["last_day"]):
         # The clock is written last: every day up to it (late file included) is published.
         return summary
-    stream = stream or FileEventStream(root=str(landing / "events"))
+    stream = stream or build_event_stream(settings)  # file log by default, Redis in prod
     source_db = source_db or SourceDatabase(url=settings.source_db)
 
     flights = read_table("flights")

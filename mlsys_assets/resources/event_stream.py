@@ -4,8 +4,9 @@ Consumers never rely on the stream to remember where they are: each consumer sto
 (the last offset it processed) in its own database, in the same transaction as the rows it
 derived from the events, and reads ``after`` that offset. ``ack`` then tells the stream what the
 consumer group has durably processed (Redis ``XACK``; here a small file), which is what lag
-monitoring and trimming use. The file implementation is the embedded default; a Redis Streams
-implementation (entry id ``<offset>-0``, ``XRANGE`` for ``read``) slots in behind the same ABC.
+monitoring and trimming use. The file implementation is the embedded default; the Redis Streams
+one (``redis_event_stream.py``: entry id ``<offset>-0``, ``XRANGE`` for ``read``, a consumer
+group for ``ack``/``read_group``) sits behind the same ABC.
 """
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ class EventStream(dg.ConfigurableResource, ABC):
     @abstractmethod
     def acked(self, topic: str, group: str) -> int:
         """The offset ``group`` last acknowledged (0 if never)."""
+
+    def read_group(
+        self, topic: str, group: str, consumer: str, limit: int | None = None
+    ) -> list[StreamEvent]:
+        """Events ``group`` has not acknowledged yet, for ``consumer`` (a consumer that has no
+        cursor of its own). What a crash left unacknowledged is delivered again; Redis tracks
+        it per consumer (pending list), the file stream from the group's last ``ack``."""
+        del consumer  # one reader per group here; Redis distinguishes them
+        return self.read(topic, after=self.acked(topic, group), limit=limit)
 
 
 class FileEventStream(EventStream):
@@ -155,9 +165,9 @@ def _atomic_write(target: Path, text: str) -> None:
 
 
 def build_event_stream(settings: Settings) -> EventStream:
-    """The stream chosen by ``MLSYS_EVENT_STREAM`` (``file`` is the embedded default)."""
+    """The stream chosen by ``MLSYS_EVENT_STREAM``: ``file`` (embedded default) or ``redis``."""
     if settings.event_stream == "file":
         return FileEventStream(root=str(settings.landing_dir / "events"))
-    raise NotImplementedError(
-        "MLSYS_EVENT_STREAM=redis: the Redis Streams implementation is not built yet"
-    )
+    from mlsys_assets.resources.redis_event_stream import RedisEventStream
+
+    return RedisEventStream(url=settings.redis_url, prefix=settings.redis_prefix)

@@ -1,7 +1,7 @@
 """The online feature store: the newest value of each feature view per entity, with its event time.
 
 A deliberately small interface (``write_batch``, ``read``, ``read_state``/``watermark``) that the
-embedded SQLite store implements today and a Redis store will implement later. Values are opaque
+embedded SQLite store and the Redis store (``redis_online_store.py``) implement. Values are opaque
 payloads (the feature layer encodes them); the store only guarantees per-key monotonicity (an
 older event never overwrites a newer one) and that rows and materialization state written in
 one batch become visible together.
@@ -160,7 +160,14 @@ class SQLiteOnlineStore(OnlineStore):
 
 
 def build_online_store(settings: Settings) -> OnlineStore:
-    """The online store chosen by ``settings.online_store`` (Redis arrives with issue 8)."""
+    """The online store chosen by ``settings.online_store``: ``sqlite`` (default) or ``redis``."""
     if settings.online_store == "sqlite":
         return SQLiteOnlineStore(path=str(settings.online_store_path))
-    raise NotImplementedError(f"online_store={settings.online_store!r} is not implemented yet")
+    from mlsys_assets.features.catalog import FEATURE_VIEWS
+    from mlsys_assets.resources.redis_online_store import RedisOnlineStore
+
+    # Redis expires each key its view's TTL after the write (the reader still judges staleness).
+    ttls = {v.name: v.ttl.total_seconds() for v in FEATURE_VIEWS if v.ttl is not None}
+    return RedisOnlineStore(
+        url=settings.redis_url, prefix=settings.redis_prefix, view_ttl_seconds=ttls
+    )
