@@ -16,6 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def child_environment() -> dict[str, str]:
+    """This process's environment, minus what slows every Python child down.
+
+    With PYTHONDONTWRITEBYTECODE set, each child (a server, every Dagster run worker)
+    recompiles its imports from source on start: ~20 s apiece on two cores.
+    """
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 @dataclass
 class ManagedProcess:
     name: str
@@ -28,7 +37,7 @@ class ProcessGroup:
     """A set of child processes that live and die together."""
 
     log_dir: Path
-    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    env: dict[str, str] = field(default_factory=lambda: child_environment())
     processes: list[ManagedProcess] = field(default_factory=list)
 
     def start(self, name: str, args: list[str], url: str | None = None) -> ManagedProcess:

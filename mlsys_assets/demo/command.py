@@ -68,7 +68,7 @@ def demo(
     reset_home(settings.home_dir)
     instance = get_instance(settings)
     tracking = Tracking.from_settings(settings)
-    group = ProcessGroup(log_dir=settings.home_dir / "logs", env=dict(os.environ))
+    group = ProcessGroup(log_dir=settings.home_dir / "logs")
     raise_on_sigterm()
     api = f"http://{host}:{api_port}"
     stats = TrafficStats()
