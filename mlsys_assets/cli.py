@@ -13,10 +13,12 @@ import click
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
     "replay": "mlsys_assets.replay.command:replay",
-    "quarantine": "mlsys_assets.ingestion.quarantine_command:quarantine",
-    "ingest": "mlsys_assets.runner:ingest",
+    "quarantine": "mlsys_assets.ingestion.command:quarantine",
+    "ingest": "mlsys_assets.ingestion.command:ingest",
     "ui": "mlsys_assets.ui:ui",
     "demo": "mlsys_assets.demo:demo",
+    "serve": "serving.command:serve",
+    "model": "mlsys_assets.registry.command:model",
 }
 
 

@@ -7,9 +7,10 @@ environment variable apart, and nothing else in the code reads ``os.environ``.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,10 @@ class Settings(BaseSettings):
     # Online feature store backend.
     online_store: Literal["sqlite", "redis"] = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = Field(default="mlsys:", description="Namespace of mlsys's Redis keys.")
+    # Dagster's instance storage (runs, event log, schedules): SQLite under dagster_home by
+    # default; a postgresql:// URL writes `storage: postgres:` into dagster.yaml.
+    dagster_pg_url: str | None = None
 
     # MLflow: SQLite registry and local artifacts by default, a tracking server URI in prod.
     mlflow_tracking_uri: str | None = None
@@ -40,9 +45,69 @@ class Settings(BaseSettings):
     # Serving.
     admin_token: str | None = None
     canary_share: float = Field(default=0.1, ge=0.0, le=1.0)
+    serving_poll_seconds: float = Field(default=30.0, gt=0, description="Registry alias poll.")
+    serving_registry_timeout_seconds: float = Field(default=5.0, gt=0)
+    serving_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Else 413.")
+    prediction_log_flush_rows: int = Field(default=5_000, ge=1)
+    prediction_log_flush_seconds: float = Field(default=5.0, gt=0)
+    prediction_log_max_pending: int = Field(default=200_000, ge=1, description="Then drop.")
+    # Business rules after the threshold, first match wins (see mlsys_assets/scoring/rules.py).
+    serving_rules: list[dict[str, Any]] = Field(default_factory=list)
 
     # Random seed shared by replay faults, sampling and search.
     seed: int = 42
+
+    # Training (issue 4): the window ends at the cut-off (None: the latest labelled day); the
+    # last test_days are the test window, the training_window_days before it (minus the gaps)
+    # train and validation. Gaps keep a feature window from straddling two splits.
+    training_cutoff: date | None = None
+    training_window_days: int = Field(default=120, ge=14)
+    validation_days: int = Field(default=21, ge=1)
+    test_days: int = Field(default=14, ge=1)
+    split_gap_days: int = Field(default=1, ge=0)
+    cancelled_policy: Literal["exclude", "delayed"] = "exclude"
+    sampling: Literal["none", "downsample"] = "none"  # downsample: negatives of train, reweighted
+    sampling_negative_rate: float = Field(default=1.0, gt=0.0, le=1.0)
+    search_trials: int = Field(default=20, ge=1)
+    search_timeout_seconds: float = Field(default=600.0, gt=0)
+    search_max_rows: int = Field(default=60_000, ge=1_000)  # search on a sample; fit on all
+    refit_on_validation: bool = True  # final model: train+validation, early-stopped rounds
+    train_threads: int = Field(default=1, ge=1)  # 1: fastest on a shared, busy machine
+    threshold_min_precision: float = Field(default=0.5, gt=0.0, lt=1.0)
+    # Quality gate: absolute floors, and at most this much worse than the champion's ROC AUC.
+    gate_min_roc_auc: float = Field(default=0.60, ge=0.5, le=1.0)
+    gate_min_pr_lift: float = Field(default=1.2, ge=1.0)  # PR AUC >= lift x the delay rate
+    gate_margin: float = Field(default=0.005, ge=0.0)
+
+    # Monitoring (issue 6): a check warns past *_warn and fails with ERROR past *_error.
+    monitoring_reference_rows: int = Field(default=5_000, ge=100)
+    monitoring_calibration_days: int = Field(default=12, ge=2)
+    monitoring_reference_window: str | None = Field(
+        default=None, description="YYYY-MM-DD/YYYY-MM-DD reference when there is no champion."
+    )
+    monitoring_report_max_columns: int = Field(default=12, ge=1)  # Evidently renders ~0.2 s each
+    monitoring_missing_warn: float = Field(default=0.05, ge=0.0, le=1.0)  # excess over reference
+    monitoring_missing_error: float = Field(default=0.25, ge=0.0, le=1.0)
+    monitoring_range_warn: float = Field(default=0.0, ge=0.0, le=1.0)  # share out of range
+    monitoring_range_error: float = Field(default=0.01, ge=0.0, le=1.0)
+    monitoring_new_category_warn: float = Field(default=0.0, ge=0.0, le=1.0)  # share of rows
+    monitoring_new_category_error: float = Field(default=0.05, ge=0.0, le=1.0)
+    monitoring_volume_warn: float = Field(default=0.2, ge=0.0)  # |actual/expected - 1|
+    monitoring_volume_error: float = Field(default=0.5, ge=0.0)
+    monitoring_drift_share_warn: float = Field(default=0.2, ge=0.0, le=1.0)
+    monitoring_drift_share_error: float = Field(default=0.4, ge=0.0, le=1.0)
+    monitoring_skew_warn: float = Field(default=0.0, ge=0.0, le=1.0)  # mismatch rate
+    monitoring_skew_error: float = Field(default=0.01, ge=0.0, le=1.0)
+    monitoring_min_labelled: int = Field(default=30, ge=1)
+    monitoring_latency_p95_ms: float = Field(default=50.0, gt=0)
+    monitoring_fallback_rate_warn: float = Field(default=0.05, ge=0.0, le=1.0)
+
+    # Retraining loop (issue 7): what makes the sensors launch a retrain, and the canary rule.
+    retrain_drift_share: float = Field(default=0.4, ge=0.0, le=1.0)
+    retrain_min_new_labels: int = Field(default=20_000, ge=1)
+    retrain_cooldown_days: int = Field(default=7, ge=0)
+    canary_min_labelled: int = Field(default=300, ge=1)
+    canary_margin: float = Field(default=0.0, ge=0.0)  # challenger may be this much worse (AUC)
 
     @model_validator(mode="after")
     def _prod_needs_real_backends(self) -> Settings:

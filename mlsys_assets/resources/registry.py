@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlsys_assets.resources.event_stream import build_event_stream
+from mlsys_assets.resources.landing_zone import LandingZone
+from mlsys_assets.resources.online_store import build_online_store
+from mlsys_assets.resources.source_database import SourceDatabase
+from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.settings import Settings
 
 
-def layer_resources(settings: Settings) -> dict[str, Any]:  # noqa: ARG001
+def layer_resources(settings: Settings) -> dict[str, Any]:
     """Resources of every layer beyond the warehouse, keyed by resource name."""
     resources: dict[str, Any] = {}
+    resources["tracking"] = Tracking.from_settings(settings)
+    resources["online_store"] = build_online_store(settings)
+    # ingestion
+    resources["landing_zone"] = LandingZone(path=str(settings.landing_dir))
+    resources["event_stream"] = build_event_stream(settings)
+    resources["source_database"] = SourceDatabase(url=settings.source_db)
     return resources
