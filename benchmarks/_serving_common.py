@@ -1,0 +1,343 @@
+"""Shared by the serving benchmarks: a world to serve, servers to start, a load generator.
+
+The load generator speaks HTTP/1.1 keep-alive over raw asyncio streams (no client library on
+the hot path), so the 2 shared cores go to the servers, not to the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test world builder lives in tests/serving/world.py
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class World:
+    home: Path
+    champion: str
+    requests: list[dict[str, object]]  # /predict bodies
+
+
+def prepare_world(home: str | None) -> World:
+    """An MLSYS_HOME with a champion and an online store (built in a temp dir if not given)."""
+    from mlsys_assets.settings import Settings
+    from tests.serving.world import World as TestWorld
+    from tests.serving.world import build_world, next_day_requests
+
+    if home is None:
+        path = Path(tempfile.mkdtemp(prefix="mlsys-bench-")) / "home"
+        print(f"building a world in {path} ...", flush=True)
+        world = build_world(Settings(home=path))
+    else:
+        path = Path(home)
+        from mlsys_assets.scoring.loading import RegistryReader
+
+        settings = Settings(home=path)
+        champion = RegistryReader(settings.tracking_uri, settings.model_name).alias_version(
+            "champion"
+        )
+        if champion is None:
+            raise SystemExit(f"no champion in {path}")
+        world = TestWorld(settings, champion, "", dt.date(2013, 1, 22))
+    requests = next_day_requests(world)
+    return World(path, world.champion, requests)
+
+
+def mlflow_rows(world: World) -> tuple[list[str], list[list[float]]]:
+    """The champion's encoded inputs for the same flights (what `mlflow models serve` takes).
+
+    MLflow's XGBoost pyfunc builds a DMatrix without ``enable_categorical``, so categoricals go
+    in as their category codes (floats) - the same matrix mlsys's booster receives - and a
+    missing value as NaN (a null makes an object column, which its DMatrix refuses).
+    """
+    from mlsys_assets.features.online import lookup_online_features
+    from mlsys_assets.features.request import normalize_request
+    from mlsys_assets.resources.online_store import SQLiteOnlineStore
+    from mlsys_assets.scoring.loading import RegistryReader
+    from mlsys_assets.settings import Settings
+    from serving.features import feature_time
+
+    settings = Settings(home=world.home)
+    bundle = RegistryReader(settings.tracking_uri, settings.model_name).load(world.champion)
+    store = SQLiteOnlineStore(path=str(settings.online_store_path))
+    rows = []
+    for request in world.requests:
+        flight = normalize_request(request)
+        values = lookup_online_features(
+            store, flight, feature_time(flight["scheduled_departure"])
+        ).values
+        row = bundle.encode_row(values)[0]
+        rows.append([float(x) for x in row])  # NaN as JSON's NaN: MLflow reads it as missing
+    store.close()
+    return bundle.feature_names, rows
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(
+    argv: Sequence[str], env: dict[str, str], health_url: str, timeout: float = 240.0
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server process, wait until ``health_url`` answers 200, stop it gracefully."""
+    process = subprocess.Popen(
+        list(argv),
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                err = process.stderr.read().decode() if process.stderr else ""
+                raise RuntimeError(f"{argv[0]} exited: {err[-2000:]}")
+            try:
+                with urllib.request.urlopen(health_url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{health_url} not ready after {timeout}s")
+            time.sleep(0.25)
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def mlsys_serve(home: Path, port: int, **env: str) -> contextlib.AbstractContextManager:
+    return server(
+        [
+            str(BIN / "mlsys"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        {"MLSYS_HOME": str(home), "MLSYS_CANARY_SHARE": "0", **env},
+        f"http://127.0.0.1:{port}/ready",
+    )
+
+
+def mlflow_serve(home: Path, version: str, port: int) -> contextlib.AbstractContextManager:
+    uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+    return server(
+        [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            f"models:/flight_delay/{version}",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            "1",
+        ],
+        {
+            "MLFLOW_TRACKING_URI": uri,
+            "MLFLOW_REGISTRY_URI": uri,
+            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",  # it execs `uvicorn`
+        },
+        f"http://127.0.0.1:{port}/ping",
+    )
+
+
+def rss_kb(pid: int) -> int:
+    """Resident memory of a process and its children (uvicorn may fork), in KiB."""
+    total = 0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed: float = 0.0
+
+    def summary(self) -> dict[str, float]:
+        lat = np.array(self.latencies) * 1000.0
+        return {
+            "rps": round(len(lat) / self.elapsed, 1) if self.elapsed else 0.0,
+            "p50_ms": round(float(np.percentile(lat, 50)), 2) if len(lat) else float("nan"),
+            "p99_ms": round(float(np.percentile(lat, 99)), 2) if len(lat) else float("nan"),
+            "errors": self.errors,
+            "requests": len(lat),
+        }
+
+
+def http_request(path: str, body: bytes) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {
+        k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
+    }
+    if "content-length" in headers:
+        return status, await reader.readexactly(int(headers["content-length"]))
+    body = b""
+    while True:  # chunked
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        chunk = await reader.readexactly(size + 2)
+        if size == 0:
+            return status, body
+        body += chunk[:-2]
+
+
+async def _closed_loop(
+    port: int, requests: Sequence[bytes], concurrency: int, duration: float
+) -> LoadResult:
+    result = LoadResult()
+    stop_at = time.perf_counter() + duration
+
+    async def worker(offset: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = offset
+        try:
+            while time.perf_counter() < stop_at:
+                payload = requests[i % len(requests)]
+                i += concurrency
+                started = time.perf_counter()
+                writer.write(payload)
+                status, _ = await _read_response(reader)
+                result.latencies.append(time.perf_counter() - started)
+                if status != 200:
+                    result.errors += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    result.elapsed = time.perf_counter() - started
+    return result
+
+
+def closed_loop(
+    port: int, requests: Sequence[bytes], concurrency: int, duration: float
+) -> LoadResult:
+    """``concurrency`` keep-alive connections, each sending the next request on each answer."""
+    return _run(_closed_loop(port, requests, concurrency, duration))
+
+
+async def _open_loop(
+    port: int,
+    requests: Sequence[bytes],
+    rate: float,
+    duration: float,
+    connections: int,
+    on_tick: object = None,
+) -> LoadResult:
+    result = LoadResult()
+    interval = connections / rate
+    begin = time.perf_counter()
+
+    async def worker(offset: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = offset
+        next_at = begin + offset / rate
+        try:
+            while next_at < begin + duration:
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                payload = requests[i % len(requests)]
+                i += connections
+                sent = time.perf_counter()
+                try:
+                    writer.write(payload)
+                    status, _ = await _read_response(reader)
+                except (OSError, asyncio.IncompleteReadError):
+                    result.errors += 1
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    continue
+                finally:
+                    next_at += interval
+                # latency counted from the scheduled time: a slow server cannot hide behind it
+                result.latencies.append(time.perf_counter() - min(sent, next_at - interval))
+                if status != 200:
+                    result.errors += 1
+        finally:
+            writer.close()
+
+    tasks = [asyncio.create_task(worker(i)) for i in range(connections)]
+    if on_tick is not None:
+        tasks.append(asyncio.create_task(on_tick()))  # type: ignore[operator]
+    await asyncio.gather(*tasks)
+    result.elapsed = time.perf_counter() - begin
+    return result
+
+
+def open_loop(
+    port: int,
+    requests: Sequence[bytes],
+    rate: float,
+    duration: float,
+    connections: int = 8,
+    on_tick: object = None,
+) -> LoadResult:
+    """A constant ``rate`` of requests/s spread over ``connections``, for ``duration`` s."""
+    return _run(_open_loop(port, requests, rate, duration, connections, on_tick))
+
+
+def _run(coro: object) -> LoadResult:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def dumps(obj: object) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()

@@ -1,0 +1,117 @@
+"""Serving benchmark: mlsys serve vs `mlflow models serve`, same model version, one worker each.
+
+Both servers run on 127.0.0.1 with one worker; the same flights are sent at concurrency 1, 8 and
+32 (mlsys gets the flight and does the online feature lookup, the prediction log and the rules;
+MLflow gets the already-encoded feature row). Then a 1,000-flight batch against mlsys.
+Targets on 2 cores: mlsys p99 < 10 ms at c8, >= 4x MLflow's throughput, batch1000 < 50 ms.
+The last line printed is one JSON object with every figure.
+
+    python benchmarks/bench_serving.py [--home MLSYS_HOME] [--duration 8] [--skip-mlflow]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import urllib.request
+
+import numpy as np
+from _serving_common import (
+    closed_loop,
+    dumps,
+    free_port,
+    http_request,
+    mlflow_rows,
+    mlflow_serve,
+    mlsys_serve,
+    prepare_world,
+)
+
+CONCURRENCY = (1, 8, 32)
+
+
+def measure(port: int, payloads: list[bytes], duration: float) -> dict[str, dict[str, float]]:
+    closed_loop(port, payloads, 8, 2.0)  # warm-up
+    out = {}
+    for concurrency in CONCURRENCY:
+        summary = closed_loop(port, payloads, concurrency, duration).summary()
+        out[f"c{concurrency}"] = summary
+        print(f"  c{concurrency:<3} {summary}", flush=True)
+    return out
+
+
+def batch_ms(port: int, flights: list[dict[str, object]], repeats: int = 15) -> float:
+    body = dumps({"flights": flights[:1000]})
+    timings = []
+    for _ in range(repeats + 2):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict/batch",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        timings.append((time.perf_counter() - started) * 1000.0)
+        assert len(answer["predictions"]) == len(flights[:1000])
+    return round(float(np.median(timings[2:])), 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", help="an MLSYS_HOME with a champion (default: build one)")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per level")
+    parser.add_argument("--skip-mlflow", action="store_true")
+    args = parser.parse_args()
+
+    world = prepare_world(args.home)
+    flights = world.requests
+    while len(flights) < 1000:
+        flights = flights + world.requests
+    results: dict[str, object] = {"model_version": world.champion}
+
+    port = free_port()
+    print(f"mlsys serve (champion v{world.champion}) on 127.0.0.1:{port}", flush=True)
+    with mlsys_serve(world.home, port):
+        payloads = [
+            http_request("/predict", dumps(f | {"request_id": f"bench-{i}"}))
+            for i, f in enumerate(world.requests)
+        ]
+        results["mlsys"] = measure(port, payloads, args.duration)
+        results["batch1000_ms"] = batch_ms(port, flights)
+        print(f"  batch of 1000: {results['batch1000_ms']} ms (median)", flush=True)
+
+    if not args.skip_mlflow:
+        columns, rows = mlflow_rows(world)
+        port = free_port()
+        print(f"mlflow models serve (v{world.champion}) on 127.0.0.1:{port}", flush=True)
+        with mlflow_serve(world.home, world.champion, port):
+            payloads = [
+                http_request(
+                    "/invocations", dumps({"dataframe_split": {"columns": columns, "data": [row]}})
+                )
+                for row in rows
+            ]
+            results["mlflow"] = measure(port, payloads, args.duration)
+
+    print()
+    print(
+        f"{'':6}{'mlsys rps':>12}{'p50':>8}{'p99':>8}   {'mlflow rps':>11}{'p50':>8}{'p99':>8}   ratio"
+    )
+    mlflow = results.get("mlflow", {})
+    for level in (f"c{c}" for c in CONCURRENCY):
+        a = results["mlsys"][level]  # type: ignore[index]
+        b = mlflow.get(level) if isinstance(mlflow, dict) else None
+        right = (
+            f"{b['rps']:>11}{b['p50_ms']:>8}{b['p99_ms']:>8}   {a['rps'] / b['rps']:.1f}x"
+            if b
+            else ""
+        )
+        print(f"{level:6}{a['rps']:>12}{a['p50_ms']:>8}{a['p99_ms']:>8}   {right}")
+    print(f"batch1000_ms {results['batch1000_ms']}")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Online serving: the FastAPI app around the inference pipeline (see ``serving.app``)."""

@@ -1,0 +1,80 @@
+"""The serving app factory: ``create_app(settings)`` (``uvicorn serving.app:create_app --factory``).
+
+Nothing happens at import: the lifespan loads the models, opens the online store and starts the
+prediction log, and on shutdown stops polling and flushes the log.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from mlsys_assets.scoring.rules import parse_rules
+from mlsys_assets.settings import Settings, get_settings
+from serving.metrics import ServingMetrics
+from serving.middleware import MetricsMiddleware
+from serving.routes import admin, ops, predict
+from serving.security import BodyLimitMiddleware
+from serving.services import Services
+
+logger = logging.getLogger(__name__)
+
+# The contract's endpoints (DESIGN.md): metric labels are these, anything else is "other".
+ENDPOINTS = (
+    "/predict",
+    "/predict/batch",
+    "/feedback",
+    "/health",
+    "/ready",
+    "/metrics",
+    "/model",
+    "/admin/reload",
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; refuses a production profile without an admin token, or bad rules."""
+    settings = settings or get_settings()
+    if settings.profile == "prod" and not settings.admin_token:
+        raise RuntimeError("profile=prod needs MLSYS_ADMIN_TOKEN: refusing to start serving")
+    rules = parse_rules(settings.serving_rules)
+    metrics = ServingMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await run_in_threadpool(Services.start, settings, rules, metrics)
+        app.state.services = services
+        # Everything loaded so far (MLflow, pandas, the models) lives as long as the process:
+        # keep it out of the cyclic GC, whose full passes over it were the p99 latency.
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(services.stop)
+
+    app = FastAPI(
+        title="mlsys serving",
+        summary="Flight delay predictions from the flight_delay champion (and its challenger).",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    for module in (predict, ops, admin):
+        app.include_router(module.router)
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving_max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, paths=ENDPOINTS)
+    return app
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Last-resort net: a bug answers 503 (retryable) with no internals, and is logged."""
+    logger.exception("unexpected error on %s", request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "temporarily unable to answer"}, status_code=503)

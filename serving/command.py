@@ -1,0 +1,30 @@
+"""``mlsys serve``: the online inference API under uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--log-level", default="info", show_default=True)
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def serve(host: str, port: int, workers: int, log_level: str, access_log: bool) -> None:
+    """Serve predictions of the registered champion (and challenger) over HTTP."""
+    import uvicorn
+
+    from mlsys_assets.settings import get_settings
+
+    get_settings()  # fail fast on bad settings (e.g. prod without an admin token)
+    uvicorn.run(
+        "serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=access_log,
+        timeout_graceful_shutdown=30,
+    )

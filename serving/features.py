@@ -1,0 +1,153 @@
+"""The request's features: one online-store lookup, or request-time features when the store is down.
+
+Serving never computes a stored feature itself: the feature layer's ``lookup_online_features``
+returns every feature of the service (stale or absent ones as None, listed in ``missing``), so
+imputation is the training-time one (a missing value, which XGBoost routes as it learned).
+If the store cannot be read, the request-time features still come from the same feature code,
+and every stored feature is reported missing with the reason ``online_store_unavailable``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlsys_assets.features.catalog import FLIGHTS_V1
+from mlsys_assets.features.entities import PREDICTION_LEAD
+from mlsys_assets.features.online import lookup_online_features, lookup_online_features_batch
+from mlsys_assets.features.request import request_feature_values
+from mlsys_assets.resources.online_store import (
+    OnlineStore,
+    SQLiteOnlineStore,
+)
+from mlsys_assets.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+STORE_UNAVAILABLE = "online_store_unavailable"
+FILE_CHECK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class FlightFeatures:
+    """What the model receives for one flight, and what had to be imputed."""
+
+    values: dict[str, Any]
+    missing: dict[str, str]  # feature -> reason (stale / absent / online_store_unavailable)
+    store_ok: bool
+
+
+class FeatureSource:
+    """Online features for requests, resilient to the store being down, removed or replaced."""
+
+    def __init__(self, store: OnlineStore) -> None:
+        self.store = store
+        self._stored_names = [f.name for f in FLIGHTS_V1.features if f not in FLIGHTS_V1.request]
+        self._file = Path(store.path) if isinstance(store, SQLiteOnlineStore) else None
+        self._inode: int | None = _inode(self._file)
+        self._file_ok = self._file is None or self._inode is not None
+        self._checked_at = time.monotonic()
+        self._check_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FeatureSource:
+        if settings.online_store != "sqlite":
+            raise NotImplementedError(
+                f"online store {settings.online_store!r} is not available yet"
+            )
+        return cls(SQLiteOnlineStore(path=str(settings.online_store_path)))
+
+    def lookup(self, flight: Mapping[str, Any]) -> FlightFeatures:
+        """The features of one normalized flight (naive-UTC ``scheduled_departure``)."""
+        return self.lookup_many([flight])[0]
+
+    def lookup_many(self, flights: Sequence[Mapping[str, Any]]) -> list[FlightFeatures]:
+        """Features of several flights: one store read per distinct feature time."""
+        if self._store_file_ok():
+            try:
+                return self._lookup_store(flights)
+            except Exception as exc:  # noqa: BLE001 - any store failure: request features only
+                logger.warning("online store lookup failed: %s", exc)
+        return [self._request_only(flight) for flight in flights]
+
+    def _lookup_store(self, flights: Sequence[Mapping[str, Any]]) -> list[FlightFeatures]:
+        if len(flights) == 1:
+            flight = flights[0]
+            found = lookup_online_features(
+                self.store, flight, feature_time(flight["scheduled_departure"])
+            )
+            return [FlightFeatures(found.values, found.missing, True)]
+        groups: dict[dt.datetime, list[int]] = {}
+        for i, flight in enumerate(flights):
+            groups.setdefault(feature_time(flight["scheduled_departure"]), []).append(i)
+        out: list[FlightFeatures | None] = [None] * len(flights)
+        for now, indices in groups.items():
+            batch = lookup_online_features_batch(self.store, [flights[i] for i in indices], now)
+            for i, found in zip(indices, batch, strict=True):
+                out[i] = FlightFeatures(found.values, found.missing, True)
+        return [f for f in out if f is not None]
+
+    def _request_only(self, flight: Mapping[str, Any]) -> FlightFeatures:
+        values = request_feature_values(flight)
+        for name in self._stored_names:
+            values[name] = None
+        return FlightFeatures(values, dict.fromkeys(self._stored_names, STORE_UNAVAILABLE), False)
+
+    def ready(self) -> bool:
+        """The store answers a read (and, for SQLite, its file is there)."""
+        if not self._store_file_ok(force=True):
+            return False
+        try:
+            self.store.read_state()
+        except Exception:  # noqa: BLE001 - not ready is the answer
+            return False
+        return True
+
+    def close(self) -> None:
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
+
+    def _store_file_ok(self, force: bool = False) -> bool:
+        """For SQLite: the file exists; a replaced file is reopened (old handles see the old one)."""
+        if self._file is None:
+            return True
+        now = time.monotonic()
+        if not force and now - self._checked_at < FILE_CHECK_SECONDS:
+            return self._file_ok
+        with self._check_lock:
+            self._checked_at = now
+            inode = _inode(self._file)
+            if inode is not None and self._inode is not None and inode != self._inode:
+                logger.info("online store file replaced; reopening %s", self._file)
+                self.close()
+            self._inode = inode
+            self._file_ok = inode is not None
+        return self._file_ok
+
+
+def feature_time(scheduled_departure: dt.datetime) -> dt.datetime:
+    """The feature time of a request: now, but never later than training's prediction time.
+
+    Training sees each flight's features as of ``scheduled_departure - PREDICTION_LEAD``; a
+    request made earlier uses what is known now, and a replayed (past) flight gets exactly the
+    features training would have seen, which keeps online and offline scores equal.
+    """
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return min(now, scheduled_departure - PREDICTION_LEAD)
+
+
+def _inode(path: Path | None) -> int | None:
+    if path is None:
+        return None
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None

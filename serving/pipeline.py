@@ -1,0 +1,228 @@
+"""The inference pipeline: features -> variant -> model -> business rules -> log, with fallbacks.
+
+Every step that can fail has a next best answer, in this order, each counted by reason:
+the online store down -> request-time features only; the chosen model failing to predict ->
+the champion, then the previous champion; nothing usable -> the baseline (historical delay rate
+per carrier and hour) as variant ``fallback``. A request therefore always gets a sound answer,
+and the answer and its log record say which model, features and rule produced it.
+
+Single and batch requests run the same code: a batch is scored with one feature read per
+feature time and one booster call per model, a single request is a batch of one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlsys_assets.features.request import calendar_features, normalize_request
+from mlsys_assets.model_contract import Baseline
+from mlsys_assets.scoring.predictor import ModelBundle
+from mlsys_assets.scoring.rules import BusinessRule, decide
+from serving.features import STORE_UNAVAILABLE, FeatureSource, FlightFeatures
+from serving.metrics import ServingMetrics
+from serving.models import ModelWatcher, ServingModels
+from serving.prediction_log import ParquetLog, utcnow
+from serving.routing import CHALLENGER, CHAMPION, FALLBACK, Variant, choose_variant
+from serving.schemas import FlightRequest, Prediction
+
+logger = logging.getLogger(__name__)
+
+BASELINE_RULE = "baseline"
+PRIOR_RULE = "prior"
+PRIOR_PROBABILITY = 0.2  # used only when no model and no baseline were ever loaded
+
+
+@dataclass
+class _Row:
+    """One flight on its way through the pipeline."""
+
+    request_id: str
+    flight: dict[str, Any]
+    features: FlightFeatures
+    variant: Variant
+    fallbacks: list[str] = field(default_factory=list)
+    model: ModelBundle | None = None
+    probability: float = float("nan")
+
+
+class InferencePipeline:
+    """Scores flights with the models of a ``ModelWatcher`` and features of a ``FeatureSource``."""
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        watcher: ModelWatcher,
+        features: FeatureSource,
+        rules: Sequence[BusinessRule],
+        canary_share: float,
+        metrics: ServingMetrics,
+        log: ParquetLog,
+    ) -> None:
+        self.model_name = model_name
+        self.watcher = watcher
+        self.features = features
+        self.rules = tuple(rules)
+        self.canary_share = canary_share
+        self.metrics = metrics
+        self.log = log
+
+    def predict(self, request: FlightRequest) -> Prediction:
+        """Score one flight; never raises for a valid request."""
+        return self.predict_many([request], endpoint="predict")[0]
+
+    def predict_many(
+        self, requests: Sequence[FlightRequest], endpoint: str = "batch"
+    ) -> list[Prediction]:
+        """Score flights in order; each answer is logged as its own record."""
+        started = time.perf_counter()
+        flights = [normalize_request(_flight_fields(r)) for r in requests]
+        found = self.features.lookup_many(flights)
+        state = self.watcher.state  # one snapshot for the whole call: no mixed swap
+        has_challenger = state.challenger is not None
+        rows = []
+        for request, flight, features in zip(requests, flights, found, strict=True):
+            request_id = request.request_id or uuid.uuid4().hex
+            variant = choose_variant(request_id, self.canary_share, has_challenger)
+            row = _Row(request_id, flight, features, variant)
+            if not features.store_ok:
+                row.fallbacks.append(STORE_UNAVAILABLE)
+            rows.append(row)
+        self._score(state, rows)
+        latency_ms = (time.perf_counter() - started) * 1000.0 / max(len(rows), 1)
+        answers = [self._answer(state, row, endpoint, latency_ms) for row in rows]
+        self._count(answers, rows)
+        return answers
+
+    def _count(self, answers: list[Prediction], rows: list[_Row]) -> None:
+        """Metrics once per call and label set, not once per flight (a batch has 1,000)."""
+        scored = Counter((a.variant, a.model_version or "none") for a in answers)
+        for (variant, version), n in scored.items():
+            self.metrics.predictions.labels(variant, version).inc(n)
+        reasons = Counter(reason for row in rows for reason in row.fallbacks)
+        for reason, n in reasons.items():
+            self.metrics.fallbacks.labels(reason=reason).inc(n)
+
+    def _score(self, state: ServingModels, rows: list[_Row]) -> None:
+        """Set each row's model and probability along the chain (rows left: the baseline)."""
+        chain: list[tuple[Variant, ModelBundle | None, str]] = [
+            (CHALLENGER, state.challenger, "challenger_predict_failed"),
+            (CHAMPION, state.champion, "champion_predict_failed"),
+            (CHAMPION, state.previous, "previous_predict_failed"),
+        ]
+        pending = [row for row in rows if row.variant == CHALLENGER]
+        champion_rows = [row for row in rows if row.variant != CHALLENGER]
+        for step, (variant, model, reason) in enumerate(chain):
+            if step == 1:
+                pending = pending + champion_rows
+            if not pending or model is None:
+                continue
+            try:
+                probabilities = model.predict_matrix(
+                    model.encode_rows([row.features.values for row in pending])
+                )
+            except Exception:  # noqa: BLE001 - a model that cannot predict: next in the chain
+                logger.exception("model v%s failed to predict", model.version)
+                probabilities = np.full(len(pending), np.nan)
+            failed = []
+            for row, probability in zip(pending, probabilities, strict=True):
+                if probability != probability:  # NaN or an exception: next in the chain
+                    row.fallbacks.append(reason)
+                    failed.append(row)
+                    continue
+                row.model, row.variant = model, variant
+                row.probability = min(max(float(probability), 0.0), 1.0)
+                if step == 2:
+                    row.fallbacks.append("previous_champion")
+            pending = failed
+        for row in rows:
+            if row.model is None:
+                if state.champion is None and state.previous is None:
+                    row.fallbacks.append("no_model")
+                row.variant = FALLBACK
+                row.probability = _baseline_probability(state.baseline, row.flight)
+
+    def _answer(
+        self, state: ServingModels, row: _Row, endpoint: str, latency_ms: float
+    ) -> Prediction:
+        model = row.model
+        if model is None:
+            threshold = state.threshold
+            delayed = row.probability >= threshold
+            rule = BASELINE_RULE if state.baseline is not None else PRIOR_RULE
+            version = state.baseline_version
+        else:
+            threshold = model.threshold
+            delayed, rule = decide(row.probability, threshold, row.flight, self.rules)
+            version = model.version
+        # Imputed (stale, absent, store down) or simply null: whatever the model got as missing.
+        missing = sorted(
+            {*row.features.missing, *(k for k, v in row.features.values.items() if v is None)}
+        )
+        flight = row.flight
+        self.log.append(
+            {
+                "request_id": row.request_id,
+                "logged_at": utcnow(),
+                "endpoint": endpoint,
+                "carrier": flight["carrier"],
+                "flight": flight["flight"],
+                "tailnum": flight["tailnum"],
+                "origin": flight["origin"],
+                "dest": flight["dest"],
+                "scheduled_departure": flight["scheduled_departure"],
+                "distance": flight["distance"],
+                "features": row.features.values,
+                "missing_features": missing,
+                "model_name": self.model_name,
+                "model_version": version,
+                "variant": row.variant,
+                "delay_probability": row.probability,
+                "delayed": delayed,
+                "rule": rule,
+                "threshold": threshold,
+                "fallbacks": row.fallbacks,
+                "latency_ms": latency_ms,
+            }
+        )
+        return Prediction(
+            request_id=row.request_id,
+            delay_probability=row.probability,
+            delayed=delayed,
+            model_name=self.model_name,
+            model_version=version,
+            variant=row.variant,
+            missing_features=missing,
+            rule=rule,
+            threshold=threshold,
+            fallbacks=row.fallbacks,
+        )
+
+
+def _flight_fields(request: FlightRequest) -> dict[str, Any]:
+    return {
+        "carrier": request.carrier,
+        "flight": request.flight,
+        "tailnum": request.tailnum,
+        "origin": request.origin,
+        "dest": request.dest,
+        "scheduled_departure": request.departure_utc(),
+        "distance": request.distance,
+    }
+
+
+def _baseline_probability(baseline: Baseline | None, flight: dict[str, Any]) -> float:
+    """The baseline rate of the flight's carrier and local departure hour (or the prior)."""
+    if baseline is None:
+        return PRIOR_PROBABILITY
+    departure = flight["scheduled_departure"].replace(minute=0, second=0, microsecond=0)
+    hour = int(calendar_features(departure)[0])
+    return baseline.probability(flight["carrier"], hour)

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per audience: clients (predict), operators (ops), admins (admin)."""

@@ -1,0 +1,63 @@
+"""Client endpoints: single and batch predictions, and outcome feedback."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from serving.deps import ServicesDep
+from serving.prediction_log import utcnow
+from serving.schemas import (
+    BatchRequest,
+    BatchResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    FlightRequest,
+    Prediction,
+)
+from serving.services import Services
+
+router = APIRouter(tags=["predictions"])
+
+
+def set_variant(request: Request, variant: str) -> None:
+    """Tell the metrics middleware which variant answered (labels the latency histogram)."""
+    request.scope.setdefault("mlsys", {})["variant"] = variant
+
+
+@router.post("/predict", response_model=Prediction)
+async def predict(body: FlightRequest, request: Request) -> Response:
+    """Score one flight (runs inline: a lookup and one booster row take well under a millisecond).
+
+    The hot path reads the services straight from the app and returns the answer's JSON as
+    built (the model already validated it): no dependency resolution, no second validation.
+    """
+    services: Services = request.app.state.services
+    prediction = services.pipeline.predict(body)
+    set_variant(request, prediction.variant)
+    return Response(prediction.model_dump_json(), media_type="application/json")
+
+
+@router.post("/predict/batch", response_model=BatchResponse)
+async def predict_batch(body: BatchRequest, request: Request) -> Response:
+    """Score up to 1,000 flights, one answer each, in order (off the event loop)."""
+    services: Services = request.app.state.services
+    predictions = await run_in_threadpool(services.pipeline.predict_many, body.flights)
+    variants = {p.variant for p in predictions}
+    set_variant(request, variants.pop() if len(variants) == 1 else "mixed")
+    answer = BatchResponse.model_construct(predictions=predictions)
+    return Response(answer.model_dump_json(), media_type="application/json")
+
+
+@router.post("/feedback", response_model=FeedbackResponse)
+async def feedback(body: FeedbackRequest, services: ServicesDep) -> FeedbackResponse:
+    """Record a predicted flight's outcome in the feedback log (joined on ``request_id``)."""
+    services.feedback_log.append(
+        {
+            "request_id": body.request_id,
+            "logged_at": utcnow(),
+            "arr_delay": body.arr_delay,
+            "cancelled": body.cancelled,
+        }
+    )
+    return FeedbackResponse(request_id=body.request_id, accepted=True)

@@ -1,0 +1,97 @@
+"""Everything one app instance runs: started in the lifespan, stopped (and flushed) at shutdown."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from mlsys_assets.scoring.loading import RegistryReader
+from mlsys_assets.scoring.rules import BusinessRule
+from mlsys_assets.settings import Settings
+from serving.features import FeatureSource
+from serving.metrics import ServingMetrics
+from serving.models import ModelWatcher
+from serving.pipeline import InferencePipeline
+from serving.prediction_log import FEEDBACK_SCHEMA, PREDICTION_SCHEMA, ParquetLog
+
+logger = logging.getLogger(__name__)
+
+PREDICTION_LOG_DIR = "log"
+FEEDBACK_LOG_DIR = "feedback"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    metrics: ServingMetrics
+    watcher: ModelWatcher
+    features: FeatureSource
+    prediction_log: ParquetLog
+    feedback_log: ParquetLog
+    pipeline: InferencePipeline
+
+    @classmethod
+    def start(
+        cls, settings: Settings, rules: tuple[BusinessRule, ...], metrics: ServingMetrics
+    ) -> Services:
+        """Open the store and the logs, load the aliased models once, then start polling."""
+        bound_registry_calls(settings)
+        prediction_log = _log(settings, metrics, PREDICTION_LOG_DIR, "predictions")
+        feedback_log = _log(settings, metrics, FEEDBACK_LOG_DIR, "feedback")
+        watcher = ModelWatcher(
+            RegistryReader(settings.tracking_uri, settings.model_name),
+            metrics,
+            settings.serving_poll_seconds,
+            baseline_cache=settings.home_dir / "serving" / "baseline.json",
+        )
+        features = FeatureSource.from_settings(settings)
+        pipeline = InferencePipeline(
+            model_name=settings.model_name,
+            watcher=watcher,
+            features=features,
+            rules=rules,
+            canary_share=settings.canary_share,
+            metrics=metrics,
+            log=prediction_log,
+        )
+        prediction_log.start()
+        feedback_log.start()
+        result = watcher.refresh()
+        logger.info("initial model load: %s", result)
+        watcher.start()
+        return cls(settings, metrics, watcher, features, prediction_log, feedback_log, pipeline)
+
+    def stop(self) -> None:
+        """Stop polling and flush every buffered record (a graceful stop loses none)."""
+        self.watcher.stop()
+        self.prediction_log.close()
+        self.feedback_log.close()
+        self.features.close()
+
+
+def bound_registry_calls(settings: Settings) -> None:
+    """Cap MLflow's HTTP retries: its default backoff blocks for minutes when the registry is down.
+
+    MLflow reads these knobs only from the environment; an operator's own values win.
+    """
+    for name, value in (
+        ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),
+        ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.5"),
+        ("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(settings.serving_registry_timeout_seconds))),
+        ("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"),
+    ):
+        os.environ.setdefault(name, value)
+
+
+def _log(settings: Settings, metrics: ServingMetrics, folder: str, label: str) -> ParquetLog:
+    return ParquetLog(
+        settings.predictions_dir / folder,
+        PREDICTION_SCHEMA if label == "predictions" else FEEDBACK_SCHEMA,
+        flush_rows=settings.prediction_log_flush_rows,
+        flush_seconds=settings.prediction_log_flush_seconds,
+        max_pending=settings.prediction_log_max_pending,
+        on_written=metrics.log_written.labels(log=label).inc,
+        on_dropped=metrics.log_dropped.labels(log=label).inc,
+        on_error=metrics.log_errors.labels(log=label).inc,
+    )
