@@ -26,6 +26,7 @@ from mlsys_assets.features.request import request_feature_values
 from mlsys_assets.resources.online_store import (
     OnlineStore,
     SQLiteOnlineStore,
+    build_online_store,
 )
 from mlsys_assets.settings import Settings
 
@@ -58,11 +59,8 @@ class FeatureSource:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeatureSource:
-        if settings.online_store != "sqlite":
-            raise NotImplementedError(
-                f"online store {settings.online_store!r} is not available yet"
-            )
-        return cls(SQLiteOnlineStore(path=str(settings.online_store_path)))
+        """The online store the settings name (SQLite by default, Redis in production)."""
+        return cls(build_online_store(settings))
 
     def lookup(self, flight: Mapping[str, Any]) -> FlightFeatures:
         """The features of one normalized flight (naive-UTC ``scheduled_departure``)."""
