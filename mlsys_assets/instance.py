@@ -23,6 +23,11 @@ concurrency:
     default_limit: 1        # pool "warehouse": DuckDB allows one writing process
   runs:
     max_concurrent_runs: 2  # two cores
+run_coordinator:            # queued runs start within a second, not five
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
 run_monitoring:
   enabled: true
 telemetry:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import click
+import dagster as dg
 import httpx
 from tqdm import tqdm
 
@@ -40,6 +41,13 @@ def _configure(plan: DemoPlan) -> Settings:
     os.environ.update(plan.env)
     get_settings.cache_clear()
     return get_settings()
+
+
+def settle(instance: dg.DagsterInstance, group: ProcessGroup, ticks: float = 12.0) -> None:
+    """Wait for a round of sensor ticks, then for every run they launched to finish."""
+    for _ in range(2):  # a finished run can make another sensor fire (retrain -> canary)
+        time.sleep(ticks)
+        wait_for("runs to settle", runs_settled(instance), 900, group, every=2.0)
 
 
 def _days(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -116,11 +124,8 @@ def demo(
                 600,
                 group,
             )
-
-        with tqdm(total=1, desc="let the sensors finish", unit="step") as bar:
-            time.sleep(15)  # one more round of sensor ticks on the last data
-            wait_for("runs to settle", runs_settled(instance), 600, group, every=2.0)
-            bar.update(1)
+            # Let the sensors react to the new week (monitor, retrain, canary) before the next.
+            settle(instance, group)
 
         overview = sorted(Path(settings.reports_dir).rglob("*overview*.png"))
         summary = {

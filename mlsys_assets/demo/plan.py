@@ -34,19 +34,20 @@ _COMMON = {
 }
 
 QUICK = DemoPlan(
-    bootstrap_until=dt.date(2013, 2, 14),
-    end=dt.date(2013, 3, 21),
+    bootstrap_until=dt.date(2013, 2, 7),
+    end=dt.date(2013, 2, 28),
     step_days=7,
-    traffic_share=0.25,
+    traffic_share=0.15,
     env={
         **_COMMON,
-        "MLSYS_SEARCH_TRIALS": "3",
-        "MLSYS_TRAINING_WINDOW_DAYS": "45",
+        "MLSYS_SEARCH_TRIALS": "2",
+        "MLSYS_TRAINING_WINDOW_DAYS": "38",
         "MLSYS_VALIDATION_DAYS": "7",
         "MLSYS_TEST_DAYS": "7",
-        "MLSYS_RETRAIN_MIN_NEW_LABELS": "9000",
+        "MLSYS_GATE_MARGIN": "0.02",
+        "MLSYS_RETRAIN_MIN_NEW_LABELS": "6000",
         "MLSYS_CANARY_SHARE": "0.3",
-        "MLSYS_CANARY_MIN_LABELLED": "150",
+        "MLSYS_CANARY_MIN_LABELLED": "100",
     },
 )
 
