@@ -14,9 +14,18 @@ CODE_LOCATION = ["-m", "mlsys_assets.definitions"]
 
 
 def start_ui(
-    settings: Settings, group: ProcessGroup, host: str, dagster_port: int, mlflow_port: int
+    settings: Settings,
+    group: ProcessGroup,
+    host: str,
+    dagster_port: int,
+    mlflow_port: int,
+    wait: bool = True,
 ) -> dict[str, str]:
-    """Start webserver, daemon and MLflow UI in ``group``; return their addresses."""
+    """Start webserver, daemon and MLflow UI in ``group``; return their addresses.
+
+    With ``wait=False`` it returns at once (the caller waits on the ports later), so the
+    servers' slow imports overlap with other work.
+    """
     prepare_dagster_home(settings)
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     group.env["DAGSTER_HOME"] = str(settings.dagster_home)
@@ -40,8 +49,9 @@ def start_ui(
         ],
         url=mlflow_url,
     )  # fmt: skip
-    wait_for_port(host, dagster_port, timeout=120, group=group)
-    wait_for_port(host, mlflow_port, timeout=120, group=group)
+    if wait:
+        wait_for_port(host, dagster_port, timeout=180, group=group)
+        wait_for_port(host, mlflow_port, timeout=180, group=group)
     return {"dagster": dagster_url, "mlflow": mlflow_url}
 
 

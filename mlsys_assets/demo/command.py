@@ -82,22 +82,20 @@ def demo(
     stats = TrafficStats()
     try:
         click.echo(f"mlsys demo ({'quick' if quick else 'full'}) in {settings.home_dir}")
-        with tqdm(total=4, desc="start servers", unit="server") as bar:
-            urls = start_ui(settings, group, host, dagster_port, mlflow_port)
-            bar.update(3)
+        with tqdm(total=5, desc=f"start servers, bootstrap to {plan.bootstrap_until}") as bar:
+            urls = start_ui(settings, group, host, dagster_port, mlflow_port, wait=False)
             group.start(
                 "api",
                 [executable("mlsys"), "serve", "--host", host, "--port", str(api_port)],
                 url=api,
             )
-            wait_for_port(host, api_port, timeout=120, group=group)
+            replay(settings, plan.bootstrap_until)  # while the servers import
             bar.update(1)
-        client = httpx.Client(base_url=api, timeout=30.0)
-        schedule = Schedule(plan.traffic_share, settings.seed)
-
-        with tqdm(total=3, desc=f"bootstrap to {plan.bootstrap_until}", unit="stage") as bar:
-            replay(settings, plan.bootstrap_until)
+            for port in (dagster_port, mlflow_port, api_port):
+                wait_for_port(host, port, timeout=180, group=group)
             bar.update(1)
+            client = httpx.Client(base_url=api, timeout=30.0)
+            schedule = Schedule(plan.traffic_share, settings.seed)
             wait_for(
                 "the first ingestion run",
                 pipeline_done(instance, plan.bootstrap_until.isoformat()),
@@ -108,6 +106,7 @@ def demo(
             wait_for(
                 "the first champion", lambda: aliases.current(tracking)["champion"], 600, group
             )
+            bar.update(1)
             wait_for("the API to be ready", api_ready(client), 120, group)
             bar.update(1)
         first_champion = aliases.current(tracking)["champion"]
