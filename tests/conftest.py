@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlsys_assets.settings import Settings, get_settings
+from tests.serving.world import World, build_world
 
 
 @pytest.fixture
@@ -23,3 +24,11 @@ def mlsys_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 @pytest.fixture
 def settings(mlsys_home: Path) -> Settings:
     return Settings(home=mlsys_home)
+
+
+@pytest.fixture(scope="session")
+def world_template(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """A real world, built once per session: reference data, offline and online features, and
+    real models in a real MLflow registry. Serving and loop tests copy it or read it."""
+    home = tmp_path_factory.mktemp("serving-world") / "home"
+    return build_world(Settings(home=home))

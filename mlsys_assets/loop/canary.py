@@ -71,6 +71,8 @@ def evaluate_canary(
         return verdict("wait", "no logged predictions yet")
     versions = predictions["model_version"].astype(str)
     served = predictions[versions.isin([champion, challenger])].copy()
+    if served.empty:  # only other versions (or fallbacks) answered so far: nothing to compare
+        return verdict("wait", f"no logged predictions of v{champion} or v{challenger} yet")
     served["version"] = versions[served.index]
     labelled = attach_labels(conn, settings, served, read_feedback(settings))
     labelled = labelled[labelled["label"].notna()]

@@ -37,7 +37,7 @@ def canary_decision(
             tracking.model_name, challenger, "canary_reason", verdict.reason
         )
         client.set_model_version_tag(
-            tracking.model_name, challenger, "canary_run_id", context.run_id
+            tracking.model_name, challenger, "canary_run_id", context.run.run_id
         )
     metadata = {k: v for k, v in verdict.as_dict().items() if v is not None}
     return dg.MaterializeResult(metadata=metadata)

@@ -21,15 +21,9 @@ from fastapi.testclient import TestClient
 
 from mlsys_assets.settings import Settings
 from serving.app import create_app
-from tests.serving.world import World, build_world
+from tests.serving.world import World
 
 ADMIN_TOKEN = "test-admin-token"
-
-
-@pytest.fixture(scope="session")
-def world_template(tmp_path_factory: pytest.TempPathFactory) -> World:
-    home = tmp_path_factory.mktemp("serving-world") / "home"
-    return build_world(Settings(home=home))
 
 
 def _test_settings(home: Path) -> Settings:
