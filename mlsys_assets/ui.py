@@ -13,6 +13,17 @@ from mlsys_assets.settings import Settings, get_settings
 CODE_LOCATION = ["-m", "mlsys_assets.definitions"]
 
 
+def create_tracking_store(settings: Settings) -> None:
+    """Create (migrate) MLflow's database once, before any server opens it.
+
+    Two processes that find an empty SQLite store both run MLflow's migrations, and the
+    loser fails ("table _alembic_tmp_experiments already exists").
+    """
+    from mlsys_assets.resources.tracking import Tracking
+
+    Tracking.from_settings(settings).client().search_experiments(max_results=1)
+
+
 def start_ui(
     settings: Settings,
     group: ProcessGroup,
@@ -28,6 +39,7 @@ def start_ui(
     """
     prepare_dagster_home(settings)
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    create_tracking_store(settings)
     group.env["DAGSTER_HOME"] = str(settings.dagster_home)
     group.env["MLSYS_HOME"] = str(settings.home_dir)
     # The MLflow server's background job runner (huey, 7 processes) is not needed for a UI.
