@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "demo": "mlsys_assets.demo:demo",
     "serve": "serving.command:serve",
     "model": "mlsys_assets.registry.command:model",
+    "backtest": "mlsys_assets.backtest.command:backtest",
 }
 
 
