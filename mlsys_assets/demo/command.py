@@ -43,11 +43,18 @@ def _configure(plan: DemoPlan) -> Settings:
     return get_settings()
 
 
-def settle(instance: dg.DagsterInstance, group: ProcessGroup, ticks: float = 12.0) -> None:
-    """Wait for a round of sensor ticks, then for every run they launched to finish."""
-    for _ in range(2):  # a finished run can make another sensor fire (retrain -> canary)
-        time.sleep(ticks)
-        wait_for("runs to settle", runs_settled(instance), 900, group, every=2.0)
+def settle(instance: dg.DagsterInstance, group: ProcessGroup, ticks: float = 7.0) -> None:
+    """Wait for a round of sensor ticks, then for every run they launched to finish.
+
+    Repeats while the round launched something: a finished run can make another sensor fire
+    (a retrain sets a challenger, monitoring measures drift).
+    """
+    while True:
+        before = len(instance.get_runs(limit=1000))
+        time.sleep(ticks)  # sensors tick every 5 s
+        wait_for("runs to settle", runs_settled(instance), 900, group, every=1.0)
+        if len(instance.get_runs(limit=1000)) == before:
+            return
 
 
 def _days(first: dt.date, last: dt.date) -> list[dt.date]:

@@ -106,7 +106,7 @@ def _retrain_request(
     )
 
 
-@dg.sensor(job=retrain_job, minimum_interval_seconds=10, default_status=RUNNING)
+@dg.sensor(job=retrain_job, minimum_interval_seconds=5, default_status=RUNNING)
 def drift_retrain(
     context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
 ) -> dg.RunRequest | dg.SkipReason:
@@ -140,7 +140,7 @@ def drift_retrain(
     return _retrain_request(context, "drift", f"drift share {share:.3f} on {day}", data_day)
 
 
-@dg.sensor(job=retrain_job, minimum_interval_seconds=10, default_status=RUNNING)
+@dg.sensor(job=retrain_job, minimum_interval_seconds=5, default_status=RUNNING)
 def labelled_volume_retrain(
     context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
 ) -> dg.RunRequest | dg.SkipReason:
@@ -178,7 +178,7 @@ def labelled_volume_retrain(
     return _retrain_request(context, reason, f"{new_rows} labelled rows {since}", data_day)
 
 
-@dg.sensor(job=canary_job, minimum_interval_seconds=10, default_status=RUNNING)
+@dg.sensor(job=canary_job, minimum_interval_seconds=5, default_status=RUNNING)
 def canary_evaluation(
     context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
 ) -> dg.RunRequest | dg.SkipReason:
