@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mlsys_assets.files import atomic_write_text
 from mlsys_assets.nycflights import LOCAL_TZ
 from mlsys_assets.settings import Settings
 
@@ -64,18 +63,3 @@ def day_end_utc(day: dt.date) -> dt.datetime:
 def local_day(utc: dt.datetime) -> dt.date:
     """The New York local day containing the naive-UTC instant ``utc``."""
     return pd.Timestamp(utc).tz_localize("UTC").tz_convert(LOCAL_TZ).date()
-
-
-def atomic_write_text(target: Path, text: str) -> None:
-    """Write through a temporary file in the same folder and ``os.replace``: all or nothing."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

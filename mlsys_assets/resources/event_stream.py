@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import re
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,6 +24,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from mlsys_assets.files import atomic_write_text
 from mlsys_assets.settings import Settings
 
 _SEGMENT = re.compile(r"^(\d{12})-(\d{12})\.jsonl$")
@@ -117,7 +116,7 @@ class FileEventStream(EventStream):
             ]
             folder = self._topic_dir(topic)
             target = folder / f"{offsets[0]:012d}-{offsets[-1]:012d}.jsonl"
-            _atomic_write(target, "\n".join(lines) + "\n")
+            atomic_write_text(target, "\n".join(lines) + "\n")
         return offsets
 
     def read(self, topic: str, after: int, limit: int | None = None) -> list[StreamEvent]:
@@ -143,25 +142,11 @@ class FileEventStream(EventStream):
     def ack(self, topic: str, group: str, offset: int) -> None:
         path = self._topic_dir(topic) / "_acks" / f"{group}.json"
         path.parent.mkdir(exist_ok=True)
-        _atomic_write(path, json.dumps({"group": group, "offset": offset}))
+        atomic_write_text(path, json.dumps({"group": group, "offset": offset}))
 
     def acked(self, topic: str, group: str) -> int:
         path = self._topic_dir(topic) / "_acks" / f"{group}.json"
         return int(json.loads(path.read_text())["offset"]) if path.exists() else 0
-
-
-def _atomic_write(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` so that readers see the old file or the new one, whole."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def build_event_stream(settings: Settings) -> EventStream:
