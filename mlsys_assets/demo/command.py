@@ -50,10 +50,10 @@ def settle(instance: dg.DagsterInstance, group: ProcessGroup, ticks: float = 7.0
     (a retrain sets a challenger, monitoring measures drift).
     """
     while True:
-        before = len(instance.get_runs(limit=1000))
+        before = instance.get_runs_count()
         time.sleep(ticks)  # sensors tick every 5 s
         wait_for("runs to settle", runs_settled(instance), 900, group, every=1.0)
-        if len(instance.get_runs(limit=1000)) == before:
+        if instance.get_runs_count() == before:
             return
 
 

@@ -10,15 +10,10 @@ import dagster as dg
 import httpx
 
 from mlsys_assets.ingestion.run import RANGE_END_TAG
+from mlsys_assets.loop.signals import ACTIVE
 from mlsys_assets.processes import ProcessGroup
 
 T = TypeVar("T")
-ACTIVE = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 class DemoTimeout(RuntimeError):

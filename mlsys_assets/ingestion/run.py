@@ -14,10 +14,9 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 def instance_for(settings: Settings) -> dg.DagsterInstance:
     """The persistent instance under ``settings.dagster_home`` (what ``dagster dev`` shows)."""
-    from mlsys_assets.instance import prepare_dagster_home
+    from mlsys_assets.instance import get_instance
 
-    prepare_dagster_home(settings)  # writes dagster.yaml: pools, and PostgreSQL when configured
-    return dg.DagsterInstance.from_config(str(settings.dagster_home))
+    return get_instance(settings)  # writes dagster.yaml: pools, and PostgreSQL when configured
 
 
 def ingest_range(
