@@ -1,18 +1,17 @@
 """Log a trained model and its whole lineage as one MLflow run.
 
-The model goes in with ``mlflow.xgboost.log_model`` (native Booster), a signature built from the
-FeatureSpec (categoricals as strings, numerics float64) and an input example; ``feature_spec.json``
-and ``baseline.json`` go both with the run and inside the logged model, so whoever holds the
-model URI also holds the contract files.
+The model goes in as ``FlightDelayModel``, a pyfunc around the native booster that scores the
+signature's frame (categoricals as strings, numerics float64) with serving's own code, so
+``mlflow models serve`` and ``spark_udf`` score it as mlsys does; the booster and
+``feature_spec.json`` are its artifacts. ``feature_spec.json`` and ``baseline.json`` also go with
+the run, and ``baseline.json`` beside the model, so whoever holds the model URI holds the
+contract files.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from mlsys_assets.model_contract import (
 )
 from mlsys_assets.registry.lineage import environment, git_commit
 from mlsys_assets.resources.tracking import Tracking
+from mlsys_assets.scoring.pyfunc_model import FlightDelayModel, artifacts_for
 from mlsys_assets.training.dataset import TrainingSet
 from mlsys_assets.training.evaluate import Evaluation
 from mlsys_assets.training.search import SearchResult
@@ -77,22 +77,6 @@ def evaluation_tags(evaluation: Evaluation) -> dict[str, str]:
         "test_roc_auc": f"{evaluation.metrics['test_roc_auc']:.6f}",
         "baseline_roc_auc": f"{evaluation.metrics['baseline_carrier_hour_roc_auc']:.6f}",
     }
-
-
-@contextmanager
-def _quiet_serving_input_check() -> Iterator[None]:
-    """Silence MLflow's warning that its generic pyfunc cannot score the input example.
-
-    The pyfunc wrapper feeds string categoricals to XGBoost as-is; the contract is the native
-    booster behind ``FeatureSpec.to_model_frame``, checked at registration through the signature.
-    """
-    logger = logging.getLogger("mlflow.models.model")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def pip_requirements() -> list[str]:
@@ -146,17 +130,16 @@ def log_model(
             spec_file = Path(tmp) / FEATURE_SPEC_ARTIFACT
             spec_file.write_text(spec.to_json())
             mlflow.log_artifact(str(spec_file))
-            with _quiet_serving_input_check():
-                info = mlflow.xgboost.log_model(
-                    booster,
-                    name=MODEL_ARTIFACT_PATH,
-                    signature=signature,
-                    input_example=example,
-                    model_format="ubj",
-                    pip_requirements=pip_requirements(),
-                )
-            if info.model_id:
-                tracking.client().log_model_artifact(info.model_id, str(spec_file))
+            model_files = Path(tmp) / "model_files"
+            model_files.mkdir()
+            info = mlflow.pyfunc.log_model(
+                name=MODEL_ARTIFACT_PATH,
+                python_model=FlightDelayModel(),
+                artifacts=artifacts_for(model_files, booster, spec),
+                signature=signature,
+                input_example=example,
+                pip_requirements=pip_requirements(),
+            )
     return LoggedModel(run_id=run.info.run_id, model_uri=info.model_uri, model_id=info.model_id)
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mlflow
 import xgboost as xgb
 from mlflow.exceptions import MlflowException
 
 from mlsys_assets.model_contract import FEATURE_SPEC_ARTIFACT, FeatureSpec
 from mlsys_assets.registry.model_log import read_json_artifact
 from mlsys_assets.resources.tracking import Tracking
+from mlsys_assets.scoring.pyfunc_model import load_native_uri
 
 
 @dataclass
@@ -35,9 +35,7 @@ def load_version(tracking: Tracking, version: str) -> LoadedVersion:
     client = tracking.client()
     mv = client.get_model_version(tracking.model_name, version)
     with tracking.activated():
-        booster = mlflow.xgboost.load_model(f"models:/{tracking.model_name}/{version}")
-    if not isinstance(booster, xgb.Booster):
-        booster = booster.get_booster()
+        booster, _ = load_native_uri(f"models:/{tracking.model_name}/{version}")
     spec_data = read_json_artifact(tracking, str(mv.run_id), FEATURE_SPEC_ARTIFACT)
     return LoadedVersion(
         version=str(mv.version),

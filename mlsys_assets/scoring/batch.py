@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 KEY_COLUMNS = ["flight_date", "carrier", "flight", "origin"]
 
 
+def flight_features(conn: duckdb.DuckDBPyConnection, day: dt.date) -> pd.DataFrame:
+    """Every flight of local day ``day`` with its features at its prediction time."""
+    entities = entity_rows_for_flights(conn, day, day).drop(columns=["arr_delay", "cancelled"])
+    return build_training_set(conn, entities, service=FLIGHTS_V1)
+
+
 def score_flights(
     conn: duckdb.DuckDBPyConnection,
     bundle: ModelBundle,
@@ -51,9 +57,17 @@ def score_flights(
     rules: Sequence[BusinessRule] = (),
 ) -> pd.DataFrame:
     """Every flight of local day ``day`` scored by ``bundle`` (one row per flight)."""
-    entities = entity_rows_for_flights(conn, day, day).drop(columns=["arr_delay", "cancelled"])
-    features = build_training_set(conn, entities, service=FLIGHTS_V1)
-    probabilities = np.clip(bundle.predict_frame(features), 0.0, 1.0)
+    features = flight_features(conn, day)
+    return scores_frame(features, bundle, np.clip(bundle.predict_frame(features), 0.0, 1.0), rules)
+
+
+def scores_frame(
+    features: pd.DataFrame,
+    bundle: ModelBundle,
+    probabilities: np.ndarray,
+    rules: Sequence[BusinessRule] = (),
+) -> pd.DataFrame:
+    """The ``serving.batch_scores`` rows for flights and their probabilities (rules applied)."""
     decisions = [
         decide(float(p), bundle.threshold, {"carrier": c, "origin": o, "dest": d}, rules)
         for p, c, o, d in zip(

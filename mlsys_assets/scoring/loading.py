@@ -27,6 +27,7 @@ from mlsys_assets.model_contract import (
     FeatureSpec,
 )
 from mlsys_assets.scoring.predictor import DEFAULT_THRESHOLD, ModelBundle
+from mlsys_assets.scoring.pyfunc_model import ARTIFACTS_DIR, BOOSTER_ARTIFACT, load_native
 
 _FLUENT_LOCK = threading.Lock()
 
@@ -131,7 +132,10 @@ class RegistryReader:
 
 
 def _load_booster(model_dir: Path) -> xgb.Booster:
-    """The native booster of an MLflow XGBoost model (sklearn wrapper or Booster alike)."""
+    """The native booster of a registered model (an mlsys pyfunc, or a plain XGBoost model)."""
+    if (model_dir / ARTIFACTS_DIR / BOOSTER_ARTIFACT).is_file():
+        booster, _ = load_native(model_dir)
+        return booster
     model = mlflow.xgboost.load_model(str(model_dir))
     booster = model.get_booster() if hasattr(model, "get_booster") else model
     if not isinstance(booster, xgb.Booster):

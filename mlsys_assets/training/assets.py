@@ -10,7 +10,6 @@ from typing import Any
 
 import dagster as dg
 import mlflow
-import xgboost as xgb
 
 from mlsys_assets.features.assets import FEATURE_TABLE_ASSETS
 from mlsys_assets.registry.model_log import (
@@ -22,6 +21,7 @@ from mlsys_assets.registry.model_log import (
 )
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
+from mlsys_assets.scoring.pyfunc_model import load_native_uri
 from mlsys_assets.settings import get_settings
 from mlsys_assets.training.dataset import TrainingSet, read_training_set, write_training_set
 from mlsys_assets.training.evaluate import evaluate, validation_threshold
@@ -173,9 +173,7 @@ def model_evaluation(
     settings = get_settings()
     training_set = _snapshot(warehouse, trained_model["digest"])
     with tracking.activated():
-        booster = mlflow.xgboost.load_model(trained_model["model_uri"])
-    if not isinstance(booster, xgb.Booster):
-        booster = booster.get_booster()
+        booster, _ = load_native_uri(trained_model["model_uri"])
     threshold = trained_model["threshold"]
     evaluation = evaluate(
         booster,

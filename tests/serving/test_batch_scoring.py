@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from fastapi.testclient import TestClient
 
@@ -10,6 +11,8 @@ from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.scoring import build_defs
 from mlsys_assets.scoring.assets import batch_scores
+from mlsys_assets.scoring.batch import flight_features
+from mlsys_assets.scoring.loading import RegistryReader
 from serving.app import create_app
 from tests.serving.conftest import with_settings
 from tests.serving.world import LAST_DAY, World, next_day_requests
@@ -60,6 +63,25 @@ def test_batch_scores_equal_online_scores(world: World) -> None:
     assert (
         online_frame["missing_features"].map(sorted).tolist()
         == scores["missing_features"].map(sorted).tolist()
+    )
+
+
+def test_the_registered_pyfunc_scores_as_mlsys_does(shared_world: World) -> None:
+    """``mlflow.pyfunc`` (what `mlflow models serve` and ``spark_udf`` load) = the native path."""
+    import mlflow
+
+    settings = shared_world.settings
+    reader = RegistryReader(settings.tracking_uri, settings.model_name)
+    bundle = reader.load(shared_world.champion)
+    with Warehouse(path=str(settings.warehouse_path)).connect(read_only=True) as conn:
+        features = flight_features(conn, shared_world.next_day)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{shared_world.champion}")
+    pyfunc = model.predict(bundle.spec.to_input_frame(features))
+    assert len(pyfunc) == len(features) > 100
+    np.testing.assert_allclose(
+        np.asarray(pyfunc, dtype=float), bundle.predict_frame(features), rtol=1e-9, atol=1e-12
     )
 
 
