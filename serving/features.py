@@ -67,7 +67,7 @@ class FeatureSource:
         return self.lookup_many([flight])[0]
 
     def lookup_many(self, flights: Sequence[Mapping[str, Any]]) -> list[FlightFeatures]:
-        """Features of several flights: one store read per distinct feature time."""
+        """Features of several flights, each at its own feature time, in one store read."""
         if self._store_file_ok():
             try:
                 return self._lookup_store(flights)
@@ -82,15 +82,9 @@ class FeatureSource:
                 self.store, flight, feature_time(flight["scheduled_departure"])
             )
             return [FlightFeatures(found.values, found.missing, True)]
-        groups: dict[dt.datetime, list[int]] = {}
-        for i, flight in enumerate(flights):
-            groups.setdefault(feature_time(flight["scheduled_departure"]), []).append(i)
-        out: list[FlightFeatures | None] = [None] * len(flights)
-        for now, indices in groups.items():
-            batch = lookup_online_features_batch(self.store, [flights[i] for i in indices], now)
-            for i, found in zip(indices, batch, strict=True):
-                out[i] = FlightFeatures(found.values, found.missing, True)
-        return [f for f in out if f is not None]
+        moments = [feature_time(flight["scheduled_departure"]) for flight in flights]
+        found = lookup_online_features_batch(self.store, flights, moments)
+        return [FlightFeatures(f.values, f.missing, True) for f in found]
 
     def _request_only(self, flight: Mapping[str, Any]) -> FlightFeatures:
         values = request_feature_values(flight)

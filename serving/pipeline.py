@@ -6,8 +6,8 @@ the champion, then the previous champion; nothing usable -> the baseline (histor
 per carrier and hour) as variant ``fallback``. A request therefore always gets a sound answer,
 and the answer and its log record say which model, features and rule produced it.
 
-Single and batch requests run the same code: a batch is scored with one feature read per
-feature time and one booster call per model, a single request is a batch of one.
+Single and batch requests run the same code: a batch is scored with one feature read (each
+flight at its own feature time) and one booster call per model; a single request is a batch of one.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ class InferencePipeline:
             version = model.version
         # Imputed (stale, absent, store down) or simply null: whatever the model got as missing.
         missing = sorted(
-            {*row.features.missing, *(k for k, v in row.features.values.items() if v is None)}
+            {*row.features.missing, *[k for k, v in row.features.values.items() if v is None]}
         )
         flight = row.flight
         self.log.append(

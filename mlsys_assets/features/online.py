@@ -56,19 +56,26 @@ class _ViewPlan:
 
 
 class _DecodeCache:
-    """Decoded payloads by payload text: a hot entity's JSON is parsed once, not per request."""
+    """Decoded payloads by view and payload text: a hot entity's JSON is parsed once.
+
+    Each entry holds the payload's values and the view's served features as a ready dict, so a
+    lookup copies them with one ``dict.update`` (in C) instead of a loop per feature.
+    """
 
     def __init__(self, size: int = 200_000) -> None:
         self._size = size
-        self._items: dict[str, list[Any]] = {}
+        self._items: dict[tuple[str, str], tuple[list[Any], dict[str, Any]]] = {}
 
-    def decode(self, payload: str) -> list[Any]:
-        values = self._items.get(payload)
-        if values is None:
+    def decode(self, plan: _ViewPlan, payload: str) -> tuple[list[Any], dict[str, Any]]:
+        key = (plan.prefix, payload)
+        entry = self._items.get(key)
+        if entry is None:
             if len(self._items) >= self._size:
                 self._items.clear()
-            values = self._items[payload] = json.loads(payload)
-        return values
+            values = json.loads(payload)
+            served = {name: values[index] for name, index in plan.served}
+            entry = self._items[key] = (values, served)
+        return entry
 
 
 _DECODED = _DecodeCache()
@@ -124,9 +131,8 @@ def _resolve(
                 values[name] = None
                 missing[name] = reason
             continue
-        payload = _DECODED.decode(record[2])
-        for name, index in plan.served:
-            values[name] = payload[index]
+        payload, served = _DECODED.decode(plan, record[2])
+        values.update(served)
         for name, index, fn in plan.derived:
             stored = payload[index]
             values[name] = None if stored is None else fn(stored, float(now.year))
@@ -164,14 +170,22 @@ def lookup_online_features(
 def lookup_online_features_batch(
     store: OnlineStore,
     requests: Sequence[Mapping[str, Any]],
-    now: dt.datetime,
+    now: dt.datetime | Sequence[dt.datetime],
     *,
     service: FeatureService = FLIGHTS_V1,
 ) -> list[OnlineFeatures]:
-    """``lookup_online_features`` for many flights with one store read (deduplicated keys)."""
+    """``lookup_online_features`` for many flights with one store read (deduplicated keys).
+
+    ``now`` is one moment for all, or one per request (serving's batch: each flight's own
+    feature time); either way the store is read once.
+    """
     plans, names = _plans(service)
-    moment = to_naive_utc(now)
-    now_us = to_us(moment)
+    if isinstance(now, dt.datetime):
+        moments = [to_naive_utc(now)] * len(requests)
+    else:
+        moments = [to_naive_utc(moment) for moment in now]
+        if len(moments) != len(requests):
+            raise ValueError(f"{len(requests)} requests but {len(moments)} moments")
     normalized = [normalize_request(r) for r in requests]
     all_keys = []
     for req in normalized:
@@ -183,7 +197,11 @@ def lookup_online_features_batch(
     unique = list(dict.fromkeys(k for keys in all_keys for k in keys if k is not None))
     records = dict(zip(unique, store.read(unique), strict=True))
     out = []
-    for req, keys in zip(normalized, all_keys, strict=True):
+    micros: dict[dt.datetime, int] = {}
+    for req, keys, moment in zip(normalized, all_keys, moments, strict=True):
+        now_us = micros.get(moment)
+        if now_us is None:
+            now_us = micros[moment] = to_us(moment)
         values = dict.fromkeys(names)
         values.update(request_feature_values(req))
         missing = _resolve(plans, keys, records, values, moment, now_us)
