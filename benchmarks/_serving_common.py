@@ -61,13 +61,15 @@ def prepare_world(home: str | None) -> World:
     return World(path, world.champion, requests)
 
 
-def mlflow_rows(world: World) -> tuple[list[str], list[list[float]]]:
-    """The champion's encoded inputs for the same flights (what `mlflow models serve` takes).
+def mlflow_rows(world: World) -> tuple[list[str], list[list[object]]]:
+    """The champion's input rows for the same flights (what `mlflow models serve` takes).
 
-    MLflow's XGBoost pyfunc builds a DMatrix without ``enable_categorical``, so categoricals go
-    in as their category codes (floats) - the same matrix mlsys's booster receives - and a
-    missing value as NaN (a null makes an object column, which its DMatrix refuses).
+    The same online lookup mlsys does, done here once: MLflow gets each flight's feature
+    values as the model signature states them (categoricals as strings, numerics as floats,
+    null when missing), so its side of the benchmark is the model alone.
     """
+    import pandas as pd
+
     from mlsys_assets.features.online import lookup_online_features
     from mlsys_assets.features.request import normalize_request
     from mlsys_assets.resources.online_store import SQLiteOnlineStore
@@ -78,15 +80,20 @@ def mlflow_rows(world: World) -> tuple[list[str], list[list[float]]]:
     settings = Settings(home=world.home)
     bundle = RegistryReader(settings.tracking_uri, settings.model_name).load(world.champion)
     store = SQLiteOnlineStore(path=str(settings.online_store_path))
-    rows = []
+    found = []
     for request in world.requests:
         flight = normalize_request(request)
-        values = lookup_online_features(
-            store, flight, feature_time(flight["scheduled_departure"])
-        ).values
-        row = bundle.encode_row(values)[0]
-        rows.append([float(x) for x in row])  # NaN as JSON's NaN: MLflow reads it as missing
+        found.append(
+            lookup_online_features(
+                store, flight, feature_time(flight["scheduled_departure"])
+            ).values
+        )
     store.close()
+    frame = bundle.spec.to_input_frame(pd.DataFrame(found))
+    rows = [
+        [None if value is None or value != value else value for value in row]
+        for row in frame.itertuples(index=False)
+    ]
     return bundle.feature_names, rows
 
 

@@ -2,7 +2,9 @@
 
 Both servers run on 127.0.0.1 with one worker; the same flights are sent at concurrency 1, 8 and
 32 (mlsys gets the flight and does the online feature lookup, the prediction log and the rules;
-MLflow gets the already-encoded feature row). Then a 1,000-flight batch against mlsys.
+MLflow gets the flight's feature values, looked up beforehand, and runs the registered pyfunc).
+Both must answer the same probability for the same flight, which is checked first. Then a
+1,000-flight batch against mlsys.
 Targets on 2 cores: mlsys p99 < 10 ms at c8, >= 4x MLflow's throughput, batch1000 < 50 ms.
 The last line printed is one JSON object with every figure.
 
@@ -58,6 +60,20 @@ def batch_ms(port: int, flights: list[dict[str, object]], repeats: int = 15) -> 
     return round(float(np.median(timings[2:])), 2)
 
 
+def answers(port: int, path: str, bodies: list[bytes], key: str) -> list[float]:
+    out = []
+    for body in bodies:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        out.append(float(answer[key][0] if key == "predictions" else answer[key]))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", help="an MLSYS_HOME with a champion (default: build one)")
@@ -78,6 +94,10 @@ def main() -> None:
             http_request("/predict", dumps(f | {"request_id": f"bench-{i}"}))
             for i, f in enumerate(world.requests)
         ]
+        parity = 50
+        mlsys_answers = answers(
+            port, "/predict", [dumps(f) for f in world.requests[:parity]], "delay_probability"
+        )
         results["mlsys"] = measure(port, payloads, args.duration)
         results["batch1000_ms"] = batch_ms(port, flights)
         print(f"  batch of 1000: {results['batch1000_ms']} ms (median)", flush=True)
@@ -93,6 +113,15 @@ def main() -> None:
                 )
                 for row in rows
             ]
+            bodies = [
+                dumps({"dataframe_split": {"columns": columns, "data": [row]}})
+                for row in rows[:parity]
+            ]
+            mlflow_answers = answers(port, "/invocations", bodies, "predictions")
+            worst = float(np.max(np.abs(np.array(mlflow_answers) - np.array(mlsys_answers))))
+            print(f"  same answers as mlsys on {parity} flights: max |diff| {worst:.2e}")
+            if worst > 1e-5:
+                raise SystemExit("mlflow and mlsys disagree: not the same model, not comparable")
             results["mlflow"] = measure(port, payloads, args.duration)
 
     print()
@@ -110,6 +139,14 @@ def main() -> None:
         )
         print(f"{level:6}{a['rps']:>12}{a['p50_ms']:>8}{a['p99_ms']:>8}   {right}")
     print(f"batch1000_ms {results['batch1000_ms']}")
+    errors = {
+        f"{server}.{level}": figures["errors"]
+        for server in ("mlsys", "mlflow")
+        for level, figures in (results.get(server) or {}).items()  # type: ignore[union-attr]
+        if figures["errors"]
+    }
+    if errors:
+        print(f"ERRORS (non-200 answers): {errors}")
     print(json.dumps(results))
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 BOOSTER_ARTIFACT = "booster.ubj"
 ARTIFACTS_DIR = "artifacts"
+SMALL_FRAME_ROWS = 64
 
 
 class FlightDelayModel(mlflow.pyfunc.PythonModel):
@@ -56,7 +57,12 @@ class FlightDelayModel(mlflow.pyfunc.PythonModel):
             raise RuntimeError("the model was not loaded (load_context was not called)")
         import numpy as np
 
-        return np.clip(self.bundle.predict_frame(model_input), 0.0, 1.0)
+        bundle = self.bundle
+        if len(model_input) <= SMALL_FRAME_ROWS:  # a request's few rows: no per-column pandas
+            matrix = bundle.encode_rows(model_input.to_dict("records"))
+        else:
+            matrix = bundle.encode_frame(model_input)
+        return np.clip(bundle.predict_matrix(matrix), 0.0, 1.0)
 
 
 def artifacts_for(folder: Path, booster: xgb.Booster, spec: FeatureSpec) -> dict[str, str]:

@@ -78,11 +78,13 @@ def test_the_registered_pyfunc_scores_as_mlsys_does(shared_world: World) -> None
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
     model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{shared_world.champion}")
-    pyfunc = model.predict(bundle.spec.to_input_frame(features))
+    native = bundle.predict_frame(features)
+    frame = bundle.spec.to_input_frame(features)
+    pyfunc = model.predict(frame)
     assert len(pyfunc) == len(features) > 100
-    np.testing.assert_allclose(
-        np.asarray(pyfunc, dtype=float), bundle.predict_frame(features), rtol=1e-9, atol=1e-12
-    )
+    np.testing.assert_allclose(np.asarray(pyfunc, dtype=float), native, rtol=1e-9, atol=1e-12)
+    few = model.predict(frame.head(5))  # a request's rows take the row-wise encoder
+    np.testing.assert_allclose(np.asarray(few, dtype=float), native[:5], rtol=1e-9, atol=1e-12)
 
 
 def test_rematerializing_a_partition_replaces_its_rows(world: World) -> None:
