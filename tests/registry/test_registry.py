@@ -73,7 +73,9 @@ def test_first_model_becomes_champion_with_its_lineage(train_settings, windows) 
         model_dir = Path(
             mlflow.artifacts.download_artifacts(f"models:/flight_delay@{ALIAS_CHAMPION}")
         )
-    assert FeatureSpec.from_json((model_dir / "artifacts" / FEATURE_SPEC_ARTIFACT).read_text()) == spec
+    assert (
+        FeatureSpec.from_json((model_dir / "artifacts" / FEATURE_SPEC_ARTIFACT).read_text()) == spec
+    )
     baseline = Baseline.from_json((model_dir / BASELINE_ARTIFACT).read_text())
     assert 0.0 < baseline.global_rate < 1.0 and baseline.rates
     assert spec.signature_problems(signature_inputs(info.model_uri, tracking)) == []
