@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     prediction_log_max_pending: int = Field(default=200_000, ge=1, description="Then drop.")
     # Business rules after the threshold, first match wins (see mlsys_assets/scoring/rules.py).
     serving_rules: list[dict[str, Any]] = Field(default_factory=list)
+    # Batch scoring (issue 8): in-process on DuckDB's frames, or through mlflow.pyfunc.spark_udf
+    # on Spark (`pip install mlsys[spark]`; local mode by default, a cluster's master URL in prod).
+    batch_scoring_engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[2]"
 
     # Random seed shared by replay faults, sampling and search.
     seed: int = 42

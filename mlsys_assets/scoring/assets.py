@@ -13,6 +13,7 @@ from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.scoring.batch import TABLE, score_flights, write_scores
 from mlsys_assets.scoring.loading import RegistryReader
 from mlsys_assets.scoring.rules import parse_rules
+from mlsys_assets.scoring.spark import score_flights_on_spark
 from mlsys_assets.settings import get_settings
 
 GROUP = "serving"
@@ -45,16 +46,31 @@ def batch_scores(
     if version is None:
         raise dg.Failure(f"{tracking.model_name} has no {ALIAS_CHAMPION}: nothing to score with")
     bundle = reader.load(version)
-    rules = parse_rules(get_settings().serving_rules)
+    settings = get_settings()
+    rules = parse_rules(settings.serving_rules)
+    engine = settings.batch_scoring_engine
     with warehouse.connect() as conn:
-        scores = score_flights(conn, bundle, day, rules)
+        if engine == "spark":  # pyspark is imported only on this branch
+            scores = score_flights_on_spark(
+                conn,
+                bundle,
+                day,
+                rules,
+                tracking_uri=tracking.tracking_uri,
+                master=settings.spark_master,
+            )
+        else:
+            scores = score_flights(conn, bundle, day, rules)
         written = write_scores(conn, partition_date, scores)
-    context.log.info(f"scored {written} flights of {day} with {bundle.name} v{bundle.version}")
+    context.log.info(
+        f"scored {written} flights of {day} with {bundle.name} v{bundle.version} on {engine}"
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": written,
             "scored_day": str(day),
             "model_version": bundle.version,
+            "engine": engine,
             "delayed_share": float(scores["delayed"].mean()) if written else 0.0,
             "mean_probability": float(scores["delay_probability"].mean()) if written else 0.0,
         }
