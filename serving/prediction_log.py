@@ -64,9 +64,9 @@ CONVERT_ROWS = 256  # records per Arrow conversion on the writer thread
 class ParquetLog:
     """A buffered, thread-flushed, append-only Parquet log of records with a fixed schema.
 
-    Records are buffered column by column (a request appends a few list items), so a flush
-    turns each column into an Arrow array in C: thousands of records cost milliseconds of the
-    GIL, not the hundreds of ``Table.from_pylist`` - a pause every request would wait for.
+    A request appends its record dict to a list (one append under the lock); the writer thread
+    turns slices of records into Arrow columns, each column one C call, so a flush costs
+    milliseconds of the GIL in short holds, not the hundreds of ``Table.from_pylist``.
     """
 
     def __init__(
@@ -91,17 +91,13 @@ class ParquetLog:
         self._on_error = on_error
         self._names = tuple(schema.names)
         self._json = tuple(name for name in JSON_COLUMNS if name in self._names)
-        self._columns: dict[str, list[Any]] = self._empty()
-        self._count = 0
+        self._records: list[dict[str, Any]] = []
         self._lock = threading.Lock()  # guards the buffer (held for microseconds)
         self._write_lock = threading.Lock()  # one flush at a time
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._sequence = itertools.count()
         self._thread: threading.Thread | None = None
-
-    def _empty(self) -> dict[str, list[Any]]:
-        return {name: [] for name in self._names}
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -110,38 +106,33 @@ class ParquetLog:
 
     def append(self, record: dict[str, Any]) -> None:
         """Queue one record; never blocks on I/O (over ``max_pending`` it is dropped, counted)."""
-        if self._count >= self.max_pending:
+        if len(self._records) >= self.max_pending:
             self._on_dropped(1)
             return
         with self._lock:
-            columns = self._columns
-            for name in self._names:
-                columns[name].append(record.get(name))
-            self._count += 1
-            count = self._count
+            self._records.append(record)
+            count = len(self._records)
         if count >= self.flush_rows:
             self._wake.set()
 
     @property
     def pending(self) -> int:
-        return self._count
+        return len(self._records)
 
     def flush(self) -> int:
         """Write every queued record now; returns how many were written."""
         with self._write_lock:
             with self._lock:
-                columns, count = self._columns, self._count
-                self._columns, self._count = self._empty(), 0
+                records, self._records = self._records, []
+            count = len(records)
             if count == 0:
                 return 0
             try:
-                self._write(columns)
+                self._write(records)
             except Exception:  # noqa: BLE001 - keep the records for the next flush
                 logger.exception("prediction log flush failed; %d records kept", count)
                 with self._lock:
-                    for name in self._names:
-                        self._columns[name] = columns[name] + self._columns[name]
-                    self._count += count
+                    self._records[:0] = records
                 self._on_error()
                 return 0
             self._on_written(count)
@@ -161,16 +152,17 @@ class ParquetLog:
             self._wake.clear()
             self.flush()
 
-    def _write(self, columns: dict[str, list[Any]]) -> None:
-        count = len(columns[self._names[0]])
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        count = len(records)
         batches = []
         # In slices: every conversion is one C call holding the GIL, so a slice bounds how long
         # the event loop can wait for it (a whole flush at once stalled requests for ~20 ms).
         for start in range(0, count, CONVERT_ROWS):
             stop = start + CONVERT_ROWS
+            chunk = records[start:stop]
             arrays = []
             for f in self.schema:
-                values = columns[f.name][start:stop]
+                values = [record.get(f.name) for record in chunk]
                 if f.name in self._json:  # encoded here, on the writer thread
                     values = [_to_json(value) for value in values]
                 arrays.append(pa.array(values, type=f.type))
