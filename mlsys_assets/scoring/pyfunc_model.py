@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow.pyfunc
+import numpy as np
+import pandas as pd  # at runtime: MLflow resolves predict's type hints (and is quiet then)
 
 from mlsys_assets.model_contract import FEATURE_SPEC_ARTIFACT, FeatureSpec
 
 if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
     import xgboost as xgb
 
     from mlsys_assets.scoring.predictor import ModelBundle
@@ -55,8 +55,6 @@ class FlightDelayModel(mlflow.pyfunc.PythonModel):
     ) -> np.ndarray:
         if self.bundle is None:
             raise RuntimeError("the model was not loaded (load_context was not called)")
-        import numpy as np
-
         bundle = self.bundle
         if len(model_input) <= SMALL_FRAME_ROWS:  # a request's few rows: no per-column pandas
             matrix = bundle.encode_rows(model_input.to_dict("records"))
