@@ -33,7 +33,7 @@ _FLUENT_LOCK = threading.Lock()
 
 
 @contextmanager
-def _fluent_uri(uri: str) -> Iterator[None]:
+def fluent_uri(uri: str) -> Iterator[None]:
     """Point MLflow's process-wide tracking and registry URIs at ``uri`` for a moment."""
     with _FLUENT_LOCK:
         previous_tracking, previous_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
@@ -79,7 +79,7 @@ class RegistryReader:
         try:
             model_version = self.client.get_model_version(name, version)
             with tempfile.TemporaryDirectory(prefix="mlsys-model-") as tmp:
-                with _fluent_uri(self.tracking_uri):  # models:/ resolves via the fluent URIs
+                with fluent_uri(self.tracking_uri):  # models:/ resolves via the fluent URIs
                     model_dir = Path(
                         mlflow.artifacts.download_artifacts(
                             artifact_uri=f"models:/{name}/{version}",

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mlsys_assets.scoring.batch import flight_features, scores_frame
-from mlsys_assets.scoring.loading import _fluent_uri
+from mlsys_assets.scoring.loading import fluent_uri
 from mlsys_assets.scoring.predictor import ModelBundle
 from mlsys_assets.scoring.rules import BusinessRule
 
@@ -114,7 +114,7 @@ def spark_probabilities(
     # day of flights is one partition; only large frames are spread over the workers.
     partitions = max(1, math.ceil(len(inputs) / ROWS_PER_PARTITION))
     frame = spark.createDataFrame(inputs, schema=schema).coalesce(partitions)
-    with _fluent_uri(tracking_uri):  # models:/ resolves via the fluent URIs
+    with fluent_uri(tracking_uri):  # models:/ resolves via the fluent URIs
         udf = mlflow.pyfunc.spark_udf(
             spark,
             f"models:/{bundle.name}/{bundle.version}",
