@@ -62,27 +62,35 @@ class FeatureSource:
         """The online store the settings name (SQLite by default, Redis in production)."""
         return cls(build_online_store(settings))
 
-    def lookup(self, flight: Mapping[str, Any]) -> FlightFeatures:
+    def lookup(self, flight: Mapping[str, Any], now: dt.datetime | None = None) -> FlightFeatures:
         """The features of one normalized flight (naive-UTC ``scheduled_departure``)."""
-        return self.lookup_many([flight])[0]
+        return self.lookup_many([flight], now)[0]
 
-    def lookup_many(self, flights: Sequence[Mapping[str, Any]]) -> list[FlightFeatures]:
-        """Features of several flights, each at its own feature time, in one store read."""
+    def lookup_many(
+        self, flights: Sequence[Mapping[str, Any]], now: dt.datetime | None = None
+    ) -> list[FlightFeatures]:
+        """Features of several flights, each at its own feature time, in one store read.
+
+        ``now`` (naive UTC, default the clock) is when the request is answered: the caller logs
+        it, so monitoring can tell the exact feature time of every prediction.
+        """
         if self._store_file_ok():
             try:
-                return self._lookup_store(flights)
+                return self._lookup_store(flights, now or _utcnow())
             except Exception as exc:  # noqa: BLE001 - any store failure: request features only
                 logger.warning("online store lookup failed: %s", exc)
         return [self._request_only(flight) for flight in flights]
 
-    def _lookup_store(self, flights: Sequence[Mapping[str, Any]]) -> list[FlightFeatures]:
+    def _lookup_store(
+        self, flights: Sequence[Mapping[str, Any]], now: dt.datetime
+    ) -> list[FlightFeatures]:
         if len(flights) == 1:
             flight = flights[0]
             found = lookup_online_features(
-                self.store, flight, feature_time(flight["scheduled_departure"])
+                self.store, flight, feature_time(flight["scheduled_departure"], now)
             )
             return [FlightFeatures(found.values, found.missing, True)]
-        moments = [feature_time(flight["scheduled_departure"]) for flight in flights]
+        moments = [feature_time(flight["scheduled_departure"], now) for flight in flights]
         found = lookup_online_features_batch(self.store, flights, moments)
         return [FlightFeatures(f.values, f.missing, True) for f in found]
 
@@ -125,15 +133,18 @@ class FeatureSource:
         return self._file_ok
 
 
-def feature_time(scheduled_departure: dt.datetime) -> dt.datetime:
+def feature_time(scheduled_departure: dt.datetime, now: dt.datetime | None = None) -> dt.datetime:
     """The feature time of a request: now, but never later than training's prediction time.
 
     Training sees each flight's features as of ``scheduled_departure - PREDICTION_LEAD``; a
     request made earlier uses what is known now, and a replayed (past) flight gets exactly the
     features training would have seen, which keeps online and offline scores equal.
     """
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return min(now, scheduled_departure - PREDICTION_LEAD)
+    return min(now or _utcnow(), scheduled_departure - PREDICTION_LEAD)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _inode(path: Path | None) -> int | None:

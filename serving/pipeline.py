@@ -12,9 +12,10 @@ flight at its own feature time) and one booster call per model; a single request
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import secrets
 import time
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -84,13 +85,14 @@ class InferencePipeline:
     ) -> list[Prediction]:
         """Score flights in order; each answer is logged as its own record."""
         started = time.perf_counter()
+        now = utcnow()  # the feature time's "now", and the log's logged_at
         flights = [normalize_request(_flight_fields(r)) for r in requests]
-        found = self.features.lookup_many(flights)
+        found = self.features.lookup_many(flights, now)
         state = self.watcher.state  # one snapshot for the whole call: no mixed swap
         has_challenger = state.challenger is not None
         rows = []
         for request, flight, features in zip(requests, flights, found, strict=True):
-            request_id = request.request_id or uuid.uuid4().hex
+            request_id = request.request_id or secrets.token_hex(16)
             variant = choose_variant(request_id, self.canary_share, has_challenger)
             row = _Row(request_id, flight, features, variant)
             if not features.store_ok:
@@ -98,7 +100,7 @@ class InferencePipeline:
             rows.append(row)
         self._score(state, rows)
         latency_ms = (time.perf_counter() - started) * 1000.0 / max(len(rows), 1)
-        answers = [self._answer(state, row, endpoint, latency_ms) for row in rows]
+        answers = [self._answer(state, row, endpoint, latency_ms, now) for row in rows]
         self._count(answers, rows)
         return answers
 
@@ -151,7 +153,7 @@ class InferencePipeline:
                 row.probability = _baseline_probability(state.baseline, row.flight)
 
     def _answer(
-        self, state: ServingModels, row: _Row, endpoint: str, latency_ms: float
+        self, state: ServingModels, row: _Row, endpoint: str, latency_ms: float, now: dt.datetime
     ) -> Prediction:
         model = row.model
         if model is None:
@@ -171,7 +173,7 @@ class InferencePipeline:
         self.log.append(
             {
                 "request_id": row.request_id,
-                "logged_at": utcnow(),
+                "logged_at": now,
                 "endpoint": endpoint,
                 "carrier": flight["carrier"],
                 "flight": flight["flight"],
@@ -193,7 +195,7 @@ class InferencePipeline:
                 "latency_ms": latency_ms,
             }
         )
-        return Prediction(
+        return Prediction.model_construct(  # built from validated parts: no second validation
             request_id=row.request_id,
             delay_probability=row.probability,
             delayed=delayed,
