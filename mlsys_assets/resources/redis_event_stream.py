@@ -27,6 +27,7 @@ import redis
 from pydantic import Field, PrivateAttr
 
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent
+from mlsys_assets.resources.redis_client import redis_client
 
 # Number a batch after the stream's last generated id (which survives trimming) and add it.
 _APPEND = """
@@ -65,12 +66,7 @@ class RedisEventStream(EventStream):
 
     def client(self) -> redis.Redis:
         if self._client is None:
-            self._client = redis.Redis.from_url(
-                self.url,
-                decode_responses=True,
-                socket_timeout=self.socket_timeout_seconds,
-                socket_connect_timeout=self.socket_timeout_seconds,
-            )
+            self._client = redis_client(self.url, self.socket_timeout_seconds)
         return self._client
 
     def key(self, topic: str) -> str:

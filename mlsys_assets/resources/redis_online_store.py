@@ -22,6 +22,7 @@ import redis
 from pydantic import Field, PrivateAttr
 
 from mlsys_assets.resources.online_store import OnlineRecord, OnlineRow, OnlineStore
+from mlsys_assets.resources.redis_client import redis_client
 
 # KEYS[1] = state hash, KEYS[2..n+1] = row keys.
 # ARGV = n, then per row (event_us, value, ttl_ms; 0 = no expiry), then m, then per state entry
@@ -86,13 +87,7 @@ class RedisOnlineStore(OnlineStore):
     def client(self) -> redis.Redis:
         """One client (a thread-safe connection pool) per resource instance."""
         if self._client is None:
-            self._client = redis.Redis.from_url(
-                self.url,
-                decode_responses=True,
-                socket_timeout=self.socket_timeout_seconds,
-                socket_connect_timeout=self.socket_timeout_seconds,
-                health_check_interval=30,
-            )
+            self._client = redis_client(self.url, self.socket_timeout_seconds)
         return self._client
 
     @property
