@@ -1,7 +1,9 @@
-"""``mlsys ui``: the Dagster webserver and daemon (so sensors run) and the MLflow UI."""
+"""``mlsys ui``: the Dagster webserver and daemon (so sensors run) on one code server, and the
+MLflow UI."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import click
@@ -11,6 +13,22 @@ from mlsys_assets.processes import ProcessGroup, executable, raise_on_sigterm, w
 from mlsys_assets.settings import Settings, get_settings
 
 CODE_LOCATION = ["-m", "mlsys_assets.definitions"]
+LOCATION_NAME = "mlsys_assets.definitions"  # as with `-m`: sensor cursors are kept by this name
+CODE_SERVER_HOST = "127.0.0.1"
+CODE_SERVER_WORKSPACE = """\
+# Written by mlsys (mlsys_assets/ui.py): the code server that `mlsys ui` / `mlsys demo` started.
+load_from:
+  - grpc_server:
+      host: {host}
+      port: {port}
+      location_name: {name}
+"""
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def create_tracking_store(settings: Settings) -> None:
@@ -32,10 +50,10 @@ def start_ui(
     mlflow_port: int,
     wait: bool = True,
 ) -> dict[str, str]:
-    """Start webserver, daemon and MLflow UI in ``group``; return their addresses.
+    """Start the code server, webserver, daemon and MLflow UI in ``group``; return addresses.
 
-    With ``wait=False`` it returns at once (the caller waits on the ports later), so the
-    servers' slow imports overlap with other work.
+    With ``wait=False`` it returns once the code server is up (the caller waits on the other
+    ports later), so the servers' slow imports overlap with other work.
     """
     prepare_dagster_home(settings)
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
@@ -46,12 +64,6 @@ def start_ui(
     group.env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     dagster_url = f"http://{host}:{dagster_port}"
     mlflow_url = f"http://{host}:{mlflow_port}"
-    group.start("dagster-daemon", [executable("dagster-daemon"), "run", *CODE_LOCATION])
-    group.start(
-        "dagster-webserver",
-        [executable("dagster-webserver"), "-h", host, "-p", str(dagster_port), *CODE_LOCATION],
-        url=dagster_url,
-    )
     group.start(
         "mlflow-ui",
         [
@@ -61,6 +73,31 @@ def start_ui(
         ],
         url=mlflow_url,
     )  # fmt: skip
+    # One code server for the daemon and the webserver. Given a module, each would start its own
+    # and the daemon would replace its own every minute, loading the code location each time.
+    # The server listens once the code is loaded: the daemon and webserver must find it ready
+    # (the daemon would otherwise retry only a minute later).
+    code_port = _free_port(CODE_SERVER_HOST)
+    group.start(
+        "dagster-code-server",
+        [
+            executable("dagster"), "code-server", "start", *CODE_LOCATION,
+            "--location-name", LOCATION_NAME,
+            "-h", CODE_SERVER_HOST, "-p", str(code_port), "--log-level", "warning",
+        ],
+    )  # fmt: skip
+    wait_for_port(CODE_SERVER_HOST, code_port, timeout=180, group=group)
+    workspace = settings.dagster_home / "workspace.yaml"
+    workspace.write_text(
+        CODE_SERVER_WORKSPACE.format(host=CODE_SERVER_HOST, port=code_port, name=LOCATION_NAME)
+    )
+    code_server = ["-w", str(workspace)]
+    group.start("dagster-daemon", [executable("dagster-daemon"), "run", *code_server])
+    group.start(
+        "dagster-webserver",
+        [executable("dagster-webserver"), "-h", host, "-p", str(dagster_port), *code_server],
+        url=dagster_url,
+    )
     if wait:
         wait_for_port(host, dagster_port, timeout=180, group=group)
         wait_for_port(host, mlflow_port, timeout=180, group=group)

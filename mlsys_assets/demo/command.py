@@ -29,11 +29,17 @@ from mlsys_assets.demo.summary import (
     write_summary,
 )
 from mlsys_assets.demo.traffic import Schedule, TrafficStats, post_all
-from mlsys_assets.demo.waiting import api_ready, pipeline_done, runs_settled, wait_for
+from mlsys_assets.demo.waiting import (
+    api_ready,
+    pipeline_done,
+    runs_settled,
+    sensors_ticked,
+    wait_for,
+)
 from mlsys_assets.instance import get_instance
 from mlsys_assets.processes import ProcessGroup, executable, raise_on_sigterm, wait_for_port
 from mlsys_assets.settings import Settings, get_settings
-from mlsys_assets.ui import start_ui
+from mlsys_assets.ui import create_tracking_store, start_ui
 
 
 def _configure(plan: DemoPlan) -> Settings:
@@ -43,7 +49,7 @@ def _configure(plan: DemoPlan) -> Settings:
     return get_settings()
 
 
-def settle(instance: dg.DagsterInstance, group: ProcessGroup, ticks: float = 7.0) -> None:
+def settle(instance: dg.DagsterInstance, group: ProcessGroup) -> None:
     """Wait for a round of sensor ticks, then for every run they launched to finish.
 
     Repeats while the round launched something: a finished run can make another sensor fire
@@ -51,7 +57,8 @@ def settle(instance: dg.DagsterInstance, group: ProcessGroup, ticks: float = 7.0
     """
     while True:
         before = instance.get_runs_count()
-        time.sleep(ticks)  # sensors tick every 5 s
+        since = time.time()
+        wait_for("a round of sensor ticks", sensors_ticked(instance, since), 120, group, every=0.5)
         wait_for("runs to settle", runs_settled(instance), 900, group, every=1.0)
         if instance.get_runs_count() == before:
             return
@@ -90,12 +97,13 @@ def demo(
     try:
         click.echo(f"mlsys demo ({'quick' if quick else 'full'}) in {settings.home_dir}")
         with tqdm(total=5, desc=f"start servers, bootstrap to {plan.bootstrap_until}") as bar:
-            urls = start_ui(settings, group, host, dagster_port, mlflow_port, wait=False)
+            create_tracking_store(settings)  # before any server opens MLflow's database
             group.start(
                 "api",
                 [executable("mlsys"), "serve", "--host", host, "--port", str(api_port)],
                 url=api,
             )
+            urls = start_ui(settings, group, host, dagster_port, mlflow_port, wait=False)
             replay(settings, plan.bootstrap_until)  # while the servers import
             bar.update(1)
             for port in (dagster_port, mlflow_port, api_port):
@@ -118,12 +126,15 @@ def demo(
             bar.update(1)
         first_champion = aliases.current(tracking)["champion"]
 
-        for first, last in tqdm(plan.steps(), desc="live replay", unit="week"):
+        for first, last in tqdm(plan.steps(), desc="live replay", unit="step"):
             days = _days(first, last)
             for day in days:
                 post_all(client, "/predict", schedule.requests(day), stats)
-            replay(settings, last)
+            # Outcomes before the landing files, so the canary sensor can judge the challenger in
+            # the round of ticks that sees the new days, before their pipeline run holds the
+            # warehouse (and before the retrain after it replaces the challenger).
             post_all(client, "/feedback", schedule.outcomes(days), stats)
+            replay(settings, last)
             wait_for(
                 f"the pipeline run for {first}..{last}",
                 pipeline_done(instance, last.isoformat()),

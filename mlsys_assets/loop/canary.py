@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 import duckdb
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
@@ -39,6 +38,8 @@ class CanaryVerdict:
 
 
 def _auc(frame: pd.DataFrame) -> float | None:
+    from sklearn.metrics import roc_auc_score  # slow to import: only when a canary is judged
+
     y = frame["label"].to_numpy(dtype=float)
     if len(frame) == 0 or len(np.unique(y)) < 2:
         return None

@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from evidently import DataDefinition, Dataset, Report
-from evidently.metrics import ValueDrift
 
 from mlsys_assets.monitoring.reference import SCORE, Reference, feature_columns
 from mlsys_assets.monitoring.scores import column_score, method_for, score_columns
+
+if TYPE_CHECKING:
+    from evidently import Dataset
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ def write_report(
     max_columns: int,
 ) -> Path:
     """Save the Evidently HTML report of the prediction and the most drifted features."""
+    from evidently import DataDefinition, Dataset, Report  # seconds to import: only when drawn
+    from evidently.metrics import ValueDrift
+
     _, categorical = feature_columns()
     chosen = drift.table[drift.table["score"].notna()]
     chosen = pd.concat(

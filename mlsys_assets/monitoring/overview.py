@@ -10,13 +10,9 @@ from __future__ import annotations
 import io
 
 import duckdb
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")  # no display in runs and tests
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from mlsys_assets.monitoring.store import history  # noqa: E402
+from mlsys_assets.monitoring.store import history
 
 
 def overview_frame(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -54,6 +50,11 @@ def version_changes(frame: pd.DataFrame) -> list[tuple[pd.Timestamp, str]]:
 
 def overview_png(frame: pd.DataFrame) -> bytes:
     """The four-panel PNG (an empty-state figure when nothing was monitored yet)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display in runs and tests
+    import matplotlib.pyplot as plt
+
     panels = [
         ("drift_share", "drifted feature share", None),
         ("roc_auc", "live ROC AUC", "est_roc_auc"),

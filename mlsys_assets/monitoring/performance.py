@@ -13,15 +13,18 @@ calibrated (isotonic) on the reference's held-out window, where labels are known
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import roc_auc_score
 
 from mlsys_assets.monitoring.reference import KEY, LABEL, SCORE, Reference
 from mlsys_assets.settings import Settings
 from mlsys_assets.training.labels import labels, outcomes
+
+if TYPE_CHECKING:
+    from sklearn.isotonic import IsotonicRegression
 
 CALIBRATION_BINS = 10
 ALL = "all"
@@ -29,6 +32,12 @@ ALL = "all"
 
 def _ratio(num: float, den: float) -> float:
     return float(num / den) if den > 0 else float("nan")
+
+
+def _roc_auc(y: np.ndarray, p: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    from sklearn.metrics import roc_auc_score  # scikit-learn is slow to import: runs that need it
+
+    return float(roc_auc_score(y, p, sample_weight=sample_weight))
 
 
 def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
@@ -40,7 +49,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, 
         return {"precision": nan, "recall": nan, "roc_auc": nan, "brier": nan, "ece": nan}
     predicted = p >= threshold
     tp = float(np.sum(predicted & (y == 1)))
-    auc = float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
+    auc = _roc_auc(y, p) if len(np.unique(y)) == 2 else float("nan")
     return {
         "precision": _ratio(tp, float(predicted.sum())),
         "recall": _ratio(tp, float((y == 1).sum())),
@@ -146,6 +155,8 @@ def live_metrics(labelled: pd.DataFrame, threshold_col: str = "threshold") -> pd
 
 def fit_calibrator(reference: Reference) -> IsotonicRegression | None:
     """Isotonic map score -> delay probability, fitted where labels are known (held-out window)."""
+    from sklearn.isotonic import IsotonicRegression
+
     held_out = reference.test
     held_out = held_out[held_out[LABEL].notna() & held_out[SCORE].notna()]
     if len(held_out) < 50 or held_out[LABEL].nunique() < 2:
@@ -169,7 +180,7 @@ def estimate_performance(
     exp_tp = float(p[predicted].sum())
     if 0.0 < p.sum() < len(p):
         y = np.r_[np.ones(len(s)), np.zeros(len(s))]
-        auc = float(roc_auc_score(y, np.r_[s, s], sample_weight=np.r_[p, 1.0 - p]))
+        auc = _roc_auc(y, np.r_[s, s], sample_weight=np.r_[p, 1.0 - p])
     else:
         auc = float("nan")
     return {

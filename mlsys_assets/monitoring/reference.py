@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -22,10 +23,11 @@ from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_fo
 from mlsys_assets.model_contract import ALIAS_CHAMPION, TAG_TEST_WINDOW
 from mlsys_assets.monitoring.scores import calibrated_thresholds, score_columns
 from mlsys_assets.monitoring.store import SCHEMA
-from mlsys_assets.scoring.loading import RegistryReader
-from mlsys_assets.scoring.predictor import ModelBundle
 from mlsys_assets.settings import Settings
 from mlsys_assets.training.labels import labels, outcomes
+
+if TYPE_CHECKING:
+    from mlsys_assets.scoring.predictor import ModelBundle
 
 TAG_TRAIN_WINDOW = "train_window"
 SCORE = "score"  # the model's delay probability, as a column
@@ -90,11 +92,16 @@ class Reference:
 
 @lru_cache(maxsize=4)
 def _bundle(tracking_uri: str, model_name: str, version: str) -> ModelBundle:
+    from mlsys_assets.scoring.loading import RegistryReader
+
     return RegistryReader(tracking_uri, model_name).load(version)
 
 
 def champion(settings: Settings) -> tuple[ModelRef, ModelBundle] | None:
     """The champion's reference description and loaded model, None when there is no champion."""
+    # Imported here: loading a model needs MLflow and XGBoost, which the code location must not.
+    from mlsys_assets.scoring.loading import RegistryReader
+
     reader = RegistryReader(settings.tracking_uri, settings.model_name)
     version = reader.alias_version(ALIAS_CHAMPION)
     if version is None:

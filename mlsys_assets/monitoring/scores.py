@@ -13,11 +13,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from evidently.legacy.calculations.stattests import (
-    jensenshannon_stat_test,
-    wasserstein_stat_test,
-)
-from evidently.legacy.core import ColumnType
 
 NUM_METHOD = "wasserstein"
 CAT_METHOD = "jensenshannon"
@@ -30,6 +25,13 @@ def method_for(column: str, categorical: list[str]) -> str:
 
 def column_score(reference: pd.Series, current: pd.Series, categorical: bool) -> float:
     """One column's drift score (NaN when either side has no value at all)."""
+    # Evidently takes seconds to import; only the runs that score drift should pay for it.
+    from evidently.legacy.calculations.stattests import (
+        jensenshannon_stat_test,
+        wasserstein_stat_test,
+    )
+    from evidently.legacy.core import ColumnType
+
     ref = reference.replace([np.inf, -np.inf], np.nan).dropna()
     cur = current.replace([np.inf, -np.inf], np.nan).dropna()
     if ref.empty or cur.empty:

@@ -11,11 +11,7 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass
 
-from mlflow.exceptions import MlflowException
-
 from mlsys_assets.model_contract import ALIAS_CHALLENGER, ALIAS_CHAMPION, TAG_GATE
-from mlsys_assets.registry.gate import PASSED
-from mlsys_assets.registry.store import version_by_alias
 from mlsys_assets.resources.tracking import Tracking
 
 HISTORY_PREFIX = "alias_history."
@@ -39,12 +35,21 @@ class AliasEvent:
     note: str = ""
 
 
+def version_by_alias(tracking: Tracking, alias: str) -> str | None:
+    # Imported here: the registry store imports MLflow, which the code location must not load.
+    from mlsys_assets.registry.store import version_by_alias
+
+    return version_by_alias(tracking, alias)
+
+
 def current(tracking: Tracking) -> dict[str, str | None]:
     return {alias: version_by_alias(tracking, alias) for alias in ALIASES}
 
 
 def history(tracking: Tracking) -> list[AliasEvent]:
     """All recorded moves, oldest first."""
+    from mlflow.exceptions import MlflowException
+
     try:
         tags = tracking.client().get_registered_model(tracking.model_name).tags
     except MlflowException:
@@ -54,6 +59,8 @@ def history(tracking: Tracking) -> list[AliasEvent]:
 
 
 def gate_passed(tracking: Tracking, version: str) -> bool:
+    from mlsys_assets.registry.gate import PASSED
+
     mv = tracking.client().get_model_version(tracking.model_name, version)
     return mv.tags.get(TAG_GATE) == PASSED
 

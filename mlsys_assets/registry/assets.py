@@ -3,6 +3,9 @@
 ``quality_gate`` is a blocking ERROR check on ``registered_model``: when it fails, the run stops
 before ``model_aliases``, so a worse model never becomes ``challenger``. ``model_aliases`` also
 re-reads the gate's verdict from the version's tags (a run without the check cannot skip it).
+
+MLflow and XGBoost are imported inside the assets: every run process loads this code location,
+and only the runs that touch the registry should pay for them.
 """
 
 from typing import Any
@@ -10,9 +13,6 @@ from typing import Any
 import dagster as dg
 
 from mlsys_assets.registry import aliases
-from mlsys_assets.registry.gate import run_gate
-from mlsys_assets.registry.model_log import LoggedModel
-from mlsys_assets.registry.registration import register
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import get_settings
@@ -30,6 +30,9 @@ def registered_model(
     tracking: Tracking,
 ) -> dg.Output[dict[str, Any]]:
     """A new version of the flight_delay model, registered only with a lossless signature."""
+    from mlsys_assets.registry.model_log import LoggedModel
+    from mlsys_assets.registry.registration import register
+
     with warehouse.connect(read_only=True) as conn:
         spec = read_training_set(conn).spec
     logged = LoggedModel(
@@ -61,6 +64,8 @@ def registered_model(
 def quality_gate(
     registered_model: dict[str, Any], warehouse: Warehouse, tracking: Tracking
 ) -> dg.AssetCheckResult:
+    from mlsys_assets.registry.gate import run_gate
+
     settings = get_settings()
     with warehouse.connect(read_only=True) as conn:
         training_set = read_training_set(conn)

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import mlflow
-from mlflow import MlflowClient
 from pydantic import Field
 
 from mlsys_assets.settings import Settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 DEFAULT_EXPERIMENT = "flight_delay"
 
@@ -42,6 +44,8 @@ class Tracking(dg.ConfigurableResource):
 
     def client(self) -> MlflowClient:
         """A client on this URI; an embedded SQLite store gets its folder created first."""
+        from mlflow import MlflowClient  # MLflow takes a second to import: only runs that use it
+
         if self.tracking_uri.startswith("sqlite:///"):
             Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
                 parents=True, exist_ok=True
@@ -61,6 +65,8 @@ class Tracking(dg.ConfigurableResource):
     @contextmanager
     def activated(self) -> Iterator[MlflowClient]:
         """Point MLflow's fluent API (needed by ``log_model``) here, and restore it after."""
+        import mlflow
+
         client = self.client()
         previous_tracking = mlflow.get_tracking_uri()
         previous_registry = mlflow.get_registry_uri()

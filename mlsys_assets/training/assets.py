@@ -3,36 +3,21 @@
 Each asset runs one plain function of this package. The training set is a warehouse snapshot
 (``training.flight_delay_training_set``) that every later step reads back and checks against
 its digest; the model binary lives in MLflow, assets hand on small records.
+
+MLflow, XGBoost, Optuna and matplotlib are imported inside the assets that use them: every run
+process loads this code location, and an ingestion run should not pay for them.
 """
 
 import datetime as dt
 from typing import Any
 
 import dagster as dg
-import mlflow
 
 from mlsys_assets.features.assets import FEATURE_TABLE_ASSETS
-from mlsys_assets.registry.model_log import (
-    LoggedModel,
-    data_tags,
-    evaluation_tags,
-    log_evaluation,
-    log_model,
-)
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
-from mlsys_assets.scoring.pyfunc_model import load_native_uri
 from mlsys_assets.settings import get_settings
 from mlsys_assets.training.dataset import TrainingSet, read_training_set, write_training_set
-from mlsys_assets.training.evaluate import evaluate, validation_threshold
-from mlsys_assets.training.fit import Matrices, default_params, fit_final
-from mlsys_assets.training.pipeline import (
-    build_training_set,
-    configured_windows,
-    latest_labelled_day,
-)
-from mlsys_assets.training.plots import markdown_image, markdown_table
-from mlsys_assets.training.search import search
 
 GROUP = "training"
 POOL = "warehouse"
@@ -67,6 +52,12 @@ def training_dataset(
     context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """Labelled flights of the training window, split by date with gaps, sampled, digested."""
+    from mlsys_assets.training.pipeline import (
+        build_training_set,
+        configured_windows,
+        latest_labelled_day,
+    )
+
     settings = get_settings()
     seed = settings.seed if config.seed is None else config.seed
     if config.cutoff is not None:
@@ -91,6 +82,10 @@ def model_search(
     context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse
 ) -> dg.Output[dict[str, Any]]:
     """Optuna search over XGBoost parameters, pruned on validation AUC, seeded."""
+    from mlsys_assets.training.fit import Matrices
+    from mlsys_assets.training.plots import markdown_table
+    from mlsys_assets.training.search import search
+
     settings = get_settings()
     training_set = _snapshot(warehouse)
     trials = settings.search_trials if config.trials is None else config.trials
@@ -129,6 +124,12 @@ def trained_model(
     tracking: Tracking,
 ) -> dg.Output[dict[str, Any]]:
     """XGBoost with the best parameters and early stopping, logged to MLflow with its lineage."""
+    import mlflow
+
+    from mlsys_assets.registry.model_log import data_tags, log_model
+    from mlsys_assets.training.evaluate import validation_threshold
+    from mlsys_assets.training.fit import default_params, fit_final
+
     settings = get_settings()
     training_set = _snapshot(warehouse, model_search["digest"])
     params = model_search.get("params") or default_params(settings.seed, settings.train_threads)
@@ -170,6 +171,11 @@ def model_evaluation(
     tracking: Tracking,
 ) -> dg.Output[dict[str, Any]]:
     """Test-window metrics, calibration, segments, baselines, threshold, drift and plots."""
+    from mlsys_assets.registry.model_log import LoggedModel, evaluation_tags, log_evaluation
+    from mlsys_assets.scoring.pyfunc_model import load_native_uri
+    from mlsys_assets.training.evaluate import evaluate
+    from mlsys_assets.training.plots import markdown_image, markdown_table
+
     settings = get_settings()
     training_set = _snapshot(warehouse, trained_model["digest"])
     with tracking.activated():
