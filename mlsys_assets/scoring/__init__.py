@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import dagster as dg
 
+TABLE = "serving.batch_scores"  # where batch scores land, one row per flight and day scored
+
 
 def build_defs() -> dg.Definitions:
     """The serving group's batch-scoring asset (resources: ``warehouse``, ``tracking``)."""

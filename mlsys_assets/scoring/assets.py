@@ -10,10 +10,8 @@ from mlsys_assets.model_contract import ALIAS_CHAMPION
 from mlsys_assets.partitions import DAILY_2013
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
-from mlsys_assets.scoring.batch import TABLE, score_flights, write_scores
-from mlsys_assets.scoring.loading import RegistryReader
+from mlsys_assets.scoring import TABLE
 from mlsys_assets.scoring.rules import parse_rules
-from mlsys_assets.scoring.spark import score_flights_on_spark
 from mlsys_assets.settings import get_settings
 
 GROUP = "serving"
@@ -39,6 +37,10 @@ def batch_scores(
     context: dg.AssetExecutionContext, warehouse: Warehouse, tracking: Tracking
 ) -> dg.MaterializeResult:
     """Every flight of the next day scored by the champion, with its model version, in serving.batch_scores."""
+    # Imported here: every run process loads this module, few of them score (mlflow, xgboost).
+    from mlsys_assets.scoring.batch import score_flights, write_scores
+    from mlsys_assets.scoring.loading import RegistryReader
+
     partition_date = dt.date.fromisoformat(context.partition_key)
     day = partition_date + dt.timedelta(days=1)
     reader = RegistryReader(tracking.tracking_uri, tracking.model_name)
@@ -51,6 +53,8 @@ def batch_scores(
     engine = settings.batch_scoring_engine
     with warehouse.connect() as conn:
         if engine == "spark":  # pyspark is imported only on this branch
+            from mlsys_assets.scoring.spark import score_flights_on_spark
+
             scores = score_flights_on_spark(
                 conn,
                 bundle,

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_for_flights
+from mlsys_assets.scoring import TABLE
 from mlsys_assets.scoring.predictor import ModelBundle
 from mlsys_assets.scoring.rules import BusinessRule, decide
 
-TABLE = "serving.batch_scores"
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     partition_date DATE NOT NULL,        -- the Dagster partition (day D)
