@@ -201,9 +201,15 @@ def canary_evaluation(
     if not verdict.ready:
         return dg.SkipReason(f"canary v{state['challenger']}: {verdict.reason}")
     context.log.info(f"canary v{state['challenger']} ready: {verdict.reason}")
+    # The signal is what made the canary ready (labelled predictions), not the sensor's verdict:
+    # the run judges again on the labels it finds, and its decision is recorded by the run.
+    signal = (
+        f"{verdict.labelled_challenger} labelled challenger / "
+        f"{verdict.labelled_champion} champion predictions"
+    )
     return dg.RunRequest(
         run_key=f"canary:{state['challenger']}",
-        tags={REASON_TAG: "canary", SIGNAL_TAG: verdict.reason},
+        tags={REASON_TAG: "canary", SIGNAL_TAG: signal},
     )
 
 

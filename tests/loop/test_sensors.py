@@ -238,7 +238,9 @@ def test_canary_waits_for_labels_then_asks_once_per_challenger(
     first = _request(_tick(canary_evaluation, settings, None, instance)[0])
     assert first.run_key == f"canary:{challenger}"  # the daemon launches one run per key
     assert first.tags[REASON_TAG] == "canary"
-    assert first.tags[SIGNAL_TAG].startswith(f"live AUC v{challenger} ")
+    # The signal is the labelled traffic that made it ready, not a verdict: the run decides.
+    assert first.tags[SIGNAL_TAG].endswith(" champion predictions")
+    assert "AUC" not in first.tags[SIGNAL_TAG]
     again = _request(_tick(canary_evaluation, settings, None, instance)[0])
     assert again.run_key == first.run_key
 
