@@ -91,7 +91,7 @@ class FeatureSource:
             )
             return [FlightFeatures(found.values, found.missing, True)]
         moments = [feature_time(flight["scheduled_departure"], now) for flight in flights]
-        found = lookup_online_features_batch(self.store, flights, moments)
+        found = lookup_online_features_batch(self.store, flights, moments, normalized=True)
         return [FlightFeatures(f.values, f.missing, True) for f in found]
 
     def _request_only(self, flight: Mapping[str, Any]) -> FlightFeatures:

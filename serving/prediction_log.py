@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import operator
 import os
 import threading
 from collections.abc import Callable
@@ -90,6 +91,7 @@ class ParquetLog:
         self._on_dropped = on_dropped
         self._on_error = on_error
         self._names = tuple(schema.names)
+        self._getter = operator.itemgetter(*self._names)
         self._json = tuple(name for name in JSON_COLUMNS if name in self._names)
         self._records: list[dict[str, Any]] = []
         self._lock = threading.Lock()  # guards the buffer (held for microseconds)
@@ -158,11 +160,13 @@ class ParquetLog:
         # In slices: every conversion is one C call holding the GIL, so a slice bounds how long
         # the event loop can wait for it (a whole flush at once stalled requests for ~20 ms).
         for start in range(0, count, CONVERT_ROWS):
-            stop = start + CONVERT_ROWS
-            chunk = records[start:stop]
+            chunk = records[start : start + CONVERT_ROWS]
+            try:  # rows to columns in C; a record without some field takes the slow path
+                columns = list(zip(*map(self._getter, chunk), strict=True))
+            except KeyError:
+                columns = [[record.get(name) for record in chunk] for name in self._names]
             arrays = []
-            for f in self.schema:
-                values = [record.get(f.name) for record in chunk]
+            for f, values in zip(self.schema, columns, strict=True):
                 if f.name in self._json:  # encoded here, on the writer thread
                     values = [_to_json(value) for value in values]
                 arrays.append(pa.array(values, type=f.type))

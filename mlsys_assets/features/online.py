@@ -173,11 +173,13 @@ def lookup_online_features_batch(
     now: dt.datetime | Sequence[dt.datetime],
     *,
     service: FeatureService = FLIGHTS_V1,
+    normalized: bool = False,
 ) -> list[OnlineFeatures]:
     """``lookup_online_features`` for many flights with one store read (deduplicated keys).
 
     ``now`` is one moment for all, or one per request (serving's batch: each flight's own
-    feature time); either way the store is read once.
+    feature time); either way the store is read once. ``normalized``: the requests already went
+    through ``normalize_request`` (serving's do), so they are not normalized twice.
     """
     plans, names = _plans(service)
     if isinstance(now, dt.datetime):
@@ -186,9 +188,9 @@ def lookup_online_features_batch(
         moments = [to_naive_utc(moment) for moment in now]
         if len(moments) != len(requests):
             raise ValueError(f"{len(requests)} requests but {len(moments)} moments")
-    normalized = [normalize_request(r) for r in requests]
+    flights = list(requests) if normalized else [normalize_request(r) for r in requests]
     all_keys = []
-    for req in normalized:
+    for req in flights:
         keys = []
         for plan in plans:
             key = plan.key(req)
@@ -198,7 +200,7 @@ def lookup_online_features_batch(
     records = dict(zip(unique, store.read(unique), strict=True))
     out = []
     micros: dict[dt.datetime, int] = {}
-    for req, keys, moment in zip(normalized, all_keys, moments, strict=True):
+    for req, keys, moment in zip(flights, all_keys, moments, strict=True):
         now_us = micros.get(moment)
         if now_us is None:
             now_us = micros[moment] = to_us(moment)
