@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from mlsys_assets.scoring.loading import RegistryReader
 from mlsys_assets.scoring.rules import BusinessRule
 from mlsys_assets.settings import Settings
+from serving.batcher import MicroBatcher
 from serving.features import FeatureSource
 from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher
@@ -30,6 +31,7 @@ class Services:
     prediction_log: ParquetLog
     feedback_log: ParquetLog
     pipeline: InferencePipeline
+    batcher: MicroBatcher
 
     @classmethod
     def start(
@@ -60,7 +62,16 @@ class Services:
         result = watcher.refresh()
         logger.info("initial model load: %s", result)
         watcher.start()
-        return cls(settings, metrics, watcher, features, prediction_log, feedback_log, pipeline)
+        return cls(
+            settings,
+            metrics,
+            watcher,
+            features,
+            prediction_log,
+            feedback_log,
+            pipeline,
+            MicroBatcher(pipeline),
+        )
 
     def stop(self) -> None:
         """Stop polling and flush every buffered record (a graceful stop loses none)."""

@@ -1,0 +1,75 @@
+"""Micro-batching: single predictions that arrive together are scored in one call, same answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from fastapi.testclient import TestClient
+
+from serving.batcher import MicroBatcher
+from serving.pipeline import InferencePipeline
+from serving.schemas import FlightRequest, Prediction
+from tests.serving.world import World, next_day_requests
+
+
+class CountingPipeline:
+    """The real pipeline, recording how many flights each call scored."""
+
+    def __init__(self, pipeline: InferencePipeline) -> None:
+        self.pipeline = pipeline
+        self.calls: list[int] = []
+
+    def predict_many(self, requests: Sequence[FlightRequest], endpoint: str) -> list[Prediction]:
+        self.calls.append(len(requests))
+        return self.pipeline.predict_many(requests, endpoint)
+
+
+def _requests(world: World, n: int) -> list[FlightRequest]:
+    flights = next_day_requests(world)[:n]
+    return [
+        FlightRequest.model_validate(f | {"request_id": f"mb-{i}"}) for i, f in enumerate(flights)
+    ]
+
+
+def test_a_burst_is_scored_in_few_calls_with_the_answers_of_each_alone(
+    shared_client: TestClient, shared_world: World
+) -> None:
+    pipeline = shared_client.app.state.services.pipeline
+    requests = _requests(shared_world, 40)
+    alone = [pipeline.predict(r) for r in requests]
+    counting = CountingPipeline(pipeline)
+    batcher = MicroBatcher(counting, max_batch=16)  # type: ignore[arg-type]
+
+    async def burst() -> list[Prediction]:
+        return await asyncio.gather(*(batcher.predict(r) for r in requests))
+
+    together = asyncio.run(burst())
+    assert counting.calls == [16, 16, 8]  # one loop pass, split at max_batch, in arrival order
+    assert [p.model_dump() for p in together] == [p.model_dump() for p in alone]
+
+
+def test_requests_apart_are_scored_alone(shared_client: TestClient, shared_world: World) -> None:
+    counting = CountingPipeline(shared_client.app.state.services.pipeline)
+    batcher = MicroBatcher(counting)  # type: ignore[arg-type]
+
+    async def one_by_one() -> list[Prediction]:
+        return [await batcher.predict(r) for r in _requests(shared_world, 3)]
+
+    answers = asyncio.run(one_by_one())
+    assert counting.calls == [1, 1, 1]
+    assert [a.request_id for a in answers] == ["mb-0", "mb-1", "mb-2"]
+
+
+def test_a_failing_batch_fails_each_of_its_requests(shared_world: World) -> None:
+    class Broken:
+        def predict_many(self, requests: Sequence[FlightRequest], endpoint: str) -> list:
+            raise RuntimeError("boom")
+
+    batcher = MicroBatcher(Broken())  # type: ignore[arg-type]
+
+    async def burst() -> list[object]:
+        requests = _requests(shared_world, 3)
+        return await asyncio.gather(*(batcher.predict(r) for r in requests), return_exceptions=True)
+
+    assert [type(e) for e in asyncio.run(burst())] == [RuntimeError] * 3
