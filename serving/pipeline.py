@@ -195,7 +195,7 @@ class InferencePipeline:
                 "latency_ms": latency_ms,
             }
         )
-        return Prediction.model_construct(  # built from validated parts: no second validation
+        return Prediction(  # pydantic-core's validating init beats model_construct
             request_id=row.request_id,
             delay_probability=row.probability,
             delayed=delayed,
