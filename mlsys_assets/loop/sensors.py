@@ -110,13 +110,24 @@ def _retrain_request(
     )
 
 
+def _retrain_blocked(
+    context: dg.SensorEvaluationContext, tracking: Tracking, data_day: dt.date
+) -> str | None:
+    """Why a retrain may not start now (a challenger in canary, a run active, the cooldown)."""
+    from mlsys_assets.registry import aliases
+
+    challenger = aliases.current(tracking)["challenger"]
+    return retrain_blocked(
+        context.instance, challenger, data_day, get_settings().retrain_cooldown_days
+    )
+
+
 @dg.sensor(job=retrain_job, minimum_interval_seconds=TICK_SECONDS, default_status=RUNNING)
 def drift_retrain(
     context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
 ) -> dg.RunRequest | dg.SkipReason:
     """Retrain when a monitored day's share of drifted features crosses the threshold."""
     from mlsys_assets.monitoring import latest_drift_share
-    from mlsys_assets.registry import aliases
 
     settings = get_settings()
     try:
@@ -133,12 +144,7 @@ def drift_retrain(
     context.update_cursor(day.isoformat())
     if share < settings.retrain_drift_share:
         return dg.SkipReason(f"drift share {share:.2f} on {day} < {settings.retrain_drift_share}")
-    blocked = retrain_blocked(
-        context.instance,
-        aliases.current(tracking)["challenger"],
-        data_day,
-        settings.retrain_cooldown_days,
-    )
+    blocked = _retrain_blocked(context, tracking, data_day)
     if blocked:
         return dg.SkipReason(f"drift share {share:.2f} on {day}, but {blocked}")
     return _retrain_request(context, "drift", f"drift share {share:.3f} on {day}", data_day)
@@ -152,7 +158,6 @@ def labelled_volume_retrain(
 
     With no model registered yet, this is what trains the first champion.
     """
-    from mlsys_assets.registry import aliases
 
     settings = get_settings()
     trained_until = last_training_day(tracking)  # None: nothing trained yet, all rows are new
@@ -168,12 +173,7 @@ def labelled_volume_retrain(
         )
     if context.cursor == data_day.isoformat():
         return dg.SkipReason(f"volume at {data_day} already handled")
-    blocked = retrain_blocked(
-        context.instance,
-        aliases.current(tracking)["challenger"],
-        data_day,
-        settings.retrain_cooldown_days,
-    )
+    blocked = _retrain_blocked(context, tracking, data_day)
     if blocked:
         return dg.SkipReason(f"{new_rows} new labelled rows, but {blocked}")
     context.update_cursor(data_day.isoformat())
