@@ -73,6 +73,15 @@ class ProcessGroup:
                     f"{proc.name} exited with code {code}; see {self.log_dir / proc.name}.log"
                 )
 
+    def watch(self, interval: float = 2.0) -> None:
+        """Keep the processes up for a person to use until Ctrl-C (or SIGTERM); one dying raises."""
+        try:
+            while True:
+                self.check_alive()
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            pass
+
 
 def raise_on_sigterm() -> None:
     """Turn SIGTERM into KeyboardInterrupt so ``finally: group.stop()`` runs on ``kill`` too."""

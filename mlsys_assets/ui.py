@@ -4,7 +4,6 @@ MLflow UI."""
 from __future__ import annotations
 
 import socket
-import time
 
 import click
 
@@ -116,10 +115,6 @@ def ui(host: str, dagster_port: int, mlflow_port: int) -> None:
     try:
         urls = start_ui(settings, group, host, dagster_port, mlflow_port)
         click.echo(f"Dagster UI: {urls['dagster']}\nMLflow UI:  {urls['mlflow']}\nCtrl-C stops.")
-        while True:
-            group.check_alive()
-            time.sleep(2)
-    except KeyboardInterrupt:
-        pass
+        group.watch()
     finally:
         group.stop()

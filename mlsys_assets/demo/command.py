@@ -174,9 +174,7 @@ def demo(
         click.echo(f"\nfinished in {summary['seconds']} s")
         if keep_running:
             click.echo("The UIs and the API stay up; Ctrl-C stops them.")
-            while True:
-                group.check_alive()
-                time.sleep(2)
+            group.watch()
     except KeyboardInterrupt:
         pass
     finally:
