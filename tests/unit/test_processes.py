@@ -6,6 +6,8 @@ import os
 import sys
 import time
 
+import pytest
+
 from mlsys_assets.processes import ProcessGroup
 
 
@@ -37,3 +39,13 @@ def test_stop_ends_every_process_and_its_children(tmp_path) -> None:
     time.sleep(0.2)
     assert not _alive(grandchild)
     assert group.processes == []
+
+
+def test_watch_raises_when_a_process_dies(tmp_path) -> None:
+    group = ProcessGroup(log_dir=tmp_path)
+    group.start("short-lived", [sys.executable, "-c", "raise SystemExit(3)"])
+    try:
+        with pytest.raises(RuntimeError, match="short-lived exited with code 3"):
+            group.watch(interval=0.05)
+    finally:
+        group.stop(timeout=5)
