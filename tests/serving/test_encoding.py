@@ -60,3 +60,18 @@ def test_feature_time_is_never_after_the_prediction_time() -> None:
     assert feature_time(past) == past - dt.timedelta(hours=1)
     future = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=3)
     assert feature_time(future) < future - dt.timedelta(days=2)
+
+
+def test_a_validated_request_is_already_normalized(shared_world: World) -> None:
+    """The pipeline skips ``normalize_request``: the schema has typed every field already."""
+    from mlsys_assets.features.request import normalize_request
+    from serving.pipeline import flight_fields
+    from serving.schemas import FlightRequest
+    from tests.serving.world import next_day_requests
+
+    bodies = next_day_requests(shared_world)[:200]
+    bodies += [bodies[0] | {"tailnum": None, "distance": 1400}]  # an int distance, no tail
+    for body in bodies:
+        flight = flight_fields(FlightRequest.model_validate(body))
+        assert normalize_request(flight) == flight
+        assert type(flight["distance"]) is float
