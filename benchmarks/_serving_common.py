@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -95,12 +94,6 @@ def mlflow_rows(world: World) -> tuple[list[str], list[list[object]]]:
         for row in frame.itertuples(index=False)
     ]
     return bundle.feature_names, rows
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

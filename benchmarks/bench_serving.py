@@ -22,13 +22,14 @@ import numpy as np
 from _serving_common import (
     closed_loop,
     dumps,
-    free_port,
     http_request,
     mlflow_rows,
     mlflow_serve,
     mlsys_serve,
     prepare_world,
 )
+
+from mlsys_assets.processes import free_port
 
 CONCURRENCY = (1, 8, 32)
 

@@ -17,13 +17,14 @@ import time
 
 from _serving_common import (
     dumps,
-    free_port,
     http_request,
     mlsys_serve,
     open_loop,
     prepare_world,
     rss_kb,
 )
+
+from mlsys_assets.processes import free_port
 
 
 def main() -> None:

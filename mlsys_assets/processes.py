@@ -74,13 +74,10 @@ class ProcessGroup:
                 )
 
     def watch(self, interval: float = 2.0) -> None:
-        """Keep the processes up for a person to use until Ctrl-C (or SIGTERM); one dying raises."""
-        try:
-            while True:
-                self.check_alive()
-                time.sleep(interval)
-        except KeyboardInterrupt:
-            pass
+        """Keep the processes up for a person to use until interrupted; one dying raises."""
+        while True:
+            self.check_alive()
+            time.sleep(interval)
 
 
 def raise_on_sigterm() -> None:
@@ -90,6 +87,13 @@ def raise_on_sigterm() -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, _handler)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (the OS's pick), for a server about to start."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_for_port(

@@ -3,12 +3,16 @@ MLflow UI."""
 
 from __future__ import annotations
 
-import socket
-
 import click
 
 from mlsys_assets.instance import prepare_dagster_home
-from mlsys_assets.processes import ProcessGroup, executable, raise_on_sigterm, wait_for_port
+from mlsys_assets.processes import (
+    ProcessGroup,
+    executable,
+    free_port,
+    raise_on_sigterm,
+    wait_for_port,
+)
 from mlsys_assets.settings import Settings, get_settings
 
 CODE_LOCATION = ["-m", "mlsys_assets.definitions"]
@@ -22,12 +26,6 @@ load_from:
       port: {port}
       location_name: {name}
 """
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def create_tracking_store(settings: Settings) -> None:
@@ -76,7 +74,7 @@ def start_ui(
     # and the daemon would replace its own every minute, loading the code location each time.
     # The server listens once the code is loaded: the daemon and webserver must find it ready
     # (the daemon would otherwise retry only a minute later).
-    code_port = _free_port(CODE_SERVER_HOST)
+    code_port = free_port(CODE_SERVER_HOST)
     group.start(
         "dagster-code-server",
         [
@@ -116,5 +114,7 @@ def ui(host: str, dagster_port: int, mlflow_port: int) -> None:
         urls = start_ui(settings, group, host, dagster_port, mlflow_port)
         click.echo(f"Dagster UI: {urls['dagster']}\nMLflow UI:  {urls['mlflow']}\nCtrl-C stops.")
         group.watch()
+    except KeyboardInterrupt:
+        pass
     finally:
         group.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlsys_assets.processes import child_environment
+from mlsys_assets.processes import child_environment, free_port
 from mlsys_assets.registry import aliases
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.settings import Settings
@@ -25,17 +24,11 @@ pytestmark = pytest.mark.slow
 RETRAIN_SENSORS = {"drift_retrain", "labelled_volume_retrain"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo") / "mlsys"
     env = child_environment() | {"MLSYS_HOME": str(home)}
-    ports = [str(_free_port()) for _ in range(3)]
+    ports = [str(free_port()) for _ in range(3)]
     command = [sys.executable, "-m", "mlsys_assets.cli", "demo", "--quick"]
     command += ["--api-port", ports[0], "--dagster-port", ports[1], "--mlflow-port", ports[2]]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500)
