@@ -22,6 +22,15 @@ from mlsys_assets.settings import Settings
 CLOCK_FILE = "_clock.json"
 
 
+def utc_now() -> dt.datetime:
+    """Wall-clock now, naive UTC, to the microsecond (the warehouse convention).
+
+    For when something happened (``received_at``, ``computed_at``, ``logged_at``); the replayed
+    world's own time is ``replay_now``.
+    """
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 def replay_now(settings: Settings) -> dt.datetime | None:
     """The simulated now (naive UTC), or None if nothing was replayed into this MLSYS_HOME."""
     return read_clock(settings.landing_dir)

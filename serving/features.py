@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.features.catalog import FLIGHTS_V1
 from mlsys_assets.features.entities import PREDICTION_LEAD
 from mlsys_assets.features.online import lookup_online_features, lookup_online_features_batch
@@ -76,7 +77,7 @@ class FeatureSource:
         """
         if self._store_file_ok():
             try:
-                return self._lookup_store(flights, now or _utcnow())
+                return self._lookup_store(flights, now or utc_now())
             except Exception as exc:  # noqa: BLE001 - any store failure: request features only
                 logger.warning("online store lookup failed: %s", exc)
         return [self._request_only(flight) for flight in flights]
@@ -140,11 +141,7 @@ def feature_time(scheduled_departure: dt.datetime, now: dt.datetime | None = Non
     request made earlier uses what is known now, and a replayed (past) flight gets exactly the
     features training would have seen, which keeps online and offline scores equal.
     """
-    return min(now or _utcnow(), scheduled_departure - PREDICTION_LEAD)
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return min(now or utc_now(), scheduled_departure - PREDICTION_LEAD)
 
 
 def _inode(path: Path | None) -> int | None:

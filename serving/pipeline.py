@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.features.request import calendar_features
 from mlsys_assets.model_contract import Baseline
 from mlsys_assets.scoring.predictor import ModelBundle
@@ -30,7 +31,7 @@ from mlsys_assets.scoring.rules import BusinessRule, decide
 from serving.features import STORE_UNAVAILABLE, FeatureSource, FlightFeatures
 from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher, ServingModels
-from serving.prediction_log import ParquetLog, utcnow
+from serving.prediction_log import ParquetLog
 from serving.routing import CHALLENGER, CHAMPION, FALLBACK, Variant, choose_variant
 from serving.schemas import FlightRequest, Prediction
 
@@ -85,7 +86,7 @@ class InferencePipeline:
     ) -> list[Prediction]:
         """Score flights in order; each answer is logged as its own record."""
         started = time.perf_counter()
-        now = utcnow()  # the feature time's "now", and the log's logged_at
+        now = utc_now()  # the feature time's "now", and the log's logged_at
         flights = [flight_fields(r) for r in requests]
         found = self.features.lookup_many(flights, now)
         state = self.watcher.state  # one snapshot for the whole call: no mixed swap

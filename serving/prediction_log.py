@@ -186,8 +186,3 @@ def _to_json(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return orjson.dumps(value, default=str).decode()
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC now, the warehouse's timestamp convention."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.features.spec import FeatureView
 from mlsys_assets.nycflights import LOCAL_TZ
 
@@ -168,7 +169,7 @@ def compute_view(
     Returns the number of rows written. Atomic: readers see the old or the new range.
     """
     ensure_tables(conn, (view,))
-    stamp = computed_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    stamp = computed_at or utc_now()
     params: dict[str, Any] = {"computed_at": stamp}
     sql = _SQL[view.kind](view)
     if view.partitioned:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.checks import (
     contract_result,
     flights_freshness,
@@ -22,7 +23,7 @@ from mlsys_assets.ingestion.checks import (
 from mlsys_assets.ingestion.contracts import FLIGHTS_VERSION, WEATHER_VERSION
 from mlsys_assets.ingestion.flights import ingest_flights
 from mlsys_assets.ingestion.reference import REFERENCE_TABLES, ingest_reference
-from mlsys_assets.ingestion.store import ensure_tables, utc_now
+from mlsys_assets.ingestion.store import ensure_tables
 from mlsys_assets.ingestion.weather import ingest_weather
 from mlsys_assets.partitions import DAILY_2013
 from mlsys_assets.resources.event_stream import EventStream

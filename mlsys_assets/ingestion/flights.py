@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.contracts import Contract, flights_contract
 from mlsys_assets.ingestion.report import IngestReport, count_by_partition, day_keys
 from mlsys_assets.ingestion.store import (
@@ -25,7 +26,6 @@ from mlsys_assets.ingestion.store import (
     ensure_tables,
     insert_frame,
     transaction,
-    utc_now,
 )
 from mlsys_assets.ingestion.validate import PARTITION, PREPARSED, validate
 from mlsys_assets.raw_tables import canonical_flights

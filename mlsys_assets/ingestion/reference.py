@@ -15,6 +15,7 @@ import time
 import duckdb
 import pandas as pd
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.contracts import Contract, reference_contracts
 from mlsys_assets.ingestion.report import IngestReport
 from mlsys_assets.ingestion.store import (
@@ -23,7 +24,6 @@ from mlsys_assets.ingestion.store import (
     ensure_tables,
     insert_frame,
     transaction,
-    utc_now,
 )
 from mlsys_assets.ingestion.validate import validate
 from mlsys_assets.resources.source_database import KEYS, SourceDatabase

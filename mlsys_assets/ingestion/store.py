@@ -7,13 +7,13 @@ stream, the consumer cursor: a crash leaves the previous state, never half of a 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.raw_tables import create_raw_tables
 
 INGEST_SCHEMA = "ingest"
@@ -45,11 +45,6 @@ LOG_COLUMNS = [
     "source", "partition_key", "run_id", "received", "accepted", "quarantined", "duplicates",
     "ingested_at",
 ]  # fmt: skip
-
-
-def utc_now() -> dt.datetime:
-    """Wall-clock now, naive UTC, to the microsecond (the warehouse convention)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:

@@ -16,6 +16,7 @@ import time
 import duckdb
 import pandas as pd
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.contracts import Contract, weather_contract
 from mlsys_assets.ingestion.report import IngestReport, count_by_partition, day_keys
 from mlsys_assets.ingestion.store import (
@@ -26,7 +27,6 @@ from mlsys_assets.ingestion.store import (
     insert_frame,
     set_cursor,
     transaction,
-    utc_now,
 )
 from mlsys_assets.ingestion.validate import PARTITION, RECORD, validate
 from mlsys_assets.nycflights import LOCAL_TZ

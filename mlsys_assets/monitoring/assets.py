@@ -17,6 +17,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.features import FEATURE_VIEWS
 from mlsys_assets.monitoring import drift as drift_mod
 from mlsys_assets.monitoring import operations as ops_mod
@@ -26,7 +27,7 @@ from mlsys_assets.monitoring.daily import day_scores, prediction_stats, referenc
 from mlsys_assets.monitoring.overview import overview_frame, overview_png
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
 from mlsys_assets.monitoring.reference import Reference, day_features
-from mlsys_assets.monitoring.store import now_utc, replace_day
+from mlsys_assets.monitoring.store import replace_day
 from mlsys_assets.partitions import DAILY_2013
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import Settings, get_settings
@@ -140,7 +141,7 @@ def data_quality(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
             return _skipped("data_quality", list(DQ_CHECKS.values()), NO_REFERENCE)
         features = day_features(d.conn, d.day, d.day)
         findings = quality.data_quality(d.conn, d.settings, d.reference, d.day, features)
-        replace_day(d.conn, "data_quality", d.day, findings.assign(computed_at=now_utc()))
+        replace_day(d.conn, "data_quality", d.day, findings.assign(computed_at=utc_now()))
     results = []
     for kind, name in DQ_CHECKS.items():
         passed, worst, rows = quality.check_summary(findings, kind)
@@ -201,7 +202,7 @@ def feature_drift(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg
         if len(features):
             drift_mod.write_report(d.reference, _report_frame(features, scores), result,
                                    path, max_columns=d.settings.monitoring_report_max_columns)  # fmt: skip
-        stamp = now_utc()
+        stamp = utc_now()
         base = {
             "reference_id": d.reference.reference_id,
             "model_version": d.reference.model.version,
@@ -280,7 +281,7 @@ def prediction_drift(
         features = day_features(d.conn, d.day, d.day) if predictions.empty else pd.DataFrame()
         scores = day_scores(d.reference, predictions, features)
         stats = prediction_stats(scores, d.reference)
-        replace_day(d.conn, "prediction_drift", d.day, stats.assign(computed_at=now_utc()))
+        replace_day(d.conn, "prediction_drift", d.day, stats.assign(computed_at=utc_now()))
     if stats.empty:
         return dg.MaterializeResult(metadata={"status": dg.MetadataValue.text("no predictions")})
     total = stats.iloc[0]
@@ -318,7 +319,7 @@ def performance_estimate(
         estimate = perf.estimate_performance(scores[perf.SCORE].to_numpy(), threshold, calibrator)
         row = {"source": scores["source"].iloc[0] if len(scores) else "none",
                "model_version": d.reference.model.version, "n": len(scores),
-               "threshold": threshold, **estimate, "computed_at": now_utc()}  # fmt: skip
+               "threshold": threshold, **estimate, "computed_at": utc_now()}  # fmt: skip
         replace_day(d.conn, "performance_estimate", d.day, pd.DataFrame([row]))
     return dg.MaterializeResult(metadata=_meta({**estimate, "predictions": len(scores),
                                                 "calibrated": str(calibrator is not None)}))  # fmt: skip
@@ -365,7 +366,7 @@ def live_performance(
         )
         for key, value in est.items():
             table[key] = [value if v == "all" else None for v in table["variant"]]
-        stamp = now_utc()
+        stamp = utc_now()
         table["source"] = scores["source"].iloc[0]
         replace_day(d.conn, "live_performance", d.day, table.assign(computed_at=stamp))
         known = labelled[labelled[perf.LABEL].notna()]
@@ -454,7 +455,7 @@ def training_serving_skew(
     predictions = read_predictions(settings, day, day)
     with warehouse.connect() as conn:
         table, detail = skew.compare(conn, predictions)
-        replace_day(conn, "skew", day, table.assign(computed_at=now_utc()))
+        replace_day(conn, "skew", day, table.assign(computed_at=utc_now()))
     compared = int(table["compared"].max()) if len(table) else 0
     worst = float(table["mismatch_rate"].max()) if len(table) else 0.0
     passed, grade = _graded(worst, settings.monitoring_skew_warn, settings.monitoring_skew_error)
@@ -503,7 +504,7 @@ def serving_operations(
     day = dt.date.fromisoformat(context.partition_key)
     row = ops_mod.operations(read_predictions(settings, day, day))
     with warehouse.connect() as conn:
-        replace_day(conn, "operations", day, row.assign(computed_at=now_utc()))
+        replace_day(conn, "operations", day, row.assign(computed_at=utc_now()))
     if row.empty:
         return _skipped("serving_operations", ["latency_and_fallbacks"], "no logged predictions")
     values = row.iloc[0].to_dict()

@@ -64,10 +64,6 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{name} {columns}")
 
 
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def replace_day(
     conn: duckdb.DuckDBPyConnection, table: str, day: dt.date, frame: pd.DataFrame
 ) -> int:

@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_for_flights
 from mlsys_assets.scoring import TABLE
 from mlsys_assets.scoring.predictor import ModelBundle
@@ -99,7 +100,7 @@ def write_scores(
     conn.execute(DDL)
     frame = scores.assign(
         partition_date=partition_date,
-        scored_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        scored_at=utc_now(),
     )
     conn.execute("BEGIN TRANSACTION")
     try:

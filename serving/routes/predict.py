@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from mlsys_assets.clock import utc_now
 from serving.deps import ServicesDep
-from serving.prediction_log import utcnow
 from serving.schemas import (
     BatchRequest,
     BatchResponse,
@@ -55,7 +55,7 @@ async def feedback(body: FeedbackRequest, services: ServicesDep) -> FeedbackResp
     services.feedback_log.append(
         {
             "request_id": body.request_id,
-            "logged_at": utcnow(),
+            "logged_at": utc_now(),
             "arr_delay": body.arr_delay,
             "cancelled": body.cancelled,
         }

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from dagster._core.test_utils import create_run_for_test
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.loop.canary_asset import canary_decision
 from mlsys_assets.loop.jobs import REASON_TAG, SIGNAL_TAG
 from mlsys_assets.loop.sensors import (
@@ -26,7 +27,7 @@ from mlsys_assets.loop.sensors import (
 )
 from mlsys_assets.loop.signals import DATA_DAY_TAG
 from mlsys_assets.model_contract import ALIAS_CHALLENGER, ALIAS_CHAMPION
-from mlsys_assets.monitoring.store import now_utc, replace_day
+from mlsys_assets.monitoring.store import replace_day
 from mlsys_assets.registry import aliases
 from mlsys_assets.resources import build_resources
 from mlsys_assets.resources.tracking import Tracking
@@ -73,7 +74,7 @@ def _write_drift(settings: Settings, day: dt.date, share: float) -> None:
         "n_features": 10,
         "n_drifted": round(share * 10),
         "drift_share": share,
-        "computed_at": now_utc(),
+        "computed_at": utc_now(),
     }
     with Warehouse(path=str(settings.warehouse_path)).connect() as conn:
         replace_day(conn, "drift_summary", day, pd.DataFrame([row]))
