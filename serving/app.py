@@ -26,8 +26,9 @@ from serving.services import Services
 
 logger = logging.getLogger(__name__)
 
-# The contract's endpoints (DESIGN.md): metric labels are these, anything else is "other".
+# While serving: how long a thread may hold the GIL when another wants it (Python's default 5 ms).
 GIL_SWITCH_SECONDS = 0.0005
+# The contract's endpoints (DESIGN.md): metric labels are these, anything else is "other".
 ENDPOINTS = (
     "/predict",
     "/predict/batch",

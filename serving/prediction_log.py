@@ -2,9 +2,10 @@
 
 A request only appends a record to an in-memory queue (even its JSON is encoded later); a writer
 thread flushes the queue when it holds ``flush_rows`` records or every ``flush_seconds``, and once
-more on ``close`` - so a graceful stop loses nothing. Each flush writes one new file (temp name, then rename: a reader never sees a
-half-written file) under ``<dir>/date=YYYY-MM-DD/``, so the log rotates by day and by flush and
-DuckDB reads it with ``read_parquet('<dir>/**/*.parquet', hive_partitioning=true)``.
+more on ``close`` - so a graceful stop loses nothing. Each flush writes one new file (temp name,
+then rename: a reader never sees a half-written file) under ``<dir>/date=YYYY-MM-DD/``, so the log
+rotates by day and by flush and DuckDB reads it with
+``read_parquet('<dir>/**/*.parquet', hive_partitioning=true)``.
 """
 
 from __future__ import annotations
