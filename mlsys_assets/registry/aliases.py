@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from mlsys_assets.model_contract import ALIAS_CHALLENGER, ALIAS_CHAMPION, TAG_GATE
+from mlsys_assets.registry.store import version_by_alias
 from mlsys_assets.resources.tracking import Tracking
 
 HISTORY_PREFIX = "alias_history."
@@ -33,13 +34,6 @@ class AliasEvent:
     challenger: str | None
     at: str
     note: str = ""
-
-
-def version_by_alias(tracking: Tracking, alias: str) -> str | None:
-    # Imported here: the registry store imports MLflow, which the code location must not load.
-    from mlsys_assets.registry.store import version_by_alias
-
-    return version_by_alias(tracking, alias)
 
 
 def current(tracking: Tracking) -> dict[str, str | None]:

@@ -1,16 +1,19 @@
-"""Read registered versions back: the booster and its contract files, as serving would."""
+"""Read registered versions back: the booster and its contract files, as serving would.
+
+Light to import (MLflow and XGBoost load inside the functions): the alias helpers use it from
+sensors and the code location, which must not pay for them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import xgboost as xgb
-from mlflow.exceptions import MlflowException
-
-from mlsys_assets.model_contract import FEATURE_SPEC_ARTIFACT, FeatureSpec
-from mlsys_assets.registry.model_log import read_json_artifact
+from mlsys_assets.model_contract import FeatureSpec
 from mlsys_assets.resources.tracking import Tracking
-from mlsys_assets.scoring.pyfunc_model import load_native_uri
+
+if TYPE_CHECKING:
+    import xgboost as xgb
 
 
 @dataclass
@@ -24,6 +27,8 @@ class LoadedVersion:
 
 def version_by_alias(tracking: Tracking, alias: str) -> str | None:
     """The version an alias points to, None when the alias (or the model) does not exist."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return str(tracking.client().get_model_version_by_alias(tracking.model_name, alias).version)
     except MlflowException:
@@ -31,16 +36,16 @@ def version_by_alias(tracking: Tracking, alias: str) -> str | None:
 
 
 def load_version(tracking: Tracking, version: str) -> LoadedVersion:
-    """Load a version's native booster and FeatureSpec."""
-    client = tracking.client()
-    mv = client.get_model_version(tracking.model_name, version)
+    """Load a version's native booster and FeatureSpec (both from the model's artifacts)."""
+    from mlsys_assets.scoring.pyfunc_model import load_native_uri
+
+    mv = tracking.client().get_model_version(tracking.model_name, version)
     with tracking.activated():
-        booster, _ = load_native_uri(f"models:/{tracking.model_name}/{version}")
-    spec_data = read_json_artifact(tracking, str(mv.run_id), FEATURE_SPEC_ARTIFACT)
+        booster, spec = load_native_uri(f"models:/{tracking.model_name}/{version}")
     return LoadedVersion(
         version=str(mv.version),
         run_id=str(mv.run_id),
         booster=booster,
-        spec=FeatureSpec(**spec_data),
+        spec=spec,
         tags=dict(mv.tags),
     )
