@@ -17,6 +17,7 @@ import duckdb
 from mlsys_assets.clock import utc_now
 from mlsys_assets.features.spec import FeatureView
 from mlsys_assets.nycflights import LOCAL_TZ
+from mlsys_assets.resources.warehouse import transaction
 
 SCHEMA = "features"
 _SQL_TYPES = {"float64": "DOUBLE", "string": "VARCHAR"}
@@ -174,8 +175,7 @@ def compute_view(
     sql = _SQL[view.kind](view)
     if view.partitioned:
         params |= {"start": start, "end": end}
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         if view.partitioned:
             conn.execute(
                 f"DELETE FROM {view.table} WHERE feature_date BETWEEN ? AND ?", [start, end]
@@ -186,10 +186,6 @@ def compute_view(
         written = conn.execute(
             f"SELECT count(*) FROM {view.table} WHERE computed_at = ?", [stamp]
         ).fetchone()
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return int(written[0]) if written else 0
 
 

@@ -25,10 +25,10 @@ from mlsys_assets.ingestion.store import (
     QUARANTINE_COLUMNS,
     ensure_tables,
     insert_frame,
-    transaction,
 )
 from mlsys_assets.ingestion.validate import PARTITION, PREPARSED, validate
 from mlsys_assets.raw_tables import canonical_flights
+from mlsys_assets.resources.warehouse import transaction
 
 SOURCE = "flights"
 SOURCE_FILE = "_source_file"

@@ -18,9 +18,10 @@ import pandas as pd
 from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.contracts import Contract, current_contract
 from mlsys_assets.ingestion.flights import SOURCE_FILE
-from mlsys_assets.ingestion.store import ensure_tables, insert_frame, transaction
+from mlsys_assets.ingestion.store import ensure_tables, insert_frame
 from mlsys_assets.ingestion.validate import PARTITION, RECORD, validate
 from mlsys_assets.raw_tables import canonical_flights, canonical_weather
+from mlsys_assets.resources.warehouse import transaction
 
 REPLAYABLE = ("flights", "weather")
 _KEYS = {

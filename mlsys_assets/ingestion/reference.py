@@ -23,10 +23,10 @@ from mlsys_assets.ingestion.store import (
     QUARANTINE_COLUMNS,
     ensure_tables,
     insert_frame,
-    transaction,
 )
 from mlsys_assets.ingestion.validate import validate
 from mlsys_assets.resources.source_database import KEYS, SourceDatabase
+from mlsys_assets.resources.warehouse import transaction
 
 REFERENCE_TABLES = ("planes", "airlines", "airports")
 

@@ -7,9 +7,6 @@ stream, the consumer cursor: a crash leaves the previous state, never half of a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import duckdb
 import pandas as pd
 
@@ -51,17 +48,6 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     create_raw_tables(conn)
     for ddl in INGEST_DDL:
         conn.execute(ddl)
-
-
-@contextmanager
-def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def insert_frame(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:

@@ -26,12 +26,12 @@ from mlsys_assets.ingestion.store import (
     ensure_tables,
     insert_frame,
     set_cursor,
-    transaction,
 )
 from mlsys_assets.ingestion.validate import PARTITION, RECORD, validate
 from mlsys_assets.nycflights import LOCAL_TZ
 from mlsys_assets.raw_tables import canonical_weather
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent
+from mlsys_assets.resources.warehouse import transaction
 
 SOURCE = "weather"
 TOPIC = "weather"

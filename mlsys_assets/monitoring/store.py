@@ -11,6 +11,8 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
+from mlsys_assets.resources.warehouse import transaction
+
 SCHEMA = "monitoring"
 
 DDL: dict[str, str] = {
@@ -69,17 +71,12 @@ def replace_day(
 ) -> int:
     """Replace ``table``'s rows of ``day`` by ``frame`` (columns by name), in one transaction."""
     ensure_tables(conn)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(f"DELETE FROM {SCHEMA}.{table} WHERE day = ?", [day])
         if len(frame):
             conn.register("__monitoring_rows", frame.assign(day=day))
             conn.execute(f"INSERT INTO {SCHEMA}.{table} BY NAME SELECT * FROM __monitoring_rows")
             conn.unregister("__monitoring_rows")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(frame)
 
 

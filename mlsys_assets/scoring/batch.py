@@ -17,6 +17,7 @@ import pandas as pd
 
 from mlsys_assets.clock import utc_now
 from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_for_flights
+from mlsys_assets.resources.warehouse import transaction
 from mlsys_assets.scoring import TABLE
 from mlsys_assets.scoring.predictor import ModelBundle
 from mlsys_assets.scoring.rules import BusinessRule, decide
@@ -102,14 +103,9 @@ def write_scores(
         partition_date=partition_date,
         scored_at=utc_now(),
     )
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(f"DELETE FROM {TABLE} WHERE partition_date = ?", [partition_date])
         conn.register("_scores", frame)
         conn.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM _scores")
         conn.unregister("_scores")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(frame)
