@@ -1,10 +1,11 @@
-"""The request's features: one online-store lookup, or request-time features when the store is down.
+"""The request's features: one online-store read per batch, or request-time features when the
+store is down.
 
-Serving never computes a stored feature itself: the feature layer's ``lookup_online_features``
-returns every feature of the service (stale or absent ones as None, listed in ``missing``), so
-imputation is the training-time one (a missing value, which XGBoost routes as it learned).
-If the store cannot be read, the request-time features still come from the same feature code,
-and every stored feature is reported missing with the reason ``online_store_unavailable``.
+Serving never computes a stored feature itself: the feature layer's
+``lookup_online_feature_columns`` returns every feature of the service (stale or absent ones as
+None), so imputation is the training-time one (a missing value, which XGBoost routes as it
+learned). If the store cannot be read, the request-time features still come from the same
+feature code, every stored feature is missing, and the answer says ``online_store_unavailable``.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from typing import Any
 from mlsys_assets.clock import utc_now
 from mlsys_assets.features.catalog import FLIGHTS_V1
 from mlsys_assets.features.entities import PREDICTION_LEAD
-from mlsys_assets.features.online import lookup_online_features, lookup_online_features_batch
-from mlsys_assets.features.request import request_feature_values
+from mlsys_assets.features.online import lookup_online_feature_columns
+from mlsys_assets.features.request import request_feature_columns
 from mlsys_assets.resources.online_store import (
     OnlineStore,
     SQLiteOnlineStore,
@@ -38,12 +39,26 @@ FILE_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
-class FlightFeatures:
-    """What the model receives for one flight, and what had to be imputed."""
+class FeatureBatch:
+    """What the model receives for a batch of flights, feature by feature.
 
-    values: dict[str, Any]
-    missing: dict[str, str]  # feature -> reason (stale / absent / online_store_unavailable)
+    A value is None exactly when it is missing (stale, absent, or the store down): the model
+    gets it as missing, which is how training imputed it.
+    """
+
+    columns: dict[str, list[Any]]  # feature (service order) -> one value per flight
     store_ok: bool
+
+    def missing(self) -> list[list[str]]:
+        """Each flight's missing features, sorted by name (column-wise: a few C scans)."""
+        count = len(next(iter(self.columns.values()), ()))
+        out: list[list[str]] = [[] for _ in range(count)]
+        for name in sorted(self.columns):
+            column = self.columns[name]
+            if None in column:
+                for i in [i for i, v in enumerate(column) if v is None]:
+                    out[i].append(name)
+        return out
 
 
 class FeatureSource:
@@ -63,14 +78,10 @@ class FeatureSource:
         """The online store the settings name (SQLite by default, Redis in production)."""
         return cls(build_online_store(settings))
 
-    def lookup(self, flight: Mapping[str, Any], now: dt.datetime | None = None) -> FlightFeatures:
-        """The features of one normalized flight (naive-UTC ``scheduled_departure``)."""
-        return self.lookup_many([flight], now)[0]
-
-    def lookup_many(
+    def lookup(
         self, flights: Sequence[Mapping[str, Any]], now: dt.datetime | None = None
-    ) -> list[FlightFeatures]:
-        """Features of several flights, each at its own feature time, in one store read.
+    ) -> FeatureBatch:
+        """Features of normalized flights, each at its own feature time, in one store read.
 
         ``now`` (naive UTC, default the clock) is when the request is answered: the caller logs
         it, so monitoring can tell the exact feature time of every prediction.
@@ -80,26 +91,18 @@ class FeatureSource:
                 return self._lookup_store(flights, now or utc_now())
             except Exception as exc:  # noqa: BLE001 - any store failure: request features only
                 logger.warning("online store lookup failed: %s", exc)
-        return [self._request_only(flight) for flight in flights]
+        return self._request_only(flights)
 
-    def _lookup_store(
-        self, flights: Sequence[Mapping[str, Any]], now: dt.datetime
-    ) -> list[FlightFeatures]:
-        if len(flights) == 1:
-            flight = flights[0]
-            found = lookup_online_features(
-                self.store, flight, feature_time(flight["scheduled_departure"], now)
-            )
-            return [FlightFeatures(found.values, found.missing, True)]
+    def _lookup_store(self, flights: Sequence[Mapping[str, Any]], now: dt.datetime) -> FeatureBatch:
         moments = [feature_time(flight["scheduled_departure"], now) for flight in flights]
-        found = lookup_online_features_batch(self.store, flights, moments, normalized=True)
-        return [FlightFeatures(f.values, f.missing, True) for f in found]
+        found = lookup_online_feature_columns(self.store, flights, moments, normalized=True)
+        return FeatureBatch(found.columns, True)
 
-    def _request_only(self, flight: Mapping[str, Any]) -> FlightFeatures:
-        values = request_feature_values(flight)
+    def _request_only(self, flights: Sequence[Mapping[str, Any]]) -> FeatureBatch:
+        columns = request_feature_columns(flights)
         for name in self._stored_names:
-            values[name] = None
-        return FlightFeatures(values, dict.fromkeys(self._stored_names, STORE_UNAVAILABLE), False)
+            columns[name] = [None] * len(flights)
+        return FeatureBatch(columns, False)
 
     def ready(self) -> bool:
         """The store answers a read (and, for SQLite, its file is there)."""

@@ -28,7 +28,7 @@ from mlsys_assets.features.request import calendar_features
 from mlsys_assets.model_contract import Baseline
 from mlsys_assets.scoring.predictor import ModelBundle
 from mlsys_assets.scoring.rules import BusinessRule, decide
-from serving.features import STORE_UNAVAILABLE, FeatureSource, FlightFeatures
+from serving.features import STORE_UNAVAILABLE, FeatureBatch, FeatureSource
 from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher, ServingModels
 from serving.prediction_log import ParquetLog
@@ -42,13 +42,13 @@ PRIOR_RULE = "prior"
 PRIOR_PROBABILITY = 0.2  # used only when no model and no baseline were ever loaded
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
-    """One flight on its way through the pipeline."""
+    """One flight on its way through the pipeline (``index``: its place in the batch)."""
 
+    index: int
     request_id: str
     flight: dict[str, Any]
-    features: FlightFeatures
     variant: Variant
     fallbacks: list[str] = field(default_factory=list)
     model: ModelBundle | None = None
@@ -88,20 +88,22 @@ class InferencePipeline:
         started = time.perf_counter()
         now = utc_now()  # the feature time's "now", and the log's logged_at
         flights = [flight_fields(r) for r in requests]
-        found = self.features.lookup_many(flights, now)
+        features = self.features.lookup(flights, now)
         state = self.watcher.state  # one snapshot for the whole call: no mixed swap
         has_challenger = state.challenger is not None
         rows = []
-        for request, flight, features in zip(requests, flights, found, strict=True):
+        for i, (request, flight) in enumerate(zip(requests, flights, strict=True)):
             request_id = request.request_id or secrets.token_hex(16)
             variant = choose_variant(request_id, self.canary_share, has_challenger)
-            row = _Row(request_id, flight, features, variant)
+            row = _Row(i, request_id, flight, variant)
             if not features.store_ok:
                 row.fallbacks.append(STORE_UNAVAILABLE)
             rows.append(row)
-        self._score(state, rows)
+        self._score(state, features, rows)
         latency_ms = (time.perf_counter() - started) * 1000.0 / max(len(rows), 1)
-        answers = [self._answer(state, row, endpoint, latency_ms, now) for row in rows]
+        missing = features.missing()
+        answers = [self._answer(state, row, missing[i]) for i, row in enumerate(rows)]
+        self._log(flights, features, answers, endpoint, latency_ms, now)
         self._count(answers, rows)
         return answers
 
@@ -114,7 +116,7 @@ class InferencePipeline:
         for reason, n in reasons.items():
             self.metrics.fallbacks.labels(reason=reason).inc(n)
 
-    def _score(self, state: ServingModels, rows: list[_Row]) -> None:
+    def _score(self, state: ServingModels, features: FeatureBatch, rows: list[_Row]) -> None:
         """Set each row's model and probability along the chain (rows left: the baseline)."""
         chain: list[tuple[Variant, ModelBundle | None, str]] = [
             (CHALLENGER, state.challenger, "challenger_predict_failed"),
@@ -123,14 +125,18 @@ class InferencePipeline:
         ]
         pending = [row for row in rows if row.variant == CHALLENGER]
         champion_rows = [row for row in rows if row.variant != CHALLENGER]
+        in_order = list(range(len(rows)))
         for step, (variant, model, reason) in enumerate(chain):
             if step == 1:
                 pending = pending + champion_rows
             if not pending or model is None:
                 continue
             try:
+                indices: Sequence[int] = [row.index for row in pending]
+                if indices == in_order:  # the whole batch: the encoder takes columns as they are
+                    indices = range(len(rows))
                 probabilities = model.predict_matrix(
-                    model.encode_rows([row.features.values for row in pending])
+                    model.encode_columns(features.columns, indices)
                 )
             except Exception:  # noqa: BLE001 - a model that cannot predict: next in the chain
                 logger.exception("model v%s failed to predict", model.version)
@@ -153,9 +159,12 @@ class InferencePipeline:
                 row.variant = FALLBACK
                 row.probability = _baseline_probability(state.baseline, row.flight)
 
-    def _answer(
-        self, state: ServingModels, row: _Row, endpoint: str, latency_ms: float, now: dt.datetime
-    ) -> Prediction:
+    def _answer(self, state: ServingModels, row: _Row, missing: list[str]) -> Prediction:
+        """The answer: the model's (or the baseline's) decision and the rule that made it.
+
+        ``missing``: what the model got as missing (imputed because stale, absent or the store
+        down, or simply null).
+        """
         model = row.model
         if model is None:
             threshold = state.threshold
@@ -166,36 +175,6 @@ class InferencePipeline:
             threshold = model.threshold
             delayed, rule = decide(row.probability, threshold, row.flight, self.rules)
             version = model.version
-        # Imputed (stale, absent, store down) or simply null: whatever the model got as missing.
-        missing = sorted(
-            {*row.features.missing, *[k for k, v in row.features.values.items() if v is None]}
-        )
-        flight = row.flight
-        self.log.append(
-            {
-                "request_id": row.request_id,
-                "logged_at": now,
-                "endpoint": endpoint,
-                "carrier": flight["carrier"],
-                "flight": flight["flight"],
-                "tailnum": flight["tailnum"],
-                "origin": flight["origin"],
-                "dest": flight["dest"],
-                "scheduled_departure": flight["scheduled_departure"],
-                "distance": flight["distance"],
-                "features": row.features.values,
-                "missing_features": missing,
-                "model_name": self.model_name,
-                "model_version": version,
-                "variant": row.variant,
-                "delay_probability": row.probability,
-                "delayed": delayed,
-                "rule": rule,
-                "threshold": threshold,
-                "fallbacks": row.fallbacks,
-                "latency_ms": latency_ms,
-            }
-        )
         return Prediction(  # pydantic-core's validating init beats model_construct
             request_id=row.request_id,
             delay_probability=row.probability,
@@ -208,6 +187,52 @@ class InferencePipeline:
             threshold=threshold,
             fallbacks=row.fallbacks,
         )
+
+    def _log(
+        self,
+        flights: list[dict[str, Any]],
+        features: FeatureBatch,
+        answers: list[Prediction],
+        endpoint: str,
+        latency_ms: float,
+        now: dt.datetime,
+    ) -> None:
+        """One log record per answer, handed over column by column (no dict per record)."""
+        count = len(answers)
+        columns: dict[str, Any] = {
+            "request_id": [a.request_id for a in answers],
+            "logged_at": [now] * count,
+            "endpoint": [endpoint] * count,
+        }
+        for name in FLIGHT_FIELDS:
+            columns[name] = [flight[name] for flight in flights]
+        columns["feature_values"] = features.columns
+        for name in ANSWER_FIELDS:
+            columns[name] = [getattr(a, name) for a in answers]
+        columns["latency_ms"] = [latency_ms] * count
+        self.log.append_columns(columns, count)
+
+
+FLIGHT_FIELDS = (
+    "carrier",
+    "flight",
+    "tailnum",
+    "origin",
+    "dest",
+    "scheduled_departure",
+    "distance",
+)
+ANSWER_FIELDS = (
+    "missing_features",
+    "model_name",
+    "model_version",
+    "variant",
+    "delay_probability",
+    "delayed",
+    "rule",
+    "threshold",
+    "fallbacks",
+)
 
 
 def flight_fields(request: FlightRequest) -> dict[str, Any]:

@@ -1,11 +1,16 @@
 """The prediction log: append-only Parquet files, written off the request path.
 
-A request only appends a record to an in-memory queue (even its JSON is encoded later); a writer
-thread flushes the queue when it holds ``flush_rows`` records or every ``flush_seconds``, and once
+A request only appends its answers, column by column, to an in-memory queue; a writer thread
+flushes the queue when it holds ``flush_rows`` records or every ``flush_seconds``, and once
 more on ``close`` - so a graceful stop loses nothing. Each flush writes one new file (temp name,
 then rename: a reader never sees a half-written file) under ``<dir>/date=YYYY-MM-DD/``, so the log
 rotates by day and by flush and DuckDB reads it with
 ``read_parquet('<dir>/**/*.parquet', hive_partitioning=true)``.
+
+The feature values the model received are a typed struct column (``feature_values``, one field
+per feature of the service): the writer turns each feature's column into Arrow in one C call,
+where JSON text would cost an encoding per record on the writer thread, holding the GIL that
+requests wait for.
 """
 
 from __future__ import annotations
@@ -13,19 +18,22 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-import operator
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mlsys_assets.features.catalog import FLIGHTS_V1
+
 logger = logging.getLogger(__name__)
 
+FEATURE_VALUES = pa.struct(
+    [(f.name, pa.string() if f.categorical else pa.float64()) for f in FLIGHTS_V1.features]
+)
 PREDICTION_SCHEMA = pa.schema(
     [
         ("request_id", pa.string()),
@@ -38,7 +46,7 @@ PREDICTION_SCHEMA = pa.schema(
         ("dest", pa.string()),
         ("scheduled_departure", pa.timestamp("us")),  # naive UTC
         ("distance", pa.float64()),
-        ("features", pa.string()),  # JSON object: the feature values the model received
+        ("feature_values", FEATURE_VALUES),  # what the model received (null: missing)
         ("missing_features", pa.list_(pa.string())),
         ("model_name", pa.string()),
         ("model_version", pa.string()),
@@ -59,16 +67,16 @@ FEEDBACK_SCHEMA = pa.schema(
         ("cancelled", pa.bool_()),
     ]
 )
-JSON_COLUMNS = ("features",)
-CONVERT_ROWS = 256  # records per Arrow conversion on the writer thread
+Columns = Mapping[str, Any]
+"""A chunk of records, column by column: a list per field (a struct field: a dict of lists)."""
 
 
 class ParquetLog:
     """A buffered, thread-flushed, append-only Parquet log of records with a fixed schema.
 
-    A request appends its record dict to a list (one append under the lock); the writer thread
-    turns slices of records into Arrow columns, each column one C call, so a flush costs
-    milliseconds of the GIL in short holds, not the hundreds of ``Table.from_pylist``.
+    Writers append chunks of columns (``append_columns``; a single record is a chunk of one),
+    so the request path never builds a dict per record and the writer never transposes: a
+    flush is one Arrow conversion per column, each a short C call.
     """
 
     def __init__(
@@ -91,10 +99,8 @@ class ParquetLog:
         self._on_written = on_written
         self._on_dropped = on_dropped
         self._on_error = on_error
-        self._names = tuple(schema.names)
-        self._getter = operator.itemgetter(*self._names)
-        self._json = tuple(name for name in JSON_COLUMNS if name in self._names)
-        self._records: list[dict[str, Any]] = []
+        self._chunks: list[tuple[int, Columns]] = []
+        self._pending = 0
         self._lock = threading.Lock()  # guards the buffer (held for microseconds)
         self._write_lock = threading.Lock()  # one flush at a time
         self._wake = threading.Event()
@@ -107,35 +113,56 @@ class ParquetLog:
         self._thread = threading.Thread(target=self._run, name="parquet-log", daemon=True)
         self._thread.start()
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Queue one record; never blocks on I/O (over ``max_pending`` it is dropped, counted)."""
-        if len(self._records) >= self.max_pending:
-            self._on_dropped(1)
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Queue one record (a dict per field; a struct field's value is a dict or None)."""
+        columns: dict[str, Any] = {}
+        for f in self.schema:
+            value = record.get(f.name)
+            if pa.types.is_struct(f.type):
+                value = value or {}
+                columns[f.name] = {sub.name: [value.get(sub.name)] for sub in f.type}
+            else:
+                columns[f.name] = [value]
+        self.append_columns(columns, 1)
+
+    def append_columns(self, columns: Columns, count: int) -> None:
+        """Queue ``count`` records given column by column; never blocks on I/O.
+
+        Every field has a list of ``count`` values (a missing field: all null); a struct field
+        has a dict of such lists. Past ``max_pending`` queued records the chunk is dropped,
+        and counted.
+        """
+        if count == 0:
+            return
+        if self._pending + count > self.max_pending:
+            self._on_dropped(count)
             return
         with self._lock:
-            self._records.append(record)
-            count = len(self._records)
-        if count >= self.flush_rows:
+            self._chunks.append((count, columns))
+            self._pending += count
+            pending = self._pending
+        if pending >= self.flush_rows:
             self._wake.set()
 
     @property
     def pending(self) -> int:
-        return len(self._records)
+        return self._pending
 
     def flush(self) -> int:
         """Write every queued record now; returns how many were written."""
         with self._write_lock:
             with self._lock:
-                records, self._records = self._records, []
-            count = len(records)
+                chunks, self._chunks = self._chunks, []
+                count, self._pending = self._pending, 0
             if count == 0:
                 return 0
             try:
-                self._write(records)
+                self._write(chunks, count)
             except Exception:  # noqa: BLE001 - keep the records for the next flush
                 logger.exception("prediction log flush failed; %d records kept", count)
                 with self._lock:
-                    self._records[:0] = records
+                    self._chunks[:0] = chunks
+                    self._pending += count
                 self._on_error()
                 return 0
             self._on_written(count)
@@ -155,24 +182,9 @@ class ParquetLog:
             self._wake.clear()
             self.flush()
 
-    def _write(self, records: list[dict[str, Any]]) -> None:
-        count = len(records)
-        batches = []
-        # In slices: every conversion is one C call holding the GIL, so a slice bounds how long
-        # the event loop can wait for it (a whole flush at once stalled requests for ~20 ms).
-        for start in range(0, count, CONVERT_ROWS):
-            chunk = records[start : start + CONVERT_ROWS]
-            try:  # rows to columns in C; a record without some field takes the slow path
-                columns = list(zip(*map(self._getter, chunk), strict=True))
-            except KeyError:
-                columns = [[record.get(name) for record in chunk] for name in self._names]
-            arrays = []
-            for f, values in zip(self.schema, columns, strict=True):
-                if f.name in self._json:  # encoded here, on the writer thread
-                    values = [_to_json(value) for value in values]
-                arrays.append(pa.array(values, type=f.type))
-            batches.append(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
-        table = pa.Table.from_batches(batches, schema=self.schema)
+    def _write(self, chunks: list[tuple[int, Columns]], count: int) -> None:
+        arrays = [_field_array(f, [(n, c.get(f.name)) for n, c in chunks]) for f in self.schema]
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
         now = dt.datetime.now(dt.UTC)
         folder = self.directory / f"date={now:%Y-%m-%d}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -182,8 +194,38 @@ class ParquetLog:
         os.replace(tmp, folder / name)
 
 
-def _to_json(value: Any) -> str | None:
-    """A JSON column's value: objects as JSON text (NaN as null), text and None as they are."""
-    if value is None or isinstance(value, str):
+def _field_array(f: pa.Field, parts: Sequence[tuple[int, Any]]) -> pa.Array:
+    """One field of a flush: its chunks' values concatenated (in C) and converted once."""
+    if pa.types.is_struct(f.type):
+        children = [
+            _field_array(sub, [(n, None if c is None else c.get(sub.name)) for n, c in parts])
+            for sub in f.type
+        ]
+        return pa.StructArray.from_arrays(children, fields=list(f.type))
+    values = list(itertools.chain.from_iterable(_values(n, c) for n, c in parts))
+    try:
+        return pa.array(values, type=f.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # one odd value: coerce it
+        return pa.array([_coerce(v, f.type) for v in values], type=f.type)
+
+
+def _values(count: int, column: Sequence[Any] | None) -> Iterable[Any]:
+    return itertools.repeat(None, count) if column is None else column
+
+
+def _coerce(value: Any, kind: pa.DataType) -> Any:
+    """A value Arrow refused, as the field's type if it has a reading, else null (not lost:
+    the rest of its record is still written)."""
+    try:
+        pa.array([value], type=kind)
         return value
-    return orjson.dumps(value, default=str).decode()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        pass
+    if pa.types.is_string(kind) and value is not None:
+        return str(value)
+    if pa.types.is_floating(kind):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+    return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -102,17 +102,26 @@ def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
 
 def request_feature_values(request: Mapping[str, Any]) -> dict[str, Any]:
     """Request-time features of one normalized request (the online path)."""
-    sched: dt.datetime = request["scheduled_departure"]
-    calendar = calendar_features(sched.replace(minute=0, second=0, microsecond=0))
-    values: dict[str, Any] = {
-        "carrier": request["carrier"],
-        "origin": request["origin"],
-        "dest": request["dest"],
-        "distance": request["distance"],
+    return {name: column[0] for name, column in request_feature_columns([request]).items()}
+
+
+def request_feature_columns(requests: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Request-time features of normalized requests, column by column (serving's batch path).
+
+    Values are plain Python (str, float, None for an unknown calendar value), one per request.
+    """
+    hours = [r["scheduled_departure"].replace(minute=0, second=0, microsecond=0) for r in requests]
+    calendars = [calendar_features(hour) for hour in hours]
+    columns: dict[str, list[Any]] = {
+        "carrier": [r["carrier"] for r in requests],
+        "origin": [r["origin"] for r in requests],
+        "dest": [r["dest"] for r in requests],
+        "distance": [r["distance"] for r in requests],
     }
-    for feature, value in zip(CALENDAR_FEATURES, calendar, strict=True):
-        values[feature.name] = None if value != value else value  # NaN -> None
-    return values
+    for i, feature in enumerate(CALENDAR_FEATURES):
+        # NaN (no holiday in range) -> None
+        columns[feature.name] = [None if (v := c[i]) != v else v for c in calendars]
+    return columns
 
 
 def naive_utc_series(series: pd.Series) -> pd.Series:

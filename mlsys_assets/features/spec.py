@@ -90,16 +90,26 @@ class Entity:
         return "|".join(parts)
 
     def key_function(self) -> Callable[[Mapping[str, Any]], str | None]:
-        """``key`` specialised for the common single plain key (the serving hot path)."""
-        if len(self.join_keys) == 1 and not self.derived:
+        """``key`` specialised for plain (not derived) keys: the serving hot path."""
+        if self.derived:
+            return self.key
+        if len(self.join_keys) == 1:
             (name,) = self.join_keys
 
             def single(request: Mapping[str, Any]) -> str | None:
                 value = request.get(name)
-                return None if value is None else str(value)
+                return None if value is None else format_key_part(value)
 
             return single
-        return self.key
+        names = self.join_keys
+
+        def plain(request: Mapping[str, Any]) -> str | None:
+            values = [request.get(name) for name in names]
+            if any(value is None for value in values):
+                return None
+            return "|".join(map(format_key_part, values))
+
+        return plain
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ PREDICTION_COLUMNS: dict[str, str] = {
     "dest": "object",
     "scheduled_departure": "datetime64[us]",
     "distance": "float64",
-    "features": "object",
+    "feature_values": "object",  # a dict per record: what the model received
+    "features": "object",  # the same as JSON text, in logs written before feature_values
     "missing_features": "object",
     "model_name": "object",
     "model_version": "object",
@@ -109,9 +110,15 @@ def read_feedback(settings: Settings, request_ids: pd.Series | None = None) -> p
 
 def served_features(predictions: pd.DataFrame) -> pd.DataFrame:
     """The feature values the model received, one column per feature (index preserved)."""
-    records = [
-        json.loads(text) if isinstance(text, str) else {} for text in predictions["features"]
-    ]
+    typed = predictions["feature_values"] if "feature_values" in predictions else None
+    legacy = predictions["features"] if "features" in predictions else None
+    records = []
+    for i in range(len(predictions)):
+        values = None if typed is None else typed.iat[i]
+        if not isinstance(values, dict):
+            text = None if legacy is None else legacy.iat[i]
+            values = json.loads(text) if isinstance(text, str) else {}
+        records.append(values)
     return pd.DataFrame.from_records(records, index=predictions.index)
 
 

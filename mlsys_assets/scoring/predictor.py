@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,15 +63,34 @@ class ModelBundle:
         return np.array([self._encode(values)], dtype=np.float64)
 
     def encode_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """The booster input matrix for several flights (the batch endpoint)."""
-        if not rows:
-            return np.empty((0, len(self.spec.feature_names)), dtype=np.float64)
+        """The booster input matrix for several flights' feature values."""
         if len(rows) < 8:
-            return np.array([self._encode(values) for values in rows], dtype=np.float64)
-        # Column by column: numpy turns a column of floats and Nones into floats and NaNs in C.
+            return self._encode_small(rows)
+        columns = {name: [values.get(name) for values in rows] for name, _ in self._plan}
+        return self.encode_columns(columns, range(len(rows)))
+
+    def encode_columns(
+        self, columns: Mapping[str, Sequence[Any]], rows: Sequence[int]
+    ) -> np.ndarray:
+        """The booster input matrix for flights ``rows`` of feature columns (serving's batch).
+
+        Column by column: numpy turns a column of floats and Nones into floats and NaNs in C,
+        so a 1,000-flight batch costs a few dozen conversions, not 1,000 row encodings.
+        """
+        if len(rows) < 8:
+            return self._encode_small(
+                [{name: column[j] for name, column in columns.items()} for j in rows]
+            )
+        whole = isinstance(rows, range) and rows == range(len(next(iter(columns.values()), ())))
+        pick = None if whole else operator.itemgetter(*rows)
         matrix = np.empty((len(rows), len(self._plan)), dtype=np.float64)
         for i, (name, codes) in enumerate(self._plan):
-            column = [values.get(name) for values in rows]
+            column = columns.get(name)
+            if column is None:
+                matrix[:, i] = NAN
+                continue
+            if pick is not None:
+                column = pick(column)
             if codes is not None:
                 matrix[:, i] = [NAN if v is None else codes.get(str(v), NAN) for v in column]
                 continue
@@ -79,6 +99,11 @@ class ModelBundle:
             except (TypeError, ValueError):  # text among the numbers: the row-wise rules
                 matrix[:, i] = [_as_float(v) for v in column]
         return matrix
+
+    def _encode_small(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        if not rows:
+            return np.empty((0, len(self._plan)), dtype=np.float64)
+        return np.array([self._encode(values) for values in rows], dtype=np.float64)
 
     def _encode(self, values: Mapping[str, Any]) -> list[float]:
         # Categoricals: the index in the training categories (XGBoost's codes); numerics: float.

@@ -132,7 +132,7 @@ def prediction_record(
         "dest": flight["dest"],
         "scheduled_departure": sched,
         "distance": float(flight["distance"]),
-        "features": values,
+        "feature_values": values,
         "missing_features": sorted(k for k, v in values.items() if v is None),
         "model_name": "flight_delay",
         "model_version": version,

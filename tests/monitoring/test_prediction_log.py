@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mlsys_assets.monitoring import read_feedback, read_predictions
-from mlsys_assets.monitoring.prediction_log import served_features
+from mlsys_assets.monitoring.prediction_log import PREDICTION_LOG_DIR, served_features
 from mlsys_assets.settings import Settings
 from tests.monitoring.conftest import day_flights, log_feedback, log_predictions, prediction_record
 
@@ -36,3 +40,22 @@ def test_predictions_are_read_by_local_flight_day(mon: Settings) -> None:
 def test_no_log_yet_reads_as_empty(mon: Settings) -> None:
     assert read_predictions(mon, DAY, DAY).empty
     assert read_feedback(mon).empty
+
+
+def test_logs_from_before_typed_feature_values_still_read(mon: Settings) -> None:
+    """Older serving wrote the features as JSON text; both kinds of file read as one log."""
+    flights = day_flights(mon, DAY, n=2).to_dict("records")
+    log_predictions(mon, [prediction_record(flights[0], 0.2, request_id="new")])
+    old = prediction_record(flights[1], 0.4, request_id="old")
+    values = old.pop("feature_values")
+    table = pa.Table.from_pylist([old | {"features": json.dumps(values)}])
+    folder = mon.predictions_dir / PREDICTION_LOG_DIR / "date=2026-01-01"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, folder / "part-old.parquet")
+
+    frame = read_predictions(mon, DAY, DAY).set_index("request_id")
+    served = served_features(frame)
+    assert served.loc["old", "carrier"] == flights[1]["carrier"]
+    assert served.loc["new", "carrier"] == flights[0]["carrier"]
+    assert set(served.columns) == set(values)
+    assert served.loc["old", "distance"] == values["distance"]

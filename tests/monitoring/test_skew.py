@@ -36,7 +36,9 @@ def test_a_skewed_online_value_is_caught(mon: Settings) -> None:
     flights = day_flights(mon, DAY, n=20)
     records = [prediction_record(row, 0.3, request_id=f"r{i}")
                for i, row in enumerate(flights.to_dict("records"))]  # fmt: skip
-    records[3]["features"]["weather_temp"] += 5.0  # the online store served a stale temperature
+    records[3]["feature_values"]["weather_temp"] += (
+        5.0  # the online store served a stale temperature
+    )
     log_predictions(mon, records)
 
     check = _run(mon)

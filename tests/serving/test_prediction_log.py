@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
@@ -56,7 +55,7 @@ def test_graceful_stop_keeps_every_record(world: World) -> None:
     assert row["model_version"] in (world.champion, world.challenger)
     assert row["rule"] == "threshold"
     assert row["latency_ms"] > 0
-    assert json.loads(row["features"])["carrier"] == flights[1]["carrier"]
+    assert row["feature_values"]["carrier"] == flights[1]["carrier"]
     assert set(log["endpoint"]) == {"predict", "batch"}
     feedback_files = [
         str(p) for p in (quiet.settings.predictions_dir / "feedback").rglob("*.parquet")
