@@ -40,6 +40,27 @@ logger = logging.getLogger(__name__)
 BASELINE_RULE = "baseline"
 PRIOR_RULE = "prior"
 PRIOR_PROBABILITY = 0.2  # used only when no model and no baseline were ever loaded
+# What the prediction log takes from the flight and from the answer, besides the features.
+FLIGHT_FIELDS = (
+    "carrier",
+    "flight",
+    "tailnum",
+    "origin",
+    "dest",
+    "scheduled_departure",
+    "distance",
+)
+ANSWER_FIELDS = (
+    "missing_features",
+    "model_name",
+    "model_version",
+    "variant",
+    "delay_probability",
+    "delayed",
+    "rule",
+    "threshold",
+    "fallbacks",
+)
 
 
 @dataclass(slots=True)
@@ -211,28 +232,6 @@ class InferencePipeline:
             columns[name] = [getattr(a, name) for a in answers]
         columns["latency_ms"] = [latency_ms] * count
         self.log.append_columns(columns, count)
-
-
-FLIGHT_FIELDS = (
-    "carrier",
-    "flight",
-    "tailnum",
-    "origin",
-    "dest",
-    "scheduled_departure",
-    "distance",
-)
-ANSWER_FIELDS = (
-    "missing_features",
-    "model_name",
-    "model_version",
-    "variant",
-    "delay_probability",
-    "delayed",
-    "rule",
-    "threshold",
-    "fallbacks",
-)
 
 
 def flight_fields(request: FlightRequest) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from mlsys_assets.features.request import (
     to_naive_utc,
 )
 from mlsys_assets.features.spec import FeatureService, FeatureView
-from mlsys_assets.resources.online_store import OnlineRow, OnlineStore
+from mlsys_assets.resources.online_store import OnlineRecord, OnlineRow, OnlineStore
 
 _EPOCH = dt.datetime(1970, 1, 1)
 
@@ -77,7 +77,9 @@ def column_rows(columns: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 @dataclass(frozen=True, slots=True)
 class _ViewPlan:
     prefix: str
-    key: Callable[[Mapping[str, Any]], str | None]
+    entity: str
+    keys: Callable[[Sequence[Mapping[str, Any]]], list[str | None]]
+    width: int  # values in a payload
     ttl_us: int | None
     served: tuple[tuple[str, int], ...]  # (stored model input, payload index)
     derived: tuple[tuple[str, int, Callable[[Any, Any], Any]], ...]  # (name, payload index, fn)
@@ -119,7 +121,9 @@ def _plans(service: FeatureService) -> tuple[tuple[_ViewPlan, ...], tuple[str, .
         plans.append(
             _ViewPlan(
                 prefix=f"{view.name}:",
-                key=view.entity.key_function(),
+                entity=view.entity.name,
+                keys=view.entity.keys,
+                width=len(columns),
                 ttl_us=None if view.ttl is None else int(view.ttl.total_seconds() * 1_000_000),
                 served=tuple((f.name, columns.index(f.name)) for f in view.stored),
                 derived=tuple(
@@ -193,10 +197,14 @@ def lookup_online_feature_columns(
         if us is None:
             us = micros[moment] = to_us(moment)
         now_us.append(us)
+    by_entity: dict[str, list[str | None]] = {}  # views of one entity share its keys
     view_keys = []
     for plan in plans:
-        key, prefix = plan.key, plan.prefix
-        view_keys.append([None if (k := key(r)) is None else prefix + k for r in flights])
+        keys = by_entity.get(plan.entity)
+        if keys is None:
+            keys = by_entity[plan.entity] = plan.keys(flights)
+        prefix = plan.prefix
+        view_keys.append([None if k is None else prefix + k for k in keys])
     unique = list(dict.fromkeys(k for keys in view_keys for k in keys if k is not None))
     records = dict(zip(unique, store.read(unique), strict=True))
     columns: dict[str, Any] = dict.fromkeys(names)  # service order
@@ -204,31 +212,54 @@ def lookup_online_feature_columns(
     missing: list[dict[str, str]] = [{} for _ in range(count)]
     years: list[float] | None = None
     for plan, keys in zip(plans, view_keys, strict=True):
-        payloads: list[list[Any] | None] = [None] * count
-        ttl_us = plan.ttl_us
-        for i, record in enumerate(map(records.get, keys)):
-            at = now_us[i]
-            if record is None or record[0] >= at:  # nothing known strictly before now
-                reason = "absent"
-            elif ttl_us is not None and at - record[0] > ttl_us:
-                reason = "stale"
-            elif record[1] is not None and record[1] < at:  # SCD2 version closed
-                reason = "absent"
-            else:
-                payloads[i] = _DECODED.decode(plan, record[2])
-                continue
+        payloads, unserved = _resolve(plan, keys, records, now_us)
+        for i, reason in unserved:
             missing[i].update(plan.reasons[reason])
+        # One transposition in C: payload rows -> value columns (unknown rows: all None).
+        values = list(zip(*payloads, strict=True)) if count else [()] * plan.width
         for name, index in plan.served:
-            columns[name] = [None if p is None else p[index] for p in payloads]
+            columns[name] = list(values[index])
         if plan.derived:
             if years is None:
                 years = [float(moment.year) for moment in moments]
             for name, index, fn in plan.derived:
                 columns[name] = [
-                    None if p is None or (stored := p[index]) is None else fn(stored, year)
-                    for p, year in zip(payloads, years, strict=True)
+                    None if stored is None else fn(stored, year)
+                    for stored, year in zip(values[index], years, strict=True)
                 ]
     return OnlineFeatureColumns(columns, missing)
+
+
+Resolved = tuple[list[list[Any]], list[tuple[int, str]]]
+"""Per request its view payload (all None when not served), and (request, reason) not served."""
+
+
+def _resolve(
+    plan: _ViewPlan,
+    keys: Sequence[str | None],
+    records: Mapping[str, OnlineRecord | None],
+    now_us: Sequence[int],
+) -> Resolved:
+    """The serving rules of one view (TTL, SCD2 validity): each request's payload, or why not.
+
+    A loop, not array operations: at a few distinct keys per view, numpy's fixed costs were
+    measured to exceed the loop's (about 0.2 ms per view for 1,000 requests).
+    """
+    unknown = [None] * plan.width
+    payloads: list[list[Any]] = [unknown] * len(keys)
+    unserved = []
+    ttl_us = plan.ttl_us
+    for i, record in enumerate(map(records.get, keys)):
+        at = now_us[i]
+        if record is None or record[0] >= at:  # nothing known strictly before now
+            unserved.append((i, "absent"))
+        elif ttl_us is not None and at - record[0] > ttl_us:
+            unserved.append((i, "stale"))
+        elif record[1] is not None and record[1] < at:  # SCD2 version closed
+            unserved.append((i, "absent"))
+        else:
+            payloads[i] = _DECODED.decode(plan, record[2])
+    return payloads, unserved
 
 
 # ------------------------------------------------------------------------------ materialize

@@ -9,7 +9,7 @@ so a feature is declared exactly once (the shape of Feast's ``Entity``/``Feature
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -81,35 +81,23 @@ class Entity:
 
     def key(self, request: Mapping[str, Any]) -> str | None:
         """The online key of a (normalized) request; None when a key value is missing."""
+        return self.keys([request])[0]
+
+    def keys(self, requests: Sequence[Mapping[str, Any]]) -> list[str | None]:
+        """``key`` of many requests, one join key at a time (serving's batch path)."""
         parts = []
-        for key in self.join_keys:
-            value = self.derived[key].python(request) if key in self.derived else request.get(key)
-            if value is None:
-                return None
-            parts.append(format_key_part(value))
-        return "|".join(parts)
-
-    def key_function(self) -> Callable[[Mapping[str, Any]], str | None]:
-        """``key`` specialised for plain (not derived) keys: the serving hot path."""
-        if self.derived:
-            return self.key
-        if len(self.join_keys) == 1:
-            (name,) = self.join_keys
-
-            def single(request: Mapping[str, Any]) -> str | None:
-                value = request.get(name)
-                return None if value is None else format_key_part(value)
-
-            return single
-        names = self.join_keys
-
-        def plain(request: Mapping[str, Any]) -> str | None:
-            values = [request.get(name) for name in names]
-            if any(value is None for value in values):
-                return None
-            return "|".join(map(format_key_part, values))
-
-        return plain
+        for name in self.join_keys:
+            if name in self.derived:
+                derive = self.derived[name].python
+                values = [derive(r) for r in requests]
+            else:
+                values = [r.get(name) for r in requests]
+            parts.append(
+                [v if type(v) is str else None if v is None else format_key_part(v) for v in values]
+            )
+        if len(parts) == 1:
+            return parts[0]
+        return [None if None in p else "|".join(p) for p in zip(*parts, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,20 @@ def test_batch_lookup_equals_single_lookups(base_conn, store) -> None:
     assert batch == [lookup_online_features(store, r, now) for r in requests]
 
 
+def test_a_batch_applies_ttl_and_validity_per_flight(base_conn, store) -> None:
+    """Per-flight feature times in one batch: TTL and validity judged per flight, as alone."""
+    now = parity_moment(base_conn, TABLES)
+    requests = parity_sample(base_conn, 60, seed=4).to_dict("records")
+    requests[0] = requests[0] | {"tailnum": "N-NOPE"}
+    moments = [now + dt.timedelta(hours=i) for i in range(60)]  # weather is stale after 3 h
+    batch = lookup_online_features_batch(store, requests, moments)
+    singles = [lookup_online_features(store, r, m) for r, m in zip(requests, moments, strict=True)]
+    assert batch == singles
+    reasons = [f.missing.get("weather_temp") for f in batch]
+    assert reasons[0] is None and reasons[-1] == "stale"
+    assert batch[0].missing["plane_seats"] == "absent"
+
+
 def test_materialization_is_incremental(warehouse_copy, tmp_path: Path) -> None:
     conn = warehouse_copy
     store = SQLiteOnlineStore(path=str(tmp_path / "online.sqlite"))
