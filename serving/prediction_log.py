@@ -18,11 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import operator
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -68,15 +69,20 @@ FEEDBACK_SCHEMA = pa.schema(
     ]
 )
 Columns = Mapping[str, Any]
-"""A chunk of records, column by column: a list per field (a struct field: a dict of lists)."""
+"""Records column by column: a list per field (a struct field: a dict of lists per sub-field)."""
+
+ROWS_BELOW = 16  # records: a smaller chunk is queued as rows (see ParquetLog)
+CONVERT_ROWS = 256  # rows transposed per C call on the writer thread (bounds a GIL hold)
 
 
 class ParquetLog:
     """A buffered, thread-flushed, append-only Parquet log of records with a fixed schema.
 
-    Writers append chunks of columns (``append_columns``; a single record is a chunk of one),
-    so the request path never builds a dict per record and the writer never transposes: a
-    flush is one Arrow conversion per column, each a short C call.
+    Records arrive column by column (``append_columns``; ``append`` is a chunk of one). The
+    schema is flattened (a struct's sub-fields are leaf columns), and a chunk is queued either
+    as its leaf columns (a 1,000-flight batch) or, when small, as rows (single predictions,
+    thousands per flush): the writer then transposes rows in C and concatenates columns in C,
+    so a flush costs a few C calls per leaf column, whatever the mix of chunk sizes.
     """
 
     def __init__(
@@ -99,7 +105,8 @@ class ParquetLog:
         self._on_written = on_written
         self._on_dropped = on_dropped
         self._on_error = on_error
-        self._chunks: list[tuple[int, Columns]] = []
+        self._layout = _Layout(schema)
+        self._chunks: list[_Chunk] = []
         self._pending = 0
         self._lock = threading.Lock()  # guards the buffer (held for microseconds)
         self._write_lock = threading.Lock()  # one flush at a time
@@ -114,7 +121,7 @@ class ParquetLog:
         self._thread.start()
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Queue one record (a dict per field; a struct field's value is a dict or None)."""
+        """Queue one record (a value per field; a struct field's value is a dict or None)."""
         columns: dict[str, Any] = {}
         for f in self.schema:
             value = record.get(f.name)
@@ -128,17 +135,22 @@ class ParquetLog:
     def append_columns(self, columns: Columns, count: int) -> None:
         """Queue ``count`` records given column by column; never blocks on I/O.
 
-        Every field has a list of ``count`` values (a missing field: all null); a struct field
-        has a dict of such lists. Past ``max_pending`` queued records the chunk is dropped,
-        and counted.
+        Each field has a list of ``count`` values (a field left out: null); a struct field has
+        a dict of such lists. Past ``max_pending`` queued records the chunk is dropped, and
+        counted.
         """
         if count == 0:
             return
         if self._pending + count > self.max_pending:
             self._on_dropped(count)
             return
+        leaves = self._layout.leaves(columns, count)
+        if count >= ROWS_BELOW:
+            chunk = _Chunk(count, None, leaves)
+        else:
+            chunk = _Chunk(count, list(zip(*leaves, strict=True)), None)
         with self._lock:
-            self._chunks.append((count, columns))
+            self._chunks.append(chunk)
             self._pending += count
             pending = self._pending
         if pending >= self.flush_rows:
@@ -157,7 +169,7 @@ class ParquetLog:
             if count == 0:
                 return 0
             try:
-                self._write(chunks, count)
+                self._write(chunks)
             except Exception:  # noqa: BLE001 - keep the records for the next flush
                 logger.exception("prediction log flush failed; %d records kept", count)
                 with self._lock:
@@ -182,8 +194,13 @@ class ParquetLog:
             self._wake.clear()
             self.flush()
 
-    def _write(self, chunks: list[tuple[int, Columns]], count: int) -> None:
-        arrays = [_field_array(f, [(n, c.get(f.name)) for n, c in chunks]) for f in self.schema]
+    def _write(self, chunks: list[_Chunk]) -> None:
+        blocks = _leaf_blocks(chunks)
+        leaves = [
+            _array(list(itertools.chain.from_iterable(block[i] for block in blocks)), kind)
+            for i, kind in enumerate(self._layout.types)
+        ]
+        arrays = self._layout.fields(leaves)
         table = pa.Table.from_arrays(arrays, schema=self.schema)
         now = dt.datetime.now(dt.UTC)
         folder = self.directory / f"date={now:%Y-%m-%d}"
@@ -194,23 +211,90 @@ class ParquetLog:
         os.replace(tmp, folder / name)
 
 
-def _field_array(f: pa.Field, parts: Sequence[tuple[int, Any]]) -> pa.Array:
-    """One field of a flush: its chunks' values concatenated (in C) and converted once."""
-    if pa.types.is_struct(f.type):
-        children = [
-            _field_array(sub, [(n, None if c is None else c.get(sub.name)) for n, c in parts])
-            for sub in f.type
-        ]
-        return pa.StructArray.from_arrays(children, fields=list(f.type))
-    values = list(itertools.chain.from_iterable(_values(n, c) for n, c in parts))
+class _Chunk(NamedTuple):
+    count: int
+    rows: list[tuple[Any, ...]] | None  # a small chunk: one tuple of leaf values per record
+    leaves: list[Sequence[Any]] | None  # a big one: one sequence per leaf column
+
+
+class _Layout:
+    """A schema's leaf columns: its plain fields, then each struct field's sub-fields.
+
+    Taking a chunk's leaves is two ``itemgetter`` calls per struct (in C) when every field is
+    given, as serving's chunks are; a field left out is null.
+    """
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        plain = [f for f in schema if not pa.types.is_struct(f.type)]
+        structs = [f for f in schema if pa.types.is_struct(f.type)]
+        self._plain = [f.name for f in plain]
+        self._structs = [(f.name, [sub.name for sub in f.type]) for f in structs]
+        self._take_plain = _getter(self._plain)
+        self._take_subs = [(name, _getter(subs)) for name, subs in self._structs]
+        self.types = [f.type for f in plain] + [sub.type for f in structs for sub in f.type]
+
+    def leaves(self, columns: Columns, count: int) -> list[Sequence[Any]]:
+        try:
+            out = list(self._take_plain(columns))
+            for name, take in self._take_subs:
+                out.extend(take(columns[name]))
+            return out
+        except (KeyError, TypeError):  # fields left out
+            absent = [None] * count
+            out = [columns.get(name, absent) for name in self._plain]
+            for name, subs in self._structs:
+                given = columns.get(name) or {}
+                out.extend(given.get(sub, absent) for sub in subs)
+            return out
+
+    def fields(self, leaves: Sequence[pa.Array]) -> list[pa.Array]:
+        """The schema's arrays, in schema order, from the leaf arrays."""
+        by_name = dict(zip(self._plain, leaves, strict=False))
+        position = len(self._plain)
+        for f in self.schema:
+            if pa.types.is_struct(f.type):
+                children = list(leaves[position : position + f.type.num_fields])
+                position += f.type.num_fields
+                by_name[f.name] = pa.StructArray.from_arrays(children, fields=list(f.type))
+        return [by_name[f.name] for f in self.schema]
+
+
+def _getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``itemgetter`` that always returns a tuple (even of one)."""
+    if len(names) == 1:
+        (name,) = names
+        return lambda mapping: (mapping[name],)
+    return operator.itemgetter(*names)
+
+
+def _leaf_blocks(chunks: Sequence[_Chunk]) -> list[Sequence[Sequence[Any]]]:
+    """The chunks as blocks of leaf columns: consecutive rows transposed, CONVERT_ROWS at once."""
+    blocks: list[Sequence[Sequence[Any]]] = []
+    rows: list[tuple[Any, ...]] = []
+    for chunk in chunks:
+        if chunk.rows is not None:
+            rows.extend(chunk.rows)
+            continue
+        blocks.extend(_transposed(rows))
+        rows = []
+        blocks.append(chunk.leaves)
+    blocks.extend(_transposed(rows))
+    return blocks
+
+
+def _transposed(rows: list[tuple[Any, ...]]) -> list[Sequence[Sequence[Any]]]:
+    return [
+        list(zip(*rows[start : start + CONVERT_ROWS], strict=True))
+        for start in range(0, len(rows), CONVERT_ROWS)
+    ]
+
+
+def _array(values: list[Any], kind: pa.DataType) -> pa.Array:
     try:
-        return pa.array(values, type=f.type)
+        return pa.array(values, type=kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # one odd value: coerce it
-        return pa.array([_coerce(v, f.type) for v in values], type=f.type)
-
-
-def _values(count: int, column: Sequence[Any] | None) -> Iterable[Any]:
-    return itertools.repeat(None, count) if column is None else column
+        return pa.array([_coerce(v, kind) for v in values], type=kind)
 
 
 def _coerce(value: Any, kind: pa.DataType) -> Any:
