@@ -61,15 +61,17 @@ def _files(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.glob("date=*/*.parquet")) if folder.is_dir() else []
 
 
-def _read(folder: Path, columns: dict[str, str]) -> pd.DataFrame:
+def _read(
+    folder: Path, columns: dict[str, str], where: str = "TRUE", params: tuple = ()
+) -> pd.DataFrame:
     files = _files(folder)
     if not files:
         return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
     with duckdb.connect() as conn:
         frame = conn.execute(
             "SELECT * EXCLUDE (date) FROM read_parquet(?, hive_partitioning = true, "
-            "union_by_name = true)",
-            [files],
+            f"union_by_name = true) WHERE {where}",
+            [files, *params],
         ).df()
     for name, kind in columns.items():
         if name not in frame:
@@ -90,7 +92,18 @@ def read_predictions(settings: Settings, start: dt.date, end: dt.date) -> pd.Dat
     the features up: ``min(logged_at, scheduled_departure - PREDICTION_LEAD)``, as serving does).
     A request id logged twice keeps its last record.
     """
-    frame = _read(settings.predictions_dir / PREDICTION_LOG_DIR, PREDICTION_COLUMNS)
+    # A UTC window around the local days, in SQL: only those rows are converted to Python
+    # (the feature values above all); the exact local-day filter follows.
+    window = (
+        dt.datetime.combine(start, dt.time()) - dt.timedelta(days=1),
+        dt.datetime.combine(end, dt.time()) + dt.timedelta(days=2),
+    )
+    frame = _read(
+        settings.predictions_dir / PREDICTION_LOG_DIR,
+        PREDICTION_COLUMNS,
+        "scheduled_departure >= ? AND scheduled_departure < ?",
+        window,
+    )
     frame["flight_date"] = local_date(frame["scheduled_departure"]) if len(frame) else []
     frame = frame[(frame["flight_date"] >= start) & (frame["flight_date"] <= end)]
     frame = frame.sort_values("logged_at").drop_duplicates("request_id", keep="last")
