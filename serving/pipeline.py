@@ -108,7 +108,8 @@ class InferencePipeline:
         """Score flights in order; each answer is logged as its own record."""
         started = time.perf_counter()
         now = utc_now()  # the feature time's "now", and the log's logged_at
-        flights = [flight_fields(r) for r in requests]
+        converted: dict[dt.datetime, dt.datetime] = {}
+        flights = [flight_fields(r, converted) for r in requests]
         features = self.features.lookup(flights, now)
         state = self.watcher.state  # one snapshot for the whole call: no mixed swap
         has_challenger = state.challenger is not None
@@ -234,16 +235,27 @@ class InferencePipeline:
         self.log.append_columns(columns, count)
 
 
-def flight_fields(request: FlightRequest) -> dict[str, Any]:
+def flight_fields(
+    request: FlightRequest, utc: dict[dt.datetime, dt.datetime] | None = None
+) -> dict[str, Any]:
     """The flight as the feature code takes it: ``normalize_request``'s output, built directly
-    (the schema already typed every field: no empty tail number, a float distance)."""
+    (the schema already typed every field: no empty tail number, a float distance).
+
+    ``utc``: departures already converted in this batch (equal instants hash alike whatever
+    their offset), as a batch has far fewer distinct departure times than flights.
+    """
+    departure = request.scheduled_departure
+    if utc is None:
+        naive = request.departure_utc()
+    elif (naive := utc.get(departure)) is None:
+        naive = utc[departure] = request.departure_utc()
     return {
         "carrier": request.carrier,
         "flight": request.flight,
         "tailnum": request.tailnum,
         "origin": request.origin,
         "dest": request.dest,
-        "scheduled_departure": request.departure_utc(),
+        "scheduled_departure": naive,
         "distance": request.distance,
     }
 

@@ -54,18 +54,29 @@ class OnlineFeatureColumns:
     """Every feature of the service for many requests, column by column.
 
     Serving builds the model matrix straight from the columns; ``rows`` is the per-request view
-    (``lookup_online_features_batch``). A value is None exactly when it was not served.
+    (``lookup_online_features_batch``). A value is None exactly when it was not served; why is
+    worked out only when asked (``missing``): serving does not need it.
     """
 
     columns: dict[str, list[Any]]  # feature (service order) -> one value per request
-    missing: list[dict[str, str]]  # per request: feature -> 'stale' | 'absent'
+    count: int
+    unserved: tuple[tuple[Mapping[str, Mapping[str, str]], list[tuple[int, str]]], ...]
+    # per view: (reason -> {feature: reason}, [(request, reason) not served])
 
     def __len__(self) -> int:
-        return len(self.missing)
+        return self.count
+
+    def missing(self) -> list[dict[str, str]]:
+        """Per request: feature -> 'stale' | 'absent', for the features not served."""
+        out: list[dict[str, str]] = [{} for _ in range(self.count)]
+        for reasons, rows in self.unserved:
+            for i, reason in rows:
+                out[i].update(reasons[reason])
+        return out
 
     def rows(self) -> list[OnlineFeatures]:
         values = column_rows(self.columns)
-        return [OnlineFeatures(v, m) for v, m in zip(values, self.missing, strict=True)]
+        return [OnlineFeatures(v, m) for v, m in zip(values, self.missing(), strict=True)]
 
 
 def column_rows(columns: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -209,12 +220,11 @@ def lookup_online_feature_columns(
     records = dict(zip(unique, store.read(unique), strict=True))
     columns: dict[str, Any] = dict.fromkeys(names)  # service order
     columns.update(request_feature_columns(flights))
-    missing: list[dict[str, str]] = [{} for _ in range(count)]
+    unserved = []
     years: list[float] | None = None
     for plan, keys in zip(plans, view_keys, strict=True):
-        payloads, unserved = _resolve(plan, keys, records, now_us)
-        for i, reason in unserved:
-            missing[i].update(plan.reasons[reason])
+        payloads, not_served = _resolve(plan, keys, records, now_us)
+        unserved.append((plan.reasons, not_served))
         # One transposition in C: payload rows -> value columns (unknown rows: all None).
         values = list(zip(*payloads, strict=True)) if count else [()] * plan.width
         for name, index in plan.served:
@@ -227,7 +237,7 @@ def lookup_online_feature_columns(
                     None if stored is None else fn(stored, year)
                     for stored, year in zip(values[index], years, strict=True)
                 ]
-    return OnlineFeatureColumns(columns, missing)
+    return OnlineFeatureColumns(columns, count, tuple(unserved))
 
 
 Resolved = tuple[list[list[Any]], list[tuple[int, str]]]
