@@ -49,7 +49,7 @@ class FeatureBatch:
     columns: dict[str, list[Any]]  # feature (service order) -> one value per flight
     store_ok: bool
 
-    def missing(self) -> list[list[str]]:
+    def missing_names(self) -> list[list[str]]:
         """Each flight's missing features, sorted by name (column-wise: a few C scans)."""
         count = len(next(iter(self.columns.values()), ()))
         out: list[list[str]] = [[] for _ in range(count)]

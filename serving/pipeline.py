@@ -123,7 +123,7 @@ class InferencePipeline:
             rows.append(row)
         self._score(state, features, rows)
         latency_ms = (time.perf_counter() - started) * 1000.0 / max(len(rows), 1)
-        missing = features.missing()
+        missing = features.missing_names()
         answers = [self._answer(state, row, missing[i]) for i, row in enumerate(rows)]
         self._log(flights, features, answers, endpoint, latency_ms, now)
         self._count(answers, rows)

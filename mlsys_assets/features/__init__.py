@@ -2,7 +2,8 @@
 
 Public API (other layers code against these names):
 ``FLIGHTS_V1``, ``entity_rows_for_flights``, ``build_training_set``, ``request_features``,
-``lookup_online_features`` (and ``lookup_online_features_batch``, ``OnlineFeatures``).
+``lookup_online_features`` (and ``lookup_online_features_batch``, ``OnlineFeatures``;
+``lookup_online_feature_columns``, ``OnlineFeatureColumns`` for a batch column by column).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import dagster as dg
 from mlsys_assets.features.catalog import FEATURE_VIEWS, FLIGHTS_V1
 from mlsys_assets.features.entities import PREDICTION_LEAD, entity_rows_for_flights
 from mlsys_assets.features.online import (
+    OnlineFeatureColumns,
     OnlineFeatures,
+    lookup_online_feature_columns,
     lookup_online_features,
     lookup_online_features_batch,
     materialize_online,
@@ -24,10 +27,12 @@ __all__ = [
     "FEATURE_VIEWS",
     "FLIGHTS_V1",
     "PREDICTION_LEAD",
+    "OnlineFeatureColumns",
     "OnlineFeatures",
     "build_defs",
     "build_training_set",
     "entity_rows_for_flights",
+    "lookup_online_feature_columns",
     "lookup_online_features",
     "lookup_online_features_batch",
     "materialize_online",
