@@ -208,22 +208,24 @@ def lookup_online_feature_columns(
         if us is None:
             us = micros[moment] = to_us(moment)
         now_us.append(us)
-    by_entity: dict[str, list[str | None]] = {}  # views of one entity share its keys
-    view_keys = []
+    # Keys per entity (its views share them), each distinct key once per view in the read.
+    keys_of: dict[str, list[str | None]] = {}
+    distinct: dict[str, list[str]] = {}
     for plan in plans:
-        keys = by_entity.get(plan.entity)
-        if keys is None:
-            keys = by_entity[plan.entity] = plan.keys(flights)
-        prefix = plan.prefix
-        view_keys.append([None if k is None else prefix + k for k in keys])
-    unique = list(dict.fromkeys(k for keys in view_keys for k in keys if k is not None))
-    records = dict(zip(unique, store.read(unique), strict=True))
+        if plan.entity not in keys_of:
+            keys = keys_of[plan.entity] = plan.keys(flights)
+            distinct[plan.entity] = [k for k in dict.fromkeys(keys) if k is not None]
+    wanted = [plan.prefix + k for plan in plans for k in distinct[plan.entity]]
+    found = iter(store.read(wanted))
+    records = [
+        {k: next(found) for k in distinct[plan.entity]} for plan in plans
+    ]  # per view: entity key -> record
     columns: dict[str, Any] = dict.fromkeys(names)  # service order
     columns.update(request_feature_columns(flights))
     unserved = []
     years: list[float] | None = None
-    for plan, keys in zip(plans, view_keys, strict=True):
-        payloads, not_served = _resolve(plan, keys, records, now_us)
+    for plan, view_records in zip(plans, records, strict=True):
+        payloads, not_served = _resolve(plan, keys_of[plan.entity], view_records, now_us)
         unserved.append((plan.reasons, not_served))
         # One transposition in C: payload rows -> value columns (unknown rows: all None).
         values = list(zip(*payloads, strict=True)) if count else [()] * plan.width

@@ -110,8 +110,15 @@ def request_feature_columns(requests: Sequence[Mapping[str, Any]]) -> dict[str, 
 
     Values are plain Python (str, float, None for an unknown calendar value), one per request.
     """
-    hours = [r["scheduled_departure"].replace(minute=0, second=0, microsecond=0) for r in requests]
-    calendars = [calendar_features(hour) for hour in hours]
+    by_departure: dict[dt.datetime, tuple[float, ...]] = {}  # a batch shares departure times
+    calendars = []
+    for r in requests:
+        sched = r["scheduled_departure"]
+        calendar = by_departure.get(sched)
+        if calendar is None:
+            hour = sched.replace(minute=0, second=0, microsecond=0)
+            calendar = by_departure[sched] = calendar_features(hour)
+        calendars.append(calendar)
     columns: dict[str, list[Any]] = {
         "carrier": [r["carrier"] for r in requests],
         "origin": [r["origin"] for r in requests],
