@@ -18,16 +18,17 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from mlsys_assets.clock import utc_now
 from mlsys_assets.features.request import calendar_features
 from mlsys_assets.model_contract import Baseline
 from mlsys_assets.scoring.predictor import ModelBundle
-from mlsys_assets.scoring.rules import BusinessRule, decide
+from mlsys_assets.scoring.rules import THRESHOLD_RULE, BusinessRule, decide
 from serving.features import STORE_UNAVAILABLE, FeatureBatch, FeatureSource
 from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher, ServingModels
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 BASELINE_RULE = "baseline"
 PRIOR_RULE = "prior"
 PRIOR_PROBABILITY = 0.2  # used only when no model and no baseline were ever loaded
+NAN = float("nan")
 # What the prediction log takes from the flight and from the answer, besides the features.
 FLIGHT_FIELDS = (
     "carrier",
@@ -52,7 +54,6 @@ FLIGHT_FIELDS = (
 )
 ANSWER_FIELDS = (
     "missing_features",
-    "model_name",
     "model_version",
     "variant",
     "delay_probability",
@@ -63,17 +64,59 @@ ANSWER_FIELDS = (
 )
 
 
-@dataclass(slots=True)
-class _Row:
-    """One flight on its way through the pipeline (``index``: its place in the batch)."""
+@dataclass
+class Scored:
+    """The answers of one call, column by column (one entry per flight, in request order).
 
-    index: int
-    request_id: str
-    flight: dict[str, Any]
-    variant: Variant
-    fallbacks: list[str] = field(default_factory=list)
-    model: ModelBundle | None = None
-    probability: float = float("nan")
+    ``predictions`` gives them as ``Prediction`` models (single requests); ``to_json`` writes
+    the batch answer straight from the columns, which is the same JSON as dumping those models
+    (a test pins it) without building 1,000 of them.
+    """
+
+    request_id: list[str]
+    delay_probability: list[float]
+    delayed: list[bool]
+    model_name: str
+    model_version: list[str | None]
+    variant: list[Variant]
+    missing_features: list[list[str]]
+    rule: list[str]
+    threshold: list[float]
+    fallbacks: list[list[str]]
+
+    def __len__(self) -> int:
+        return len(self.request_id)
+
+    def _columns(self) -> list[Sequence[Any]]:
+        return [
+            self.request_id,
+            self.delay_probability,
+            self.delayed,
+            [self.model_name] * len(self),
+            self.model_version,
+            self.variant,
+            self.missing_features,
+            self.rule,
+            self.threshold,
+            self.fallbacks,
+        ]
+
+    def predictions(self) -> list[Prediction]:
+        return [  # pydantic-core's validating init beats model_construct
+            Prediction(**dict(zip(ANSWER_KEYS, values, strict=True)))
+            for values in zip(*self._columns(), strict=True)
+        ]
+
+    def to_json(self) -> bytes:
+        """``BatchResponse(predictions=...)`` as JSON."""
+        answers = [
+            dict(zip(ANSWER_KEYS, values, strict=True))
+            for values in zip(*self._columns(), strict=True)
+        ]
+        return orjson.dumps({"predictions": answers})
+
+
+ANSWER_KEYS = tuple(Prediction.model_fields)
 
 
 class InferencePipeline:
@@ -106,123 +149,157 @@ class InferencePipeline:
         self, requests: Sequence[FlightRequest], endpoint: str = "batch"
     ) -> list[Prediction]:
         """Score flights in order; each answer is logged as its own record."""
+        return self.score(requests, endpoint).predictions()
+
+    def score(self, requests: Sequence[FlightRequest], endpoint: str = "batch") -> Scored:
+        """Score flights in order, column by column; each answer is logged as its own record."""
         started = time.perf_counter()
         now = utc_now()  # the feature time's "now", and the log's logged_at
         converted: dict[dt.datetime, dt.datetime] = {}
         flights = [flight_fields(r, converted) for r in requests]
         features = self.features.lookup(flights, now)
         state = self.watcher.state  # one snapshot for the whole call: no mixed swap
-        has_challenger = state.challenger is not None
-        rows = []
-        for i, (request, flight) in enumerate(zip(requests, flights, strict=True)):
-            request_id = request.request_id or secrets.token_hex(16)
-            variant = choose_variant(request_id, self.canary_share, has_challenger)
-            row = _Row(i, request_id, flight, variant)
-            if not features.store_ok:
-                row.fallbacks.append(STORE_UNAVAILABLE)
-            rows.append(row)
-        self._score(state, features, rows)
-        latency_ms = (time.perf_counter() - started) * 1000.0 / max(len(rows), 1)
-        missing = features.missing_names()
-        answers = [self._answer(state, row, missing[i]) for i, row in enumerate(rows)]
-        self._log(flights, features, answers, endpoint, latency_ms, now)
-        self._count(answers, rows)
-        return answers
+        count = len(requests)
+        request_ids = [r.request_id or secrets.token_hex(16) for r in requests]
+        if state.challenger is not None and self.canary_share > 0.0:
+            variants = [choose_variant(rid, self.canary_share, True) for rid in request_ids]
+        else:
+            variants = [CHAMPION] * count
+        start = [] if features.store_ok else [STORE_UNAVAILABLE]
+        fallbacks = [list(start) for _ in range(count)]
+        models, probabilities = self._score(state, features, flights, variants, fallbacks)
+        latency_ms = (time.perf_counter() - started) * 1000.0 / max(count, 1)
+        scored = Scored(
+            request_id=request_ids,
+            delay_probability=probabilities,
+            model_name=self.model_name,
+            variant=variants,
+            missing_features=features.missing_names(),
+            fallbacks=fallbacks,
+            **self._decide(state, models, probabilities, flights),
+        )
+        self._log(flights, features, scored, endpoint, latency_ms, now)
+        self._count(scored)
+        return scored
 
-    def _count(self, answers: list[Prediction], rows: list[_Row]) -> None:
+    def _count(self, scored: Scored) -> None:
         """Metrics once per call and label set, not once per flight (a batch has 1,000)."""
-        scored = Counter((a.variant, a.model_version or "none") for a in answers)
-        for (variant, version), n in scored.items():
+        versions = [v or "none" for v in scored.model_version]
+        for (variant, version), n in Counter(zip(scored.variant, versions, strict=True)).items():
             self.metrics.predictions.labels(variant, version).inc(n)
-        reasons = Counter(reason for row in rows for reason in row.fallbacks)
+        reasons = Counter(reason for row in scored.fallbacks for reason in row)
         for reason, n in reasons.items():
             self.metrics.fallbacks.labels(reason=reason).inc(n)
 
-    def _score(self, state: ServingModels, features: FeatureBatch, rows: list[_Row]) -> None:
-        """Set each row's model and probability along the chain (rows left: the baseline)."""
+    def _score(
+        self,
+        state: ServingModels,
+        features: FeatureBatch,
+        flights: list[dict[str, Any]],
+        variants: list[Variant],
+        fallbacks: list[list[str]],
+    ) -> tuple[list[ModelBundle | None], list[float]]:
+        """Each flight's model and probability along the chain (flights left: the baseline).
+
+        ``variants`` and ``fallbacks`` are updated in place with what actually answered.
+        """
+        count = len(flights)
+        models: list[ModelBundle | None] = [None] * count
+        probabilities = [NAN] * count
         chain: list[tuple[Variant, ModelBundle | None, str]] = [
             (CHALLENGER, state.challenger, "challenger_predict_failed"),
             (CHAMPION, state.champion, "champion_predict_failed"),
             (CHAMPION, state.previous, "previous_predict_failed"),
         ]
-        pending = [row for row in rows if row.variant == CHALLENGER]
-        champion_rows = [row for row in rows if row.variant != CHALLENGER]
-        in_order = list(range(len(rows)))
+        pending = [i for i, v in enumerate(variants) if v == CHALLENGER]
+        champion_rows = [i for i, v in enumerate(variants) if v != CHALLENGER]
+        in_order = list(range(count))
         for step, (variant, model, reason) in enumerate(chain):
             if step == 1:
                 pending = pending + champion_rows
             if not pending or model is None:
                 continue
+            # The whole batch in order: the encoder takes the feature columns as they are.
+            rows: Sequence[int] = range(count) if pending == in_order else pending
             try:
-                indices: Sequence[int] = [row.index for row in pending]
-                if indices == in_order:  # the whole batch: the encoder takes columns as they are
-                    indices = range(len(rows))
-                probabilities = model.predict_matrix(
-                    model.encode_columns(features.columns, indices)
-                )
+                found = model.predict_matrix(model.encode_columns(features.columns, rows))
             except Exception:  # noqa: BLE001 - a model that cannot predict: next in the chain
                 logger.exception("model v%s failed to predict", model.version)
-                probabilities = np.full(len(pending), np.nan)
+                found = np.full(len(pending), np.nan)
             failed = []
-            for row, probability in zip(pending, probabilities, strict=True):
+            for i, probability in zip(pending, np.clip(found, 0.0, 1.0).tolist(), strict=True):
                 if probability != probability:  # NaN or an exception: next in the chain
-                    row.fallbacks.append(reason)
-                    failed.append(row)
+                    fallbacks[i].append(reason)
+                    failed.append(i)
                     continue
-                row.model, row.variant = model, variant
-                row.probability = min(max(float(probability), 0.0), 1.0)
+                models[i], variants[i], probabilities[i] = model, variant, probability
                 if step == 2:
-                    row.fallbacks.append("previous_champion")
+                    fallbacks[i].append("previous_champion")
             pending = failed
-        for row in rows:
-            if row.model is None:
-                if state.champion is None and state.previous is None:
-                    row.fallbacks.append("no_model")
-                row.variant = FALLBACK
-                row.probability = _baseline_probability(state.baseline, row.flight)
+        no_model = state.champion is None and state.previous is None
+        for i in range(count):
+            if models[i] is None:
+                if no_model:
+                    fallbacks[i].append("no_model")
+                variants[i] = FALLBACK
+                probabilities[i] = _baseline_probability(state.baseline, flights[i])
+        return models, probabilities
 
-    def _answer(self, state: ServingModels, row: _Row, missing: list[str]) -> Prediction:
-        """The answer: the model's (or the baseline's) decision and the rule that made it.
+    def _decide(
+        self,
+        state: ServingModels,
+        models: list[ModelBundle | None],
+        probabilities: list[float],
+        flights: list[dict[str, Any]],
+    ) -> dict[str, list[Any]]:
+        """Each answer's decision, the rule that made it, the threshold and the version.
 
-        ``missing``: what the model got as missing (imputed because stale, absent or the store
-        down, or simply null).
+        A model's registered threshold then the rule layer; the baseline's answers use the
+        serving threshold and name the baseline (or the prior) as their rule.
         """
-        model = row.model
-        if model is None:
-            threshold = state.threshold
-            delayed = row.probability >= threshold
-            rule = BASELINE_RULE if state.baseline is not None else PRIOR_RULE
-            version = state.baseline_version
-        else:
-            threshold = model.threshold
-            delayed, rule = decide(row.probability, threshold, row.flight, self.rules)
-            version = model.version
-        return Prediction(  # pydantic-core's validating init beats model_construct
-            request_id=row.request_id,
-            delay_probability=row.probability,
-            delayed=delayed,
-            model_name=self.model_name,
-            model_version=version,
-            variant=row.variant,
-            missing_features=missing,
-            rule=rule,
-            threshold=threshold,
-            fallbacks=row.fallbacks,
-        )
+        count = len(models)
+        first = models[0] if count else None
+        if first is not None and not self.rules and all(m is first for m in models):
+            threshold = first.threshold  # one model, no rules: the threshold decides all
+            return {
+                "delayed": [p >= threshold for p in probabilities],
+                "rule": [THRESHOLD_RULE] * count,
+                "threshold": [threshold] * count,
+                "model_version": [first.version] * count,
+            }
+        out: dict[str, list[Any]] = {
+            "delayed": [],
+            "rule": [],
+            "threshold": [],
+            "model_version": [],
+        }
+        baseline_rule = BASELINE_RULE if state.baseline is not None else PRIOR_RULE
+        for model, probability, flight in zip(models, probabilities, flights, strict=True):
+            if model is None:
+                threshold, version = state.threshold, state.baseline_version
+                delayed, rule = probability >= threshold, baseline_rule
+            else:
+                threshold, version = model.threshold, model.version
+                delayed, rule = decide(probability, threshold, flight, self.rules)
+            out["delayed"].append(delayed)
+            out["rule"].append(rule)
+            out["threshold"].append(threshold)
+            out["model_version"].append(version)
+        return out
 
     def _log(
         self,
         flights: list[dict[str, Any]],
         features: FeatureBatch,
-        answers: list[Prediction],
+        scored: Scored,
         endpoint: str,
         latency_ms: float,
         now: dt.datetime,
     ) -> None:
         """One log record per answer, handed over column by column (no dict per record)."""
-        count = len(answers)
+        count = len(scored)
         columns: dict[str, Any] = {
-            "request_id": [a.request_id for a in answers],
+            "request_id": scored.request_id,
             "logged_at": [now] * count,
             "endpoint": [endpoint] * count,
         }
@@ -230,7 +307,8 @@ class InferencePipeline:
             columns[name] = [flight[name] for flight in flights]
         columns["feature_values"] = features.columns
         for name in ANSWER_FIELDS:
-            columns[name] = [getattr(a, name) for a in answers]
+            columns[name] = getattr(scored, name)
+        columns["model_name"] = [scored.model_name] * count
         columns["latency_ms"] = [latency_ms] * count
         self.log.append_columns(columns, count)
 

@@ -42,11 +42,10 @@ async def predict(body: FlightRequest, request: Request) -> Response:
 async def predict_batch(body: BatchRequest, request: Request) -> Response:
     """Score up to 1,000 flights, one answer each, in order (off the event loop)."""
     services: Services = request.app.state.services
-    predictions = await run_in_threadpool(services.pipeline.predict_many, body.flights)
-    variants = {p.variant for p in predictions}
+    scored = await run_in_threadpool(services.pipeline.score, body.flights)
+    variants = set(scored.variant)
     set_variant(request, variants.pop() if len(variants) == 1 else "mixed")
-    answer = BatchResponse.model_construct(predictions=predictions)
-    return Response(answer.model_dump_json(), media_type="application/json")
+    return Response(scored.to_json(), media_type="application/json")
 
 
 @router.post("/feedback", response_model=FeedbackResponse)
