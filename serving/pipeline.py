@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 
 from mlsys_assets.clock import utc_now
-from mlsys_assets.features.request import calendar_features
+from mlsys_assets.features.request import REQUEST_FIELDS, calendar_features
 from mlsys_assets.model_contract import Baseline
 from mlsys_assets.scoring.predictor import ModelBundle
 from mlsys_assets.scoring.rules import THRESHOLD_RULE, BusinessRule, decide
@@ -42,16 +42,7 @@ BASELINE_RULE = "baseline"
 PRIOR_RULE = "prior"
 PRIOR_PROBABILITY = 0.2  # used only when no model and no baseline were ever loaded
 NAN = float("nan")
-# What the prediction log takes from the flight and from the answer, besides the features.
-FLIGHT_FIELDS = (
-    "carrier",
-    "flight",
-    "tailnum",
-    "origin",
-    "dest",
-    "scheduled_departure",
-    "distance",
-)
+# What the prediction log takes from the answer, besides the flight and the features.
 ANSWER_FIELDS = (
     "missing_features",
     "model_version",
@@ -303,7 +294,7 @@ class InferencePipeline:
             "logged_at": [now] * count,
             "endpoint": [endpoint] * count,
         }
-        for name in FLIGHT_FIELDS:
+        for name in REQUEST_FIELDS:
             columns[name] = [flight[name] for flight in flights]
         columns["feature_values"] = features.columns
         for name in ANSWER_FIELDS:

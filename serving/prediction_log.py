@@ -21,6 +21,7 @@ import logging
 import operator
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -196,10 +197,12 @@ class ParquetLog:
 
     def _write(self, chunks: list[_Chunk]) -> None:
         blocks = _leaf_blocks(chunks)
-        leaves = [
-            _array(list(itertools.chain.from_iterable(block[i] for block in blocks)), kind)
-            for i, kind in enumerate(self._layout.types)
-        ]
+        leaves = []
+        for i, kind in enumerate(self._layout.types):
+            leaves.append(
+                _array(list(itertools.chain.from_iterable(block[i] for block in blocks)), kind)
+            )
+            _step_aside()
         arrays = self._layout.fields(leaves)
         table = pa.Table.from_arrays(arrays, schema=self.schema)
         now = dt.datetime.now(dt.UTC)
@@ -284,10 +287,17 @@ def _leaf_blocks(chunks: Sequence[_Chunk]) -> list[Sequence[Sequence[Any]]]:
 
 
 def _transposed(rows: list[tuple[Any, ...]]) -> list[Sequence[Sequence[Any]]]:
-    return [
-        list(zip(*rows[start : start + CONVERT_ROWS], strict=True))
-        for start in range(0, len(rows), CONVERT_ROWS)
-    ]
+    blocks = []
+    for start in range(0, len(rows), CONVERT_ROWS):
+        blocks.append(list(zip(*rows[start : start + CONVERT_ROWS], strict=True)))
+        _step_aside()
+    return blocks
+
+
+def _step_aside() -> None:
+    """Release the GIL between two conversions: a request waiting for it runs now, instead of
+    at the interpreter's next forced switch (the flush is not in a hurry, requests are)."""
+    time.sleep(0)
 
 
 def _array(values: list[Any], kind: pa.DataType) -> pa.Array:

@@ -12,19 +12,12 @@ import pandas as pd
 
 from mlsys_assets.features.catalog import FLIGHTS_V1
 from mlsys_assets.features.online import lookup_online_features
+from mlsys_assets.features.request import REQUEST_FIELDS
 from mlsys_assets.features.spec import FeatureService
 from mlsys_assets.features.training_set import build_training_set
 from mlsys_assets.resources.online_store import OnlineStore
 
-REQUEST_COLUMNS = (
-    "carrier",
-    "flight",
-    "tailnum",
-    "origin",
-    "dest",
-    "scheduled_departure",
-    "distance",
-)
+REQUEST_COLUMNS = REQUEST_FIELDS
 
 
 @dataclass(frozen=True)

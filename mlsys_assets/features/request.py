@@ -84,6 +84,18 @@ def to_naive_utc(value: Any) -> dt.datetime:
     return value
 
 
+REQUEST_FIELDS = (
+    "carrier",
+    "flight",
+    "tailnum",
+    "origin",
+    "dest",
+    "scheduled_departure",
+    "distance",
+)
+"""A flight request's fields, as ``normalize_request`` returns them."""
+
+
 def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
     """The request fields the features use, typed: naive-UTC departure, float distance."""
     sched = to_naive_utc(request["scheduled_departure"])

@@ -6,22 +6,15 @@ import json
 
 from fastapi.testclient import TestClient
 
-from serving.schemas import BatchResponse, FlightRequest
-from tests.serving.world import World, next_day_requests
-
-
-def _requests(world: World, n: int) -> list[FlightRequest]:
-    flights = next_day_requests(world)[:n]
-    return [
-        FlightRequest.model_validate(f | {"request_id": f"j-{i}"}) for i, f in enumerate(flights)
-    ]
+from serving.schemas import BatchResponse
+from tests.serving.world import World, flight_requests
 
 
 def test_the_batch_json_is_the_json_of_the_predictions(
     shared_client: TestClient, shared_world: World
 ) -> None:
     pipeline = shared_client.app.state.services.pipeline
-    scored = pipeline.score(_requests(shared_world, 300))
+    scored = pipeline.score(flight_requests(shared_world, 300, "j-"))
     predictions = scored.predictions()
     assert {p.variant for p in predictions} == {"champion", "challenger"}  # two models decide
     expected = BatchResponse(predictions=predictions).model_dump(mode="json")
@@ -34,7 +27,7 @@ def test_one_model_without_rules_decides_by_its_threshold(
     pipeline = shared_client.app.state.services.pipeline
     share, pipeline.canary_share = pipeline.canary_share, 0.0
     try:
-        scored = pipeline.score(_requests(shared_world, 100))
+        scored = pipeline.score(flight_requests(shared_world, 100, "j-"))
     finally:
         pipeline.canary_share = share
     assert set(scored.variant) == {"champion"} and set(scored.rule) == {"threshold"}

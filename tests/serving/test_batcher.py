@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from serving.batcher import MicroBatcher
 from serving.pipeline import InferencePipeline
 from serving.schemas import FlightRequest, Prediction
-from tests.serving.world import World, next_day_requests
+from tests.serving.world import World, flight_requests
 
 
 class CountingPipeline:
@@ -25,18 +25,11 @@ class CountingPipeline:
         return self.pipeline.predict_many(requests, endpoint)
 
 
-def _requests(world: World, n: int) -> list[FlightRequest]:
-    flights = next_day_requests(world)[:n]
-    return [
-        FlightRequest.model_validate(f | {"request_id": f"mb-{i}"}) for i, f in enumerate(flights)
-    ]
-
-
 def test_a_burst_is_scored_in_few_calls_with_the_answers_of_each_alone(
     shared_client: TestClient, shared_world: World
 ) -> None:
     pipeline = shared_client.app.state.services.pipeline
-    requests = _requests(shared_world, 40)
+    requests = flight_requests(shared_world, 40, "mb-")
     alone = [pipeline.predict(r) for r in requests]
     counting = CountingPipeline(pipeline)
     batcher = MicroBatcher(counting, max_batch=16)  # type: ignore[arg-type]
@@ -54,7 +47,7 @@ def test_requests_apart_are_scored_alone(shared_client: TestClient, shared_world
     batcher = MicroBatcher(counting)  # type: ignore[arg-type]
 
     async def one_by_one() -> list[Prediction]:
-        return [await batcher.predict(r) for r in _requests(shared_world, 3)]
+        return [await batcher.predict(r) for r in flight_requests(shared_world, 3, "mb-")]
 
     answers = asyncio.run(one_by_one())
     assert counting.calls == [1, 1, 1]
@@ -69,7 +62,7 @@ def test_a_failing_batch_fails_each_of_its_requests(shared_world: World) -> None
     batcher = MicroBatcher(Broken())  # type: ignore[arg-type]
 
     async def burst() -> list[object]:
-        requests = _requests(shared_world, 3)
+        requests = flight_requests(shared_world, 3, "mb-")
         return await asyncio.gather(*(batcher.predict(r) for r in requests), return_exceptions=True)
 
     assert [type(e) for e in asyncio.run(burst())] == [RuntimeError] * 3

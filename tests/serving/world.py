@@ -33,6 +33,7 @@ from mlsys_assets.resources.online_store import SQLiteOnlineStore
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import Settings
+from serving.schemas import FlightRequest
 from tests.reference_data import load_reference
 
 FIRST_DAY = dt.date(2013, 1, 1)
@@ -122,6 +123,15 @@ def next_day_requests(world: World, limit: int | None = None) -> list[dict[str, 
             }
         )
     return out
+
+
+def flight_requests(world: World, n: int, prefix: str) -> list[FlightRequest]:
+    """The first ``n`` of ``next_day_requests`` as validated requests, ids ``<prefix><i>``."""
+    flights = next_day_requests(world, n)
+    return [
+        FlightRequest.model_validate(f | {"request_id": f"{prefix}{i}"})
+        for i, f in enumerate(flights)
+    ]
 
 
 def dump(obj: Any) -> str:
