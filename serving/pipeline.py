@@ -42,6 +42,7 @@ BASELINE_RULE = "baseline"
 PRIOR_RULE = "prior"
 PRIOR_PROBABILITY = 0.2  # used only when no model and no baseline were ever loaded
 NAN = float("nan")
+ANSWER_KEYS = tuple(Prediction.model_fields)  # an answer's JSON keys, in order
 # What the prediction log takes from the answer, besides the flight and the features.
 ANSWER_FIELDS = (
     "missing_features",
@@ -79,17 +80,10 @@ class Scored:
         return len(self.request_id)
 
     def _columns(self) -> list[Sequence[Any]]:
+        """The columns in ``Prediction``'s field order (the model name is one for all)."""
         return [
-            self.request_id,
-            self.delay_probability,
-            self.delayed,
-            [self.model_name] * len(self),
-            self.model_version,
-            self.variant,
-            self.missing_features,
-            self.rule,
-            self.threshold,
-            self.fallbacks,
+            [self.model_name] * len(self) if key == "model_name" else getattr(self, key)
+            for key in ANSWER_KEYS
         ]
 
     def predictions(self) -> list[Prediction]:
@@ -105,9 +99,6 @@ class Scored:
             for values in zip(*self._columns(), strict=True)
         ]
         return orjson.dumps({"predictions": answers})
-
-
-ANSWER_KEYS = tuple(Prediction.model_fields)
 
 
 class InferencePipeline:
