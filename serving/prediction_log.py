@@ -199,9 +199,7 @@ class ParquetLog:
         blocks = _leaf_blocks(chunks)
         leaves = []
         for i, kind in enumerate(self._layout.types):
-            leaves.append(
-                _array(list(itertools.chain.from_iterable(block[i] for block in blocks)), kind)
-            )
+            leaves.append(_array(_gathered(blocks, i), kind))
             _step_aside()
         arrays = self._layout.fields(leaves)
         table = pa.Table.from_arrays(arrays, schema=self.schema)
@@ -284,6 +282,14 @@ def _leaf_blocks(chunks: Sequence[_Chunk]) -> list[Sequence[Sequence[Any]]]:
         blocks.append(chunk.leaves)
     blocks.extend(_transposed(rows))
     return blocks
+
+
+def _gathered(blocks: Sequence[Sequence[Sequence[Any]]], leaf: int) -> list[Any]:
+    """One leaf column over all blocks (``list.extend`` copies a block's values in C)."""
+    column: list[Any] = []
+    for block in blocks:
+        column.extend(block[leaf])
+    return column
 
 
 def _transposed(rows: list[tuple[Any, ...]]) -> list[Sequence[Sequence[Any]]]:
