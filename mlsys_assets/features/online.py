@@ -63,9 +63,6 @@ class OnlineFeatureColumns:
     unserved: tuple[tuple[Mapping[str, Mapping[str, str]], list[tuple[int, str]]], ...]
     # per view: (reason -> {feature: reason}, [(request, reason) not served])
 
-    def __len__(self) -> int:
-        return self.count
-
     def missing(self) -> list[dict[str, str]]:
         """Per request: feature -> 'stale' | 'absent', for the features not served."""
         out: list[dict[str, str]] = [{} for _ in range(self.count)]
@@ -75,11 +72,11 @@ class OnlineFeatureColumns:
         return out
 
     def rows(self) -> list[OnlineFeatures]:
-        values = column_rows(self.columns)
+        values = _column_rows(self.columns)
         return [OnlineFeatures(v, m) for v, m in zip(values, self.missing(), strict=True)]
 
 
-def column_rows(columns: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+def _column_rows(columns: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Feature columns as one dict per request, in column order (zips in C: no loop per value)."""
     names = tuple(columns)
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]

@@ -17,8 +17,6 @@ from mlsys_assets.features.spec import FeatureService
 from mlsys_assets.features.training_set import build_training_set
 from mlsys_assets.resources.online_store import OnlineStore
 
-REQUEST_COLUMNS = REQUEST_FIELDS
-
 
 @dataclass(frozen=True)
 class Mismatch:
@@ -46,7 +44,7 @@ def parity_mismatches(
     rows["event_timestamp"] = pd.Timestamp(now)
     offline = build_training_set(conn, rows, service=service)
     out: list[Mismatch] = []
-    for i, request in enumerate(rows[list(REQUEST_COLUMNS)].to_dict("records")):
+    for i, request in enumerate(rows[list(REQUEST_FIELDS)].to_dict("records")):
         if _missing(request["tailnum"]):
             request["tailnum"] = None
         online = lookup_online_features(store, request, now, service=service).values
@@ -63,7 +61,7 @@ def parity_sample(conn: duckdb.DuckDBPyConnection, size: int, seed: int) -> pd.D
     """Requests for a sample of the newest day's flights (their entities are all online)."""
     return conn.execute(
         f"""
-        SELECT {", ".join(REQUEST_COLUMNS)} FROM (
+        SELECT {", ".join(REQUEST_FIELDS)} FROM (
             SELECT * FROM raw.flights
             WHERE flight_date = (SELECT max(flight_date) FROM raw.flights)
             ORDER BY hash(carrier || flight || origin || {int(seed)})

@@ -112,11 +112,6 @@ def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def request_feature_values(request: Mapping[str, Any]) -> dict[str, Any]:
-    """Request-time features of one normalized request (the online path)."""
-    return {name: column[0] for name, column in request_feature_columns([request]).items()}
-
-
 def request_feature_columns(requests: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
     """Request-time features of normalized requests, column by column (serving's batch path).
 

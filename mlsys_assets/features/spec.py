@@ -69,7 +69,7 @@ class Entity:
         return self.derived[key].sql if key in self.derived else key
 
     def key_sql(self, alias: str = "") -> str:
-        """SQL giving the online key string of a feature-table row (same format as ``key``)."""
+        """SQL giving the online key string of a feature-table row (same format as ``keys``)."""
         prefix = f"{alias}." if alias else ""
         parts = []
         for key in self.join_keys:
@@ -79,12 +79,9 @@ class Entity:
                 parts.append(f"CAST({prefix}{key} AS VARCHAR)")
         return " || '|' || ".join(parts)
 
-    def key(self, request: Mapping[str, Any]) -> str | None:
-        """The online key of a (normalized) request; None when a key value is missing."""
-        return self.keys([request])[0]
-
     def keys(self, requests: Sequence[Mapping[str, Any]]) -> list[str | None]:
-        """``key`` of many requests, one join key at a time (serving's batch path)."""
+        """The online key of each (normalized) request, None where a key value is missing;
+        built one join key at a time over all requests (serving's batch path)."""
         parts = []
         for name in self.join_keys:
             if name in self.derived:
