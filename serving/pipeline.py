@@ -43,17 +43,6 @@ PRIOR_RULE = "prior"
 PRIOR_PROBABILITY = 0.2  # used only when no model and no baseline were ever loaded
 NAN = float("nan")
 ANSWER_KEYS = tuple(Prediction.model_fields)  # an answer's JSON keys, in order
-# What the prediction log takes from the answer, besides the flight and the features.
-ANSWER_FIELDS = (
-    "missing_features",
-    "model_version",
-    "variant",
-    "delay_probability",
-    "delayed",
-    "rule",
-    "threshold",
-    "fallbacks",
-)
 
 
 @dataclass
@@ -79,12 +68,12 @@ class Scored:
     def __len__(self) -> int:
         return len(self.request_id)
 
+    def column(self, key: str) -> Sequence[Any]:
+        """One field of every answer (the model name is one for all)."""
+        return [self.model_name] * len(self) if key == "model_name" else getattr(self, key)
+
     def _columns(self) -> list[Sequence[Any]]:
-        """The columns in ``Prediction``'s field order (the model name is one for all)."""
-        return [
-            [self.model_name] * len(self) if key == "model_name" else getattr(self, key)
-            for key in ANSWER_KEYS
-        ]
+        return [self.column(key) for key in ANSWER_KEYS]
 
     def predictions(self) -> list[Prediction]:
         return [  # pydantic-core's validating init beats model_construct
@@ -280,17 +269,12 @@ class InferencePipeline:
     ) -> None:
         """One log record per answer, handed over column by column (no dict per record)."""
         count = len(scored)
-        columns: dict[str, Any] = {
-            "request_id": scored.request_id,
-            "logged_at": [now] * count,
-            "endpoint": [endpoint] * count,
-        }
+        columns: dict[str, Any] = {key: scored.column(key) for key in ANSWER_KEYS}
         for name in REQUEST_FIELDS:
             columns[name] = [flight[name] for flight in flights]
         columns["feature_values"] = features.columns
-        for name in ANSWER_FIELDS:
-            columns[name] = getattr(scored, name)
-        columns["model_name"] = [scored.model_name] * count
+        columns["logged_at"] = [now] * count
+        columns["endpoint"] = [endpoint] * count
         columns["latency_ms"] = [latency_ms] * count
         self.log.append_columns(columns, count)
 
