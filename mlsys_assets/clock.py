@@ -1,15 +1,17 @@
 """The replay clock: the simulated "now" of a replayed world.
 
-``mlsys replay`` plays 2013 forward; after publishing local day D it writes
-``landing/_clock.json`` with now = the end of D (local midnight starting D+1) in naive UTC.
-Freshness checks, sensors and serving compare the data's own event time with this clock, never
-with the wall clock (which is years later).
+``mlsys replay`` plays 2013 forward in simulated instants; after publishing what is known by
+``now`` it writes ``landing/_clock.json``: ``now`` (naive UTC), whether events at exactly ``now``
+are out (``inclusive``), and ``last_day``, the last local day that has ended (its outcome file is
+out). Freshness checks, sensors and serving compare the data's own event time with this clock,
+never with the wall clock (which is years later).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +49,58 @@ def read_state(landing_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+@dataclass(frozen=True)
+class ClockState:
+    """The clock file: where the replay stands, and with which flags it was made."""
+
+    now: dt.datetime  # naive UTC
+    inclusive: bool  # events available exactly at ``now`` are published too
+    last_day: dt.date | None  # the last local day that ended by ``now``
+    faults: bool
+    seed: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            "inclusive": self.inclusive,
+            "last_day": self.last_day.isoformat() if self.last_day else None,
+            "faults": self.faults,
+            "seed": self.seed,
+        }
+
+
+def read_clock_state(landing_dir: Path) -> ClockState | None:
+    state = read_state(landing_dir)
+    if state is None:
+        return None
+    return ClockState(
+        now=dt.datetime.fromisoformat(state["now"]),
+        inclusive=bool(state.get("inclusive", True)),
+        last_day=dt.date.fromisoformat(state["last_day"]) if state.get("last_day") else None,
+        faults=bool(state["faults"]),
+        seed=int(state["seed"]),
+    )
+
+
+def write_clock_state(landing_dir: Path, state: ClockState, *, durable: bool = True) -> None:
+    """Move the clock (atomically; ``durable`` also fsyncs, for a move that published data)."""
+    text = json.dumps(state.to_json(), indent=2) + "\n"
+    atomic_write_text(Path(landing_dir) / CLOCK_FILE, text, durable=durable)
+
+
 def write_clock(landing_dir: Path, last_day: dt.date, *, faults: bool, seed: int) -> None:
     """Move the clock to the end of ``last_day`` (atomically)."""
-    state = {
-        "now": day_end_utc(last_day).isoformat(),
-        "last_day": last_day.isoformat(),
-        "faults": faults,
-        "seed": seed,
-    }
-    atomic_write_text(Path(landing_dir) / CLOCK_FILE, json.dumps(state, indent=2) + "\n")
+    now = day_end_utc(last_day)
+    write_clock_state(landing_dir, ClockState(now, True, last_day, faults, seed))
+
+
+def ended_day(now: dt.datetime, inclusive: bool = True) -> dt.date | None:
+    """The last local day whose end is at or before ``now`` (strictly before unless inclusive)."""
+    day = local_day(now)
+    if day_start_utc(day) == now and not inclusive:
+        day -= dt.timedelta(days=1)  # the day ending exactly now has not been published yet
+    last = day - dt.timedelta(days=1)
+    return last if last.year >= 2013 else None
 
 
 def day_start_utc(day: dt.date) -> dt.datetime:

@@ -7,11 +7,12 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_text(target: Path, text: str) -> None:
+def atomic_write_text(target: Path, text: str, *, durable: bool = True) -> None:
     """Write through a temporary file in the same folder and ``os.replace``.
 
     A reader (an ingestion run, a sensor) sees the old file or the new one, never half of it;
-    a crash leaves no partial file behind.
+    a crash leaves no partial file behind. ``durable=False`` skips the fsync, for a file that
+    is cheap to be slightly behind after a power loss (the replay clock's minute steps).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -19,7 +20,8 @@ def atomic_write_text(target: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -125,7 +125,11 @@ def ensure_data(
     if raw_missing:
         first, last = raw_missing[0], raw_missing[-1]
         state = read_state(settings.landing_dir)
-        if state is None or dt.date.fromisoformat(state["last_day"]) < last:
+        if (
+            state is None
+            or not state["last_day"]
+            or dt.date.fromisoformat(state["last_day"]) < last
+        ):
             log(f"replaying the sources up to {last} into {settings.landing_dir}")
             faults = bool(state["faults"]) if state else False
             replay(settings, last, faults=faults, seed=state["seed"] if state else None)

@@ -47,8 +47,8 @@ def new_landing_data(
 ) -> dg.RunRequest | dg.SkipReason:
     """Ingest, featurize and push online the days the replay clock moved past, and late files."""
     state = read_state(landing_zone.root)
-    if state is None:
-        return dg.SkipReason("nothing replayed yet")
+    if state is None or not state.get("last_day"):
+        return dg.SkipReason("nothing replayed yet, or no day has ended")
     seen = json.loads(context.cursor) if context.cursor else {"last_day": None, "files": []}
     files = sorted(
         p.parent.name.removeprefix("date=")

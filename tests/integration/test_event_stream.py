@@ -20,7 +20,8 @@ import pytest
 from mlsys_assets.ingestion.weather import CONSUMER, TOPIC, ingest_weather
 from mlsys_assets.nycflights import read_table
 from mlsys_assets.raw_tables import canonical_weather
-from mlsys_assets.replay.publish import ReplaySummary, _publish_weather
+from mlsys_assets.clock import day_end_utc
+from mlsys_assets.replay.publish import _WeatherFeed
 from mlsys_assets.resources.event_stream import EventStream, FileEventStream, build_event_stream
 from mlsys_assets.resources.redis_event_stream import RedisEventStream
 from mlsys_assets.resources.warehouse import Warehouse
@@ -74,9 +75,8 @@ def _run_killed(env: dict[str, str], *args: str) -> str:
 
 def _publish(stream: EventStream, until: dt.date) -> int:
     """The replay's weather producer (the days after the last one published, up to ``until``)."""
-    summary = ReplaySummary(until=until)
-    _publish_weather(stream, until, None, 42, summary)
-    return summary.weather_events
+    published, _ = _WeatherFeed(stream, None, 42).publish(day_end_utc(until), inclusive=True)
+    return published
 
 
 def test_stream_contract(stream: EventStream) -> None:
