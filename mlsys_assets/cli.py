@@ -13,6 +13,7 @@ import click
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
     "replay": "mlsys_assets.replay.command:replay",
+    "stream": "mlsys_assets.stream.command:stream",
     "quarantine": "mlsys_assets.ingestion.command:quarantine",
     "ingest": "mlsys_assets.ingestion.command:ingest",
     "ui": "mlsys_assets.ui:ui",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,3 +119,35 @@ def day_end_utc(day: dt.date) -> dt.datetime:
 def local_day(utc: dt.datetime) -> dt.date:
     """The New York local day containing the naive-UTC instant ``utc``."""
     return pd.Timestamp(utc).tz_localize("UTC").tz_convert(LOCAL_TZ).date()
+
+
+class ReplayClock:
+    """The replay clock as serving reads it: the simulated now, re-read only when the clock file
+    changed (one ``stat`` per call, so a lookup never works with a minute-old clock)."""
+
+    def __init__(self, landing_dir: Path) -> None:
+        self._path = Path(landing_dir) / CLOCK_FILE
+        self._stamp: int | None = None
+        self._now: dt.datetime | None = None
+
+    def __call__(self) -> dt.datetime:
+        try:
+            stamp = os.stat(self._path).st_mtime_ns
+        except OSError:
+            return utc_now()  # nothing replayed (yet): the wall clock
+        if stamp != self._stamp:
+            self._now = read_clock(self._path.parent)
+            self._stamp = stamp
+        return self._now or utc_now()
+
+
+def serving_clock(settings: Settings) -> Callable[[], dt.datetime]:
+    """Serving's now: the wall clock in production, the replay clock in a replayed world.
+
+    ``auto`` (the default) picks the replay clock when this MLSYS_HOME holds one: a replayed
+    2013 flight is then asked about at its simulated moment, as a real one would be.
+    """
+    mode = settings.serving_clock
+    if mode == "auto":
+        mode = "replay" if (settings.landing_dir / CLOCK_FILE).exists() else "wall"
+    return ReplayClock(settings.landing_dir) if mode == "replay" else utc_now

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     online_store: Literal["sqlite", "redis"] = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = Field(default="mlsys:", description="Namespace of mlsys's Redis keys.")
+    # The stream processor (`mlsys stream`): how often it polls the stream when idle, and the
+    # most events it takes per batch (one online-store transaction each).
+    stream_poll_seconds: float = Field(default=0.05, gt=0)
+    stream_batch_events: int = Field(default=5_000, ge=1)
+    # Serving's "now": the wall clock in production; in a replayed world (a replay clock exists
+    # under landing/) the simulated now, so a request is answered as of its simulated moment.
+    serving_clock: Literal["auto", "wall", "replay"] = "auto"
     # Dagster's instance storage (runs, event log, schedules): SQLite under dagster_home by
     # default; a postgresql:// URL writes `storage: postgres:` into dagster.yaml.
     dagster_pg_url: str | None = None

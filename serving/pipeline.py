@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +103,7 @@ class InferencePipeline:
         canary_share: float,
         metrics: ServingMetrics,
         log: ParquetLog,
+        clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.model_name = model_name
         self.watcher = watcher
@@ -111,6 +112,7 @@ class InferencePipeline:
         self.canary_share = canary_share
         self.metrics = metrics
         self.log = log
+        self.clock = clock  # the request's moment: wall clock, or the replay clock
 
     def predict(self, request: FlightRequest) -> Prediction:
         """Score one flight; never raises for a valid request."""
@@ -125,7 +127,7 @@ class InferencePipeline:
     def score(self, requests: Sequence[FlightRequest], endpoint: str = "batch") -> Scored:
         """Score flights in order, column by column; each answer is logged as its own record."""
         started = time.perf_counter()
-        now = utc_now()  # the feature time's "now", and the log's logged_at
+        now = self.clock()  # the request's moment: features are looked up as of it
         converted: dict[dt.datetime, dt.datetime] = {}
         flights = [flight_fields(r, converted) for r in requests]
         features = self.features.lookup(flights, now)
@@ -273,7 +275,8 @@ class InferencePipeline:
         for name in REQUEST_FIELDS:
             columns[name] = [flight[name] for flight in flights]
         columns["feature_values"] = features.columns
-        columns["logged_at"] = [now] * count
+        columns["requested_at"] = [now] * count
+        columns["logged_at"] = [utc_now()] * count
         columns["endpoint"] = [endpoint] * count
         columns["latency_ms"] = [latency_ms] * count
         self.log.append_columns(columns, count)

@@ -5,7 +5,10 @@ flushes the queue when it holds ``flush_rows`` records or every ``flush_seconds`
 more on ``close`` - so a graceful stop loses nothing. Each flush writes one new file (temp name,
 then rename: a reader never sees a half-written file) under ``<dir>/date=YYYY-MM-DD/``, so the log
 rotates by day and by flush and DuckDB reads it with
-``read_parquet('<dir>/**/*.parquet', hive_partitioning=true)``.
+``read_parquet('<dir>/**/*.parquet', hive_partitioning=true)``. The prediction log's day is the
+flight's (its scheduled departure's New York day, the partition key of every other table), not
+the day the record was written: a replayed 2013 day lands in ``date=2013-...``, and a monitoring
+run for a day reads that day's folder. Records without a day (the feedback log) go by write day.
 
 The feature values the model received are a typed struct column (``feature_values``, one field
 per feature of the service): the writer turns each feature's column into Arrow in one C call,
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mlsys_assets.features.catalog import FLIGHTS_V1
@@ -39,7 +43,8 @@ FEATURE_VALUES = pa.struct(
 PREDICTION_SCHEMA = pa.schema(
     [
         ("request_id", pa.string()),
-        ("logged_at", pa.timestamp("us")),  # naive UTC
+        ("logged_at", pa.timestamp("us")),  # naive UTC, wall clock: when it was answered
+        ("requested_at", pa.timestamp("us")),  # naive UTC: the request's moment (replay clock)
         ("endpoint", pa.string()),
         ("carrier", pa.string()),
         ("flight", pa.int64()),
@@ -72,6 +77,15 @@ FEEDBACK_SCHEMA = pa.schema(
 Columns = Mapping[str, Any]
 """Records column by column: a list per field (a struct field: a dict of lists per sub-field)."""
 
+LOCAL_TZ = "America/New_York"
+
+
+def flight_day(table: pa.Table) -> pa.Array:
+    """The New York day of each record's scheduled departure (naive UTC), as ``YYYY-MM-DD``."""
+    local = table.column("scheduled_departure").cast(pa.timestamp("us", tz=LOCAL_TZ))
+    return pc.strftime(local, format="%Y-%m-%d")
+
+
 ROWS_BELOW = 16  # records: a smaller chunk is queued as rows (see ParquetLog)
 CONVERT_ROWS = 256  # rows transposed per C call on the writer thread (bounds a GIL hold)
 
@@ -97,8 +111,10 @@ class ParquetLog:
         on_written: Callable[[int], None] = lambda n: None,
         on_dropped: Callable[[int], None] = lambda n: None,
         on_error: Callable[[], None] = lambda: None,
+        partition_by: Callable[[pa.Table], pa.Array] | None = None,
     ) -> None:
         self.directory = directory
+        self._partition_by = partition_by  # a day per record; None: the write day
         self.schema = schema
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
@@ -204,12 +220,22 @@ class ParquetLog:
         arrays = self._layout.fields(leaves)
         table = pa.Table.from_arrays(arrays, schema=self.schema)
         now = dt.datetime.now(dt.UTC)
-        folder = self.directory / f"date={now:%Y-%m-%d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"part-{now:%Y%m%dT%H%M%S%f}-{os.getpid()}-{next(self._sequence):06d}.parquet"
-        tmp = folder / f".{name}.tmp"
-        pq.write_table(table, tmp)
-        os.replace(tmp, folder / name)
+        for day, part in self._by_day(table, f"{now:%Y-%m-%d}"):
+            folder = self.directory / f"date={day}"
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"part-{now:%Y%m%dT%H%M%S%f}-{os.getpid()}-{next(self._sequence):06d}.parquet"
+            tmp = folder / f".{name}.tmp"
+            pq.write_table(part, tmp)
+            os.replace(tmp, folder / name)
+
+    def _by_day(self, table: pa.Table, today: str) -> list[tuple[str, pa.Table]]:
+        if self._partition_by is None:
+            return [(today, table)]
+        days = pc.fill_null(self._partition_by(table), today)
+        distinct = pc.unique(days).to_pylist()
+        if len(distinct) == 1:
+            return [(distinct[0], table)]
+        return [(day, table.filter(pc.equal(days, day))) for day in sorted(distinct)]
 
 
 class _Chunk(NamedTuple):

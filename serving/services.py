@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+from mlsys_assets.clock import serving_clock
 from mlsys_assets.scoring.loading import RegistryReader
 from mlsys_assets.scoring.rules import BusinessRule
 from mlsys_assets.settings import Settings
@@ -14,7 +15,7 @@ from serving.features import FeatureSource
 from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher
 from serving.pipeline import InferencePipeline
-from serving.prediction_log import FEEDBACK_SCHEMA, PREDICTION_SCHEMA, ParquetLog
+from serving.prediction_log import FEEDBACK_SCHEMA, PREDICTION_SCHEMA, ParquetLog, flight_day
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Services:
             canary_share=settings.canary_share,
             metrics=metrics,
             log=prediction_log,
+            clock=serving_clock(settings),
         )
         prediction_log.start()
         feedback_log.start()
@@ -105,4 +107,5 @@ def _log(settings: Settings, metrics: ServingMetrics, folder: str, label: str) -
         on_written=metrics.log_written.labels(log=label).inc,
         on_dropped=metrics.log_dropped.labels(log=label).inc,
         on_error=metrics.log_errors.labels(log=label).inc,
+        partition_by=flight_day if label == "predictions" else None,
     )

@@ -146,6 +146,13 @@ _SQL = {
 }
 
 
+def view_select_sql(view: FeatureView) -> str:
+    """The view's SELECT over the ``raw`` schema (parameters ``$start``, ``$end`` for a
+    partitioned view, ``$computed_at``): its one definition, run on the warehouse by the daily
+    runs and on the stream processor's in-memory tables of newly arrived raw rows."""
+    return _SQL[view.kind](view)
+
+
 def raw_date_range(conn: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date] | None:
     """First and last local day present in raw.flights/raw.weather, or None when empty."""
     row = conn.execute(
@@ -172,7 +179,7 @@ def compute_view(
     ensure_tables(conn, (view,))
     stamp = computed_at or utc_now()
     params: dict[str, Any] = {"computed_at": stamp}
-    sql = _SQL[view.kind](view)
+    sql = view_select_sql(view)
     if view.partitioned:
         params |= {"start": start, "end": end}
     with transaction(conn):

@@ -280,6 +280,34 @@ def _clean(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
+def online_row(view: FeatureView, row: Sequence[Any]) -> OnlineRow:
+    """``(online_key, event_us, valid_to_us, *values)`` -> the store's row (payload: JSON list).
+
+    The one encoding of a view's values for the store: the daily materialization and the
+    stream processor both write through it, so the lookup decodes either the same way.
+    """
+    return OnlineRow(
+        f"{view.name}:{row[0]}",
+        int(row[1]),
+        None if row[2] is None else int(row[2]),
+        json.dumps([_clean(v) for v in row[3:]], separators=(",", ":")),
+    )
+
+
+def online_rows_sql(view: FeatureView, relation: str) -> str:
+    """The newest row per entity of ``relation`` (a view's table, or its offline SELECT), in
+    the shape ``online_row`` takes."""
+    keys = ", ".join(view.entity.join_keys)
+    cols = ", ".join(c.name for c in view.columns)
+    valid_to = "epoch_us(valid_to)" if view.has_valid_to else "NULL"
+    return f"""
+        SELECT {view.entity.key_sql()} AS online_key, epoch_us(event_timestamp) AS event_us,
+               {valid_to} AS valid_to_us, {cols}
+        FROM ({relation})
+        QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY event_timestamp DESC) = 1
+    """
+
+
 def _changed_rows_sql(view: FeatureView, *, resume: bool) -> str:
     keys = ", ".join(view.entity.join_keys)
     cols = ", ".join(c.name for c in view.columns)
@@ -347,15 +375,7 @@ def materialize_online(
                 if stop_after_chunks is not None and chunks_done >= stop_after_chunks:
                     raise MaterializationInterrupted(f"stopped after {chunks_done} chunks")
                 chunk = rows[start : start + chunk_size]
-                batch = [
-                    OnlineRow(
-                        f"{view.name}:{r[0]}",
-                        int(r[1]),
-                        None if r[2] is None else int(r[2]),
-                        json.dumps([_clean(v) for v in r[3:]], separators=(",", ":")),
-                    )
-                    for r in chunk
-                ]
+                batch = [online_row(view, r) for r in chunk]
                 newest = max(newest, max(b.event_us for b in batch))
                 progress = json.dumps({"target": target, "after": chunk[-1][0]})
                 store.write_batch(batch, {pending_name: progress, newest_name: str(newest)})

@@ -1,10 +1,10 @@
 """The one reader of serving's prediction and feedback logs (append-only Parquet).
 
-Serving (``serving/prediction_log.py``) writes ``<predictions_dir>/log/date=<write day>/*.parquet``
-and ``<predictions_dir>/feedback/date=<write day>/*.parquet``; the folder day is when a batch was
-flushed, not the flight's day. Monitoring assigns a prediction to the New York local day of the
-flight's scheduled departure (``flight_date``, the partition key everywhere else), so a replayed
-2013 day sent today is monitored as that 2013 day. A change of the log format touches this file only.
+Serving (``serving/prediction_log.py``) writes ``<predictions_dir>/log/date=<flight day>/*.parquet``
+(the New York day of the flight's scheduled departure; logs written before that rule used the
+write day) and ``<predictions_dir>/feedback/date=<write day>/*.parquet``. Monitoring assigns a
+prediction to the New York local day of the flight's scheduled departure (``flight_date``, the
+partition key everywhere else), so a replayed 2013 day sent today is monitored as that 2013 day. A change of the log format touches this file only.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ FLIGHT_KEY = ["flight_date", "carrier", "flight", "origin"]
 PREDICTION_COLUMNS: dict[str, str] = {
     "request_id": "object",
     "logged_at": "datetime64[us]",
+    "requested_at": "datetime64[us]",  # the request's moment (absent in older logs)
     "endpoint": "object",
     "carrier": "object",
     "flight": "Int64",
@@ -89,7 +90,8 @@ def read_predictions(settings: Settings, start: dt.date, end: dt.date) -> pd.Dat
     """Logged predictions of flights departing on local days ``start..end`` (inclusive).
 
     Adds ``flight_date`` (local departure day) and ``feature_time`` (the moment serving looked
-    the features up: ``min(logged_at, scheduled_departure - PREDICTION_LEAD)``, as serving does).
+    the features up: ``min(requested_at, scheduled_departure - PREDICTION_LEAD)``, as serving
+    does; ``logged_at`` for logs written before ``requested_at`` existed).
     A request id logged twice keeps its last record.
     """
     # A UTC window around the local days, in SQL: only those rows are converted to Python
@@ -108,7 +110,8 @@ def read_predictions(settings: Settings, start: dt.date, end: dt.date) -> pd.Dat
     frame = frame[(frame["flight_date"] >= start) & (frame["flight_date"] <= end)]
     frame = frame.sort_values("logged_at").drop_duplicates("request_id", keep="last")
     lead = pd.to_datetime(frame["scheduled_departure"]) - PREDICTION_LEAD
-    frame["feature_time"] = np.minimum(pd.to_datetime(frame["logged_at"]), lead)
+    asked = pd.to_datetime(frame["requested_at"]).fillna(pd.to_datetime(frame["logged_at"]))
+    frame["feature_time"] = np.minimum(asked, lead)
     return frame.reset_index(drop=True)
 
 

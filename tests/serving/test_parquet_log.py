@@ -86,3 +86,21 @@ def test_past_max_pending_a_chunk_is_dropped_and_counted(tmp_path: Path) -> None
     log.append_columns(_chunk("y", 2), 2)
     assert dropped == [2]
     assert log.flush() == 4
+
+
+def test_prediction_records_land_in_their_flights_day_folder(tmp_path) -> None:
+    """The log is partitioned by the flight's New York day, not the day it was written."""
+    import datetime as dt
+
+    from serving.prediction_log import PREDICTION_SCHEMA, ParquetLog, flight_day
+
+    log = ParquetLog(
+        tmp_path, PREDICTION_SCHEMA, flush_rows=10_000, flush_seconds=60.0,
+        max_pending=10_000, partition_by=flight_day,
+    )  # fmt: skip
+    departures = [dt.datetime(2013, 3, 15, 3, 30), dt.datetime(2013, 3, 15, 5, 30)]  # UTC
+    for i, departure in enumerate(departures):
+        log.append({"request_id": f"r{i}", "scheduled_departure": departure})
+    assert log.flush() == 2
+    folders = sorted(p.parent.name for p in tmp_path.rglob("*.parquet"))
+    assert folders == ["date=2013-03-14", "date=2013-03-15"]  # 23:30 and 01:30 New York

@@ -1,0 +1,109 @@
+"""What each topic of the event stream feeds: its events as raw rows, and the views computed
+from them.
+
+* ``weather``: hourly observations, checked by ingestion's own weather contract (an event that
+  ingestion would quarantine is never served either), as ``raw.weather`` rows -> ``origin_weather``.
+* ``schedule``: the timetable published a day ahead, as the schedule columns of ``raw.flights``
+  -> ``origin_congestion``. The hour before a day's first departure belongs to the previous day,
+  so the previous day's rows stay as context (``keep_days``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from mlsys_assets.features.catalog import ORIGIN_CONGESTION, ORIGIN_WEATHER
+from mlsys_assets.features.spec import FeatureView
+from mlsys_assets.raw_tables import canonical_weather, hhmm_to_timedelta, local_to_utc
+from mlsys_assets.resources.event_stream import StreamEvent
+
+
+@dataclass(frozen=True)
+class RawBatch:
+    """A batch of events as raw rows: the rows, the local days they belong to, the rejected."""
+
+    rows: pd.DataFrame
+    days: tuple[dt.date, ...]
+    rejected: int
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    topic: str
+    raw_table: str  # the name of the rows in the views' SQL (schema ``raw``)
+    views: tuple[FeatureView, ...]
+    to_raw: Callable[[Sequence[StreamEvent]], RawBatch]
+    keep_days: int = 0  # days of earlier rows kept as context for the next batch
+    day_column: str = "obs_date"
+
+
+def _records(events: Sequence[StreamEvent]) -> list[dict]:
+    return [e.payload.get("record") or {} for e in events]
+
+
+def weather_raw(events: Sequence[StreamEvent]) -> RawBatch:
+    from mlsys_assets.ingestion.contracts import weather_contract
+    from mlsys_assets.ingestion.validate import validate
+
+    contract = weather_contract()
+    records = [r if isinstance(r, dict) else {} for r in _records(events)]
+    frame = contract.apply_aliases(pd.DataFrame.from_records(records))
+    frame = frame.reindex(columns=list(contract.columns))
+    checked = validate(contract, frame)
+    rows = canonical_weather(checked.good) if len(checked.good) else _empty_weather()
+    return RawBatch(rows, tuple(sorted(set(rows["obs_date"]))), len(checked.bad))
+
+
+def _empty_weather() -> pd.DataFrame:
+    frame = pd.DataFrame({"time_hour": pd.Series([], dtype="datetime64[ns, UTC]")})
+    for column in ("origin", "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust"):
+        frame[column] = pd.Series([], dtype="object" if column == "origin" else "float64")
+    for column in ("precip", "pressure", "visib"):
+        frame[column] = pd.Series([], dtype="float64")
+    return canonical_weather(frame)
+
+
+def schedule_raw(events: Sequence[StreamEvent]) -> RawBatch:
+    """Scheduled departures (origin, local day, UTC departure); a malformed one is rejected."""
+    frame = pd.DataFrame.from_records(_records(events))
+    for column in ("year", "month", "day", "sched_dep_time", "origin"):
+        if column not in frame:
+            frame[column] = None
+    numbers = frame[["year", "month", "day", "sched_dep_time"]].apply(
+        pd.to_numeric, errors="coerce"
+    )
+    ok = numbers.notna().all(axis=1) & frame["origin"].isin(["EWR", "JFK", "LGA"])
+    ok &= numbers["sched_dep_time"].between(0, 2400) & (numbers["sched_dep_time"] % 100 < 60)
+    numbers, origins = numbers[ok].astype("int64"), frame.loc[ok, "origin"].astype(str)
+    flight_date = pd.to_datetime(
+        numbers[["year", "month", "day"]].rename(columns=str), errors="coerce"
+    )
+    valid = flight_date.notna()
+    local = flight_date[valid] + hhmm_to_timedelta(numbers.loc[valid, "sched_dep_time"])
+    rows = pd.DataFrame(
+        {
+            "flight_date": flight_date[valid].dt.date,
+            "origin": origins[valid],
+            "scheduled_departure": local_to_utc(local),
+        }
+    ).dropna()
+    rejected = len(frame) - len(rows)
+    return RawBatch(rows.reset_index(drop=True), tuple(sorted(set(rows["flight_date"]))), rejected)
+
+
+WEATHER = StreamSource("weather", "weather", (ORIGIN_WEATHER,), weather_raw)
+SCHEDULE = StreamSource(
+    "schedule",
+    "flights",
+    (ORIGIN_CONGESTION,),
+    schedule_raw,
+    keep_days=1,
+    day_column="flight_date",
+)
+SOURCES: tuple[StreamSource, ...] = (WEATHER, SCHEDULE)
+
+__all__ = ["SCHEDULE", "SOURCES", "WEATHER", "RawBatch", "StreamSource"]
