@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     monitoring_drift_share_error: float = Field(default=0.4, ge=0.0, le=1.0)
     monitoring_skew_warn: float = Field(default=0.0, ge=0.0, le=1.0)  # mismatch rate
     monitoring_skew_error: float = Field(default=0.01, ge=0.0, le=1.0)
+    # Live traffic missing a feature more often than training did (excess share of requests).
+    monitoring_live_missing_warn: float = Field(default=0.02, ge=0.0, le=1.0)
+    monitoring_live_missing_error: float = Field(default=0.10, ge=0.0, le=1.0)
+    # Monitor every Nth day (the newest of a catch-up); the demo monitors weekly to fit its budget.
+    monitoring_every_days: int = Field(default=1, ge=1)
     monitoring_min_labelled: int = Field(default=30, ge=1)
     monitoring_latency_p95_ms: float = Field(default=50.0, gt=0)
     monitoring_fallback_rate_warn: float = Field(default=0.05, ge=0.0, le=1.0)

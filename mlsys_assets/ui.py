@@ -47,7 +47,8 @@ def start_ui(
     mlflow_port: int,
     wait: bool = True,
 ) -> dict[str, str]:
-    """Start the code server, webserver, daemon and MLflow UI in ``group``; return addresses.
+    """Start the code server, webserver, daemon, MLflow UI and stream processor in ``group``;
+    return addresses.
 
     With ``wait=False`` it returns once the code server is up (the caller waits on the other
     ports later), so the servers' slow imports overlap with other work.
@@ -61,6 +62,8 @@ def start_ui(
     group.env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     dagster_url = f"http://{host}:{dagster_port}"
     mlflow_url = f"http://{host}:{mlflow_port}"
+    # The stream processor keeps the online store current between the daily runs.
+    group.start("stream", [executable("mlsys"), "stream"])
     group.start(
         "mlflow-ui",
         [

@@ -1,14 +1,14 @@
 """``mlsys demo [--quick] [--keep-running]``: the whole loop, with nobody doing the work by hand.
 
-It starts the Dagster daemon and webserver, the MLflow UI and the API; replays the first weeks
-of 2013 (the daemon's sensors ingest them and train the first champion); then replays the
-following weeks step by step, sending each day's flights to ``/predict`` and their outcomes to
-``/feedback`` over HTTP while the sensors ingest, monitor, retrain, canary and promote.
+It starts the Dagster daemon and webserver, the MLflow UI, the API and the stream processor;
+replays the first weeks of 2013 (the daemon's sensors ingest them and train the first champion);
+then plays the following days live in event time (``live.py``): each flight is asked about at its
+prediction time with the online store holding what is known then, its outcome is posted when its
+day ends, and the sensors ingest, monitor, retrain, canary and promote meanwhile.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
 from pathlib import Path
@@ -18,7 +18,9 @@ import dagster as dg
 import httpx
 from tqdm import tqdm
 
+from mlsys_assets.clock import day_end_utc
 from mlsys_assets.demo.home import reset_home
+from mlsys_assets.demo.live import play_day, stream_caught_up
 from mlsys_assets.demo.plan import FULL, QUICK, DemoPlan
 from mlsys_assets.demo.summary import (
     check_outcomes,
@@ -28,7 +30,7 @@ from mlsys_assets.demo.summary import (
     versions,
     write_summary,
 )
-from mlsys_assets.demo.traffic import Schedule, TrafficStats, post_all
+from mlsys_assets.demo.traffic import Schedule, TrafficStats
 from mlsys_assets.demo.waiting import (
     api_ready,
     pipeline_done,
@@ -64,10 +66,6 @@ def settle(instance: dg.DagsterInstance, group: ProcessGroup) -> None:
             return
 
 
-def _days(first: dt.date, last: dt.date) -> list[dt.date]:
-    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-
-
 @click.command()
 @click.option("--quick", is_flag=True, help="Replay less (about 3 minutes).")
 @click.option("--keep-running", is_flag=True, help="Leave the UIs and the API up until Ctrl-C.")
@@ -80,7 +78,8 @@ def demo(
 ) -> None:
     """Run the main job end to end on the embedded default, then print a summary."""
     from mlsys_assets.registry import aliases
-    from mlsys_assets.replay import replay
+    from mlsys_assets.replay.publish import Replayer
+    from mlsys_assets.resources.event_stream import build_event_stream
     from mlsys_assets.resources.tracking import Tracking
     from mlsys_assets.resources.warehouse import Warehouse
 
@@ -104,7 +103,8 @@ def demo(
                 url=api,
             )
             urls = start_ui(settings, group, host, dagster_port, mlflow_port, wait=False)
-            replay(settings, plan.bootstrap_until)  # while the servers import
+            replayer = Replayer(settings)
+            replayer.advance(day_end_utc(plan.bootstrap_until))  # while the servers import
             bar.update(1)
             for port in (dagster_port, mlflow_port, api_port):
                 wait_for_port(host, port, timeout=180, group=group)
@@ -125,24 +125,25 @@ def demo(
             wait_for("the API to be ready", api_ready(client), 120, group)
             bar.update(1)
         first_champion = aliases.current(tracking)["champion"]
+        caught_up = stream_caught_up(build_event_stream(settings))
 
-        for first, last in tqdm(plan.steps(), desc="live replay", unit="step"):
-            days = _days(first, last)
-            for day in days:
-                post_all(client, "/predict", schedule.requests(day), stats)
-            # Outcomes before the landing files, so the canary sensor can judge the challenger in
-            # the round of ticks that sees the new days, before their pipeline run holds the
-            # warehouse (and before the retrain after it replaces the challenger).
-            post_all(client, "/feedback", schedule.outcomes(days), stats)
-            replay(settings, last)
-            wait_for(
-                f"the pipeline run for {first}..{last}",
-                pipeline_done(instance, last.isoformat()),
-                600,
-                group,
+        def wait_for_stream() -> None:
+            wait_for("the stream processor", caught_up, 60, group, every=0.01)
+
+        for day in tqdm(plan.days(), desc="live days", unit="day"):
+            play_day(
+                day,
+                replayer=replayer,
+                schedule=schedule,
+                client=client,
+                stats=stats,
+                wait_for_stream=wait_for_stream,
             )
-            # Let the sensors react to the new week (monitor, retrain, canary) before the next.
-            settle(instance, group)
+            # The nightly batch: the day's statistics must be online before the next morning.
+            wait_for(f"the pipeline run for {day}", pipeline_done(instance, day.isoformat()), 600,
+                     group, every=0.2)  # fmt: skip
+        # Let the sensors react to the last days (monitor, retrain, canary) before the summary.
+        settle(instance, group)
 
         overview = sorted(Path(settings.reports_dir).rglob("*overview*.png"))
         summary = {

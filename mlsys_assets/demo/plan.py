@@ -1,4 +1,8 @@
-"""How much of 2013 a demo replays, in which steps, and the knobs that make it fit its budget."""
+"""How much of 2013 a demo replays live, and the knobs that make it fit its budget.
+
+A live day costs about one Dagster pipeline run (the nightly batch the next morning waits for)
+plus its traffic, about 10 s on two cores: the plans are sized by the number of live days.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,14 @@ class DemoPlan:
     """The replayed period, the step size and the settings the demo's processes run with."""
 
     bootstrap_until: dt.date  # replayed before traffic starts; the first champion learns on it
-    end: dt.date  # last day replayed step by step
-    step_days: int
+    end: dt.date  # last day played live, minute by minute
     traffic_share: float  # share of each day's scheduled flights sent to /predict
     env: dict[str, str] = field(default_factory=dict)
 
-    def steps(self) -> list[tuple[dt.date, dt.date]]:
-        """Consecutive (first, last) day ranges after the bootstrap, up to ``end``."""
-        out, first = [], self.bootstrap_until + dt.timedelta(days=1)
-        while first <= self.end:
-            last = min(first + dt.timedelta(days=self.step_days - 1), self.end)
-            out.append((first, last))
-            first = last + dt.timedelta(days=1)
-        return out
+    def days(self) -> list[dt.date]:
+        """The live days, after the bootstrap, up to ``end``."""
+        first = self.bootstrap_until + dt.timedelta(days=1)
+        return [first + dt.timedelta(days=i) for i in range((self.end - first).days + 1)]
 
 
 # Settings for every process the demo starts (MLSYS_* variables), sized for two cores.
@@ -33,13 +32,12 @@ _COMMON = {
     "MLSYS_RETRAIN_COOLDOWN_DAYS": "7",
 }
 
-# Quick: two live weeks. The first week's volume retrain becomes challenger, the second week's
-# traffic decides its canary (and retrains again): the whole loop in under three minutes.
+# Quick: ten live days. The volume retrain after about five days becomes challenger, the
+# following days' traffic decides its canary: the whole loop in under three minutes.
 QUICK = DemoPlan(
     bootstrap_until=dt.date(2013, 2, 7),
-    end=dt.date(2013, 2, 21),
-    step_days=7,
-    traffic_share=0.15,
+    end=dt.date(2013, 2, 17),
+    traffic_share=0.3,
     env={
         **_COMMON,
         "MLSYS_SEARCH_TRIALS": "2",
@@ -47,18 +45,18 @@ QUICK = DemoPlan(
         "MLSYS_VALIDATION_DAYS": "7",
         "MLSYS_TEST_DAYS": "7",
         "MLSYS_GATE_MARGIN": "0.02",
-        "MLSYS_RETRAIN_MIN_NEW_LABELS": "6000",
+        "MLSYS_RETRAIN_MIN_NEW_LABELS": "4500",
         "MLSYS_CANARY_SHARE": "0.3",
         "MLSYS_CANARY_MIN_LABELLED": "100",
+        "MLSYS_MONITORING_EVERY_DAYS": "3",
     },
 )
 
-# Full: a quarter replayed in two-week steps (each step is a pipeline run, a monitored day and
-# maybe a retrain; weekly steps would not fit ten minutes on two cores).
+# Full: a quarter to bootstrap, then a month live (a live day is a pipeline run: a quarter of
+# them would not fit ten minutes on two cores).
 FULL = DemoPlan(
     bootstrap_until=dt.date(2013, 3, 31),
-    end=dt.date(2013, 6, 30),
-    step_days=14,
+    end=dt.date(2013, 4, 30),
     traffic_share=0.3,
     env={
         **_COMMON,
@@ -66,8 +64,9 @@ FULL = DemoPlan(
         "MLSYS_TRAINING_WINDOW_DAYS": "90",
         "MLSYS_VALIDATION_DAYS": "14",
         "MLSYS_TEST_DAYS": "7",
-        "MLSYS_RETRAIN_MIN_NEW_LABELS": "20000",
+        "MLSYS_RETRAIN_MIN_NEW_LABELS": "12000",
         "MLSYS_CANARY_SHARE": "0.2",
         "MLSYS_CANARY_MIN_LABELLED": "300",
+        "MLSYS_MONITORING_EVERY_DAYS": "7",
     },
 )

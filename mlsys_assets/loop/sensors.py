@@ -92,6 +92,9 @@ def days_to_monitor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.S
     newest = max(dt.date.fromisoformat(k) for k in done)
     if context.cursor and newest <= dt.date.fromisoformat(context.cursor):
         return dg.SkipReason(f"every day up to {context.cursor} is monitored")
+    every = get_settings().monitoring_every_days
+    if context.cursor and (newest - dt.date.fromisoformat(context.cursor)).days < every:
+        return dg.SkipReason(f"{newest}: monitoring every {every} days, last {context.cursor}")
     context.update_cursor(newest.isoformat())
     return dg.RunRequest(
         run_key=f"monitor:{newest}",

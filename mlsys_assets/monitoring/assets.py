@@ -19,18 +19,20 @@ import pandas as pd
 
 from mlsys_assets.clock import utc_now
 from mlsys_assets.features import FEATURE_VIEWS
+from mlsys_assets.monitoring import coverage, quality, skew
 from mlsys_assets.monitoring import drift as drift_mod
 from mlsys_assets.monitoring import operations as ops_mod
 from mlsys_assets.monitoring import performance as perf
-from mlsys_assets.monitoring import quality, skew
 from mlsys_assets.monitoring.daily import day_scores, prediction_stats, reference_or_none
 from mlsys_assets.monitoring.overview import overview_frame, overview_png
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
 from mlsys_assets.monitoring.reference import Reference, day_features
 from mlsys_assets.monitoring.store import replace_day
 from mlsys_assets.partitions import DAILY_2013
+from mlsys_assets.resources.online_store import OnlineStore
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import Settings, get_settings
+from mlsys_assets.stream.freshness import read_freshness
 
 GROUP = "monitoring"
 POOL = "warehouse"
@@ -482,6 +484,72 @@ def training_serving_skew(
     )
 
 
+# ---------------------------------------------------------------------------- coverage
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=DAILY_2013,
+    pool=POOL,
+    kinds={"duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "live_missing_features",
+            asset="live_feature_coverage",
+            description="No feature is missing in live traffic far more often than in training.",
+        ),  # fmt: skip
+    ],
+)
+def live_feature_coverage(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, online_store: OnlineStore
+) -> dg.MaterializeResult:
+    """Per feature, the share of the day's live requests that missed it, against training; and
+    the online store's freshness (event to visible online, per streamed source)."""
+    settings = get_settings()
+    day = dt.date.fromisoformat(context.partition_key)
+    predictions = read_predictions(settings, day, day)
+    with warehouse.connect() as conn:
+        reference = reference_or_none(conn, settings)
+        table = coverage.feature_coverage(
+            predictions, reference.train if reference is not None else None
+        )
+        replace_day(conn, "feature_coverage", day, table.assign(computed_at=utc_now()))
+    try:
+        freshness = read_freshness(online_store.read_state())
+    except Exception:  # noqa: BLE001 - the store is down: coverage is still measured
+        freshness = {}
+    lag = {f"freshness_{t}_p99_ms": v.get("p99_ms") for t, v in freshness.items()}
+    lag |= {f"freshness_{t}_p50_ms": v.get("p50_ms") for t, v in freshness.items()}
+    if table.empty:
+        return _skipped("live_feature_coverage", ["live_missing_features"], "no predictions")
+    worst = table.iloc[0]
+    passed, grade = _graded(
+        float(worst["excess"]),
+        settings.monitoring_live_missing_warn,
+        settings.monitoring_live_missing_error,
+    )
+    metadata = _meta(
+        {
+            "requests": int(worst["requests"]),
+            "worst_feature": str(worst["feature"]),
+            "worst_excess_missing": float(worst["excess"]),
+            "mean_live_missing_share": float(table["live_missing_share"].mean()),
+            "features": _md(table, rows=20),
+            **lag,
+        }
+    )
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(
+                asset_key="live_feature_coverage",
+                check_name="live_missing_features",
+                passed=passed,
+                severity=_severity(grade),
+                metadata=metadata,
+            )
+        ],
+    )
+
+
 # ---------------------------------------------------------------------------- operations
 @dg.asset(
     group_name=GROUP,
@@ -572,5 +640,6 @@ def monitoring_overview(warehouse: Warehouse) -> dg.MaterializeResult:
 
 
 DAILY_ASSETS = [data_quality, feature_drift, prediction_drift, performance_estimate,
-                live_performance, training_serving_skew, serving_operations]  # fmt: skip
+                live_performance, training_serving_skew, serving_operations,
+                live_feature_coverage]  # fmt: skip
 ASSETS = [*DAILY_ASSETS, monitoring_overview]

@@ -56,6 +56,10 @@ DDL: dict[str, str] = {
         latency_p50_ms DOUBLE, latency_p95_ms DOUBLE, latency_p99_ms DOUBLE,
         latency_max_ms DOUBLE, peak_per_minute BIGINT, error_rate DOUBLE, fallback_rate DOUBLE,
         missing_feature_rate DOUBLE, model_versions VARCHAR, computed_at TIMESTAMP NOT NULL)""",
+    "feature_coverage": """(
+        day DATE NOT NULL, feature VARCHAR NOT NULL, live_missing_share DOUBLE,
+        training_missing_share DOUBLE, excess DOUBLE, requests BIGINT,
+        computed_at TIMESTAMP NOT NULL)""",
 }
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from mlsys_assets.clock import day_end_utc
 from mlsys_assets.ingestion.weather import CONSUMER, TOPIC, ingest_weather
 from mlsys_assets.nycflights import read_table
 from mlsys_assets.raw_tables import canonical_weather
-from mlsys_assets.clock import day_end_utc
 from mlsys_assets.replay.publish import _WeatherFeed
 from mlsys_assets.resources.event_stream import EventStream, FileEventStream, build_event_stream
 from mlsys_assets.resources.redis_event_stream import RedisEventStream

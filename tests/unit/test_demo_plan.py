@@ -1,4 +1,4 @@
-"""The demo's plan and home: weekly steps that tile the period, and no foreign folder deleted."""
+"""The demo's plan and home: live days that follow the bootstrap, and no foreign folder deleted."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from mlsys_assets.demo.plan import FULL, QUICK
 
 
 @pytest.mark.parametrize("plan", [QUICK, FULL], ids=["quick", "full"])
-def test_steps_tile_the_period_after_the_bootstrap(plan) -> None:
-    steps = plan.steps()
-    assert steps[0][0] == plan.bootstrap_until + dt.timedelta(days=1)
-    assert steps[-1][1] == plan.end
-    for (_, last), (first, _) in zip(steps, steps[1:], strict=False):
-        assert first == last + dt.timedelta(days=1)
-    assert all((last - first).days < plan.step_days for first, last in steps)
+def test_live_days_follow_the_bootstrap_one_by_one(plan) -> None:
+    days = plan.days()
+    assert days[0] == plan.bootstrap_until + dt.timedelta(days=1)
+    assert days[-1] == plan.end
+    assert all(b - a == dt.timedelta(days=1) for a, b in zip(days, days[1:], strict=False))
 
 
 def test_a_home_made_by_mlsys_is_emptied(tmp_path) -> None:
