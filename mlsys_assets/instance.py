@@ -3,7 +3,8 @@
 ``dagster dev`` without ``DAGSTER_HOME`` uses a temporary home that is deleted on exit, so mlsys
 always points Dagster at a persistent one and writes its ``dagster.yaml``: the ``warehouse`` pool
 is limited to one op at a time (DuckDB has one writer), runs queue instead of piling up on two
-cores, and telemetry is off. With ``MLSYS_DAGSTER_PG_URL`` the runs, event log and schedules go
+cores, run monitoring fails runs stuck starting or canceling and frees the pool slots of ended
+runs (a run whose worker died is caught by ``run_health``), and telemetry is off. With ``MLSYS_DAGSTER_PG_URL`` the runs, event log and schedules go
 to PostgreSQL (``dagster-postgres``), so several processes or machines share one instance.
 """
 
@@ -28,8 +29,13 @@ run_coordinator:            # queued runs start within a second, not five
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
-run_monitoring:
+run_monitoring:             # the MONITORING daemon; dead run workers: mlsys_assets/run_health.py
   enabled: true
+  poll_interval_seconds: 10 # default 120
+  start_timeout_seconds: 120  # a launched run that never starts is failed
+  cancel_timeout_seconds: 60  # a run stuck CANCELING is failed
+  max_resume_run_attempts: 0  # the DefaultRunLauncher can neither check a worker nor resume
+  free_slots_after_run_end_seconds: 5  # else pool slots of a run that failed stay claimed
 telemetry:
   enabled: false
 """

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # Dagster's instance storage (runs, event log, schedules): SQLite under dagster_home by
     # default; a postgresql:// URL writes `storage: postgres:` into dagster.yaml.
     dagster_pg_url: str | None = None
+    # How long a command (`mlsys ingest`, ...) waits for a busy pool slot or a run, then gives up.
+    run_wait_timeout_seconds: float = Field(default=600.0, gt=0)
 
     # MLflow: SQLite registry and local artifacts by default, a tracking server URI in prod.
     mlflow_tracking_uri: str | None = None

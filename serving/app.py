@@ -13,11 +13,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlsys_assets.scoring.rules import parse_rules
 from mlsys_assets.settings import Settings, get_settings
+from serving.errors import http_error, validation_error
 from serving.metrics import ServingMetrics
 from serving.middleware import MetricsMiddleware
 from serving.routes import admin, ops, predict
@@ -76,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     for module in (predict, ops, admin):
         app.include_router(module.router)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving_max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics, paths=ENDPOINTS)

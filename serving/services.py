@@ -86,11 +86,13 @@ class Services:
 def bound_registry_calls(settings: Settings) -> None:
     """Cap MLflow's HTTP retries: its default backoff blocks for minutes when the registry is down.
 
-    MLflow reads these knobs only from the environment; an operator's own values win.
+    MLflow reads these knobs only from the environment; an operator's own values win. Each must
+    parse as the type MLflow declares (``mlflow/environment_variables.py``): the backoff factor is
+    an *int* there, and "0.5" made every HTTP registry call raise before it was sent.
     """
     for name, value in (
         ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),
-        ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.5"),
+        ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),
         ("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(settings.serving_registry_timeout_seconds))),
         ("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"),
     ):

@@ -18,6 +18,7 @@ def ingest(start: dt.datetime | None, end: dt.datetime | None) -> None:
     """Materialize every ingestion asset for a range of days, as one Dagster run."""
     from mlsys_assets.clock import read_state
     from mlsys_assets.ingestion.run import check_results, ingest_range
+    from mlsys_assets.pool_wait import PoolWaitTimeout
 
     settings = get_settings()
     state = read_state(settings.landing_dir)
@@ -25,7 +26,13 @@ def ingest(start: dt.datetime | None, end: dt.datetime | None) -> None:
         raise click.UsageError("nothing replayed yet: run `mlsys replay --until ...` or pass --to")
     first = start.date() if start else dt.date(2013, 1, 1)
     last = end.date() if end else dt.date.fromisoformat(state["last_day"])  # type: ignore[index]
-    result = ingest_range(settings, first, last)
+    try:
+        result = ingest_range(settings, first, last, say=lambda line: click.echo(line, err=True))
+    except PoolWaitTimeout as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted: no ingestion run was started or it was stopped", err=True)
+        raise SystemExit(130) from None
     click.echo(
         f"run {result.run_id}: {'success' if result.success else 'FAILED'} ({first}..{last})"
     )

@@ -28,6 +28,10 @@ PREPARSED = "_num_"
 """``_num_<column>``: the column already parsed as a number by the reader (NaN if not parseable),
 which saves parsing text in Python for the bulk of the rows."""
 
+CONTROL_CHARACTERS = r"[\x00-\x08\x0a-\x1f\x7f]"
+"""No text value may hold a control character (NUL, escape, a newline, ...): no source sends
+one on purpose, and a NUL once reached ``raw.flights.tailnum``. Tab is allowed."""
+
 RowRule = Callable[[pd.DataFrame], pd.Series]
 """Extra row-level rule on the parsed frame: a reason string per failing row (NA when fine)."""
 
@@ -99,14 +103,22 @@ def _parse(contract: Contract, batch: pd.DataFrame) -> tuple[pd.DataFrame, defau
                 failed = pd.Series(False, index=text.index)
             else:
                 failed = text.map(lambda v: v is not None and not isinstance(v, str))
+            control = text.str.contains(CONTROL_CHARACTERS, regex=True, na=False).astype(bool)
+            for index, value in text[control & ~failed].items():
+                reasons[index].append(f"{column}: control character in value {_short(value)!r}")
             out[column] = text.where(~failed, None).astype("string")
         for index, value in values[failed].items():
-            reasons[index].append(f"{column}: unparseable value {value!r}")
+            reasons[index].append(f"{column}: unparseable value {_short(value)!r}")
     parsed = pd.DataFrame(out, index=batch.index)
     for column in batch.columns:
         if column.startswith("_") and not column.startswith(PREPARSED):
             parsed[column] = batch[column]
     return parsed, reasons
+
+
+def _short(value: Any, limit: int = 80) -> Any:
+    """A value as a reason may quote it: long text cut (a reason is never a megabyte)."""
+    return value[:limit] + "..." if isinstance(value, str) and len(value) > limit else value
 
 
 def _schema_failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> dict[int, list[str]]:

@@ -5,6 +5,8 @@ event buffer, advances the cursor, and rebuilds the requested partitions from th
 crash before COMMIT leaves the cursor where it was (the events are read again), a crash after it
 has them stored (they are never read again). A rerun of a partition rebuilds it from the buffer
 without touching the stream. ``ack`` after the commit lets the stream know (lag, trimming).
+An event the stream could not decode (``StreamEvent.error``) is buffered like the others, in the
+partition of the good event before it, and quarantined with its reason: the cursor moves past it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -38,6 +41,7 @@ TOPIC = "weather"
 CONSUMER = "mlsys-ingestion"
 OFFSET = "_offset"
 POSITION = "_position"
+STREAM_ERROR = "_stream_error"  # key of a buffered bad event's record (with "_raw")
 
 
 def ingest_weather(
@@ -78,7 +82,9 @@ def buffer_events(conn: duckdb.DuckDBPyConnection, events: list[StreamEvent]) ->
     """Store events as received, each assigned to the local day of its observation."""
     if not events:
         return 0
-    records = [e.payload.get("record") for e in events]
+    records: list[Any] = [
+        e.payload.get("record") if e.ok else {STREAM_ERROR: e.error, "_raw": e.raw} for e in events
+    ]
     stamps = pd.to_datetime(
         pd.Series([r.get("time_hour") if isinstance(r, dict) else None for r in records]),
         utc=True,
@@ -88,10 +94,16 @@ def buffer_events(conn: duckdb.DuckDBPyConnection, events: list[StreamEvent]) ->
     local = stamps.dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m-%d")
     # An unparseable time falls back to the day the producer published the event for.
     fallback = pd.Series([str(e.payload.get("day", "unknown")) for e in events])
+    partition = local.where(stamps.notna(), fallback)
+    # A bad event has no day of its own: it goes with the event before it (the same publication).
+    bad = pd.Series([not e.ok for e in events])
+    if bad.any():
+        before = _partition_before(conn, events[0].offset)
+        partition = partition.where(~bad).ffill().bfill().fillna(before or "unknown")
     frame = pd.DataFrame(
         {
             "event_offset": [e.offset for e in events],
-            "partition_key": local.where(stamps.notna(), fallback),
+            "partition_key": partition,
             "position": [e.position for e in events],
             "record": [json.dumps(r, sort_keys=True) for r in records],
             "received_at": utc_now(),
@@ -99,6 +111,15 @@ def buffer_events(conn: duckdb.DuckDBPyConnection, events: list[StreamEvent]) ->
     )
     insert_frame(conn, "ingest.weather_events", frame)
     return len(frame)
+
+
+def _partition_before(conn: duckdb.DuckDBPyConnection, offset: int) -> str | None:
+    row = conn.execute(
+        """SELECT partition_key FROM ingest.weather_events WHERE event_offset < ?
+           ORDER BY event_offset DESC LIMIT 1""",
+        [offset],
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def _rebuild(
@@ -114,6 +135,9 @@ def _rebuild(
     records = [json.loads(r) for r in buffered["record"]]
     records = [r if isinstance(r, dict) else {"_not_an_object": r} for r in records]
     problems = _key_problems(records, contract)
+    for index, record in enumerate(records):
+        if STREAM_ERROR in record:
+            problems[index] = f"undecodable event: {record[STREAM_ERROR]}"
     raw = contract.apply_aliases(pd.DataFrame.from_records(records))
     raw = raw.reindex(columns=list(contract.columns))
     raw[PARTITION] = buffered["partition_key"].to_numpy()

@@ -14,8 +14,12 @@ def build_defs() -> dg.Definitions:
     """Jobs, sensors, the backstop schedule and the canary decision asset."""
     from mlsys_assets.loop.canary_asset import canary_decision
     from mlsys_assets.loop.jobs import JOBS, weekly_retrain_backstop
+    from mlsys_assets.loop.reaper import dead_run_reaper
     from mlsys_assets.loop.sensors import SENSORS
 
     return dg.Definitions(
-        assets=[canary_decision], jobs=JOBS, sensors=SENSORS, schedules=[weekly_retrain_backstop]
+        assets=[canary_decision],
+        jobs=JOBS,
+        sensors=[*SENSORS, dead_run_reaper],
+        schedules=[weekly_retrain_backstop],
     )

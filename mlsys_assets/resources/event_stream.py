@@ -30,13 +30,50 @@ from mlsys_assets.settings import Settings
 _SEGMENT = re.compile(r"^(\d{12})-(\d{12})\.jsonl$")
 
 
+MAX_BAD_EXCERPT = 500  # characters of an undecodable event kept in ``StreamEvent.raw``
+
+
 @dataclass(frozen=True)
 class StreamEvent:
-    """One event as read back: its offset, the producer's payload and where it was stored."""
+    """One event as read back: its offset, the producer's payload and where it was stored.
+
+    A stored event that cannot be decoded (not UTF-8, not JSON, not a JSON object) is still
+    handed over, in its place in offset order, as a *bad event*: ``payload == {}``, ``error``
+    says why, and ``raw`` holds a bounded excerpt of what was stored. The consumer decides (mlsys
+    quarantines it) and its cursor moves past it; a stream that raised instead would stop every
+    consumer at that offset for good. A good event has ``error is None`` and ``raw is None``.
+    """
 
     offset: int
     payload: dict[str, Any]
     position: str
+    error: str | None = None
+    raw: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def decode_event(data: bytes | str) -> tuple[dict[str, Any], str | None, str | None]:
+    """``(payload, error, raw)`` of one stored event: a dict and no error, or ``{}`` and why."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        payload = json.loads(text)
+    except UnicodeDecodeError as exc:
+        return {}, f"event is not UTF-8 ({exc.reason} at byte {exc.start})", _excerpt(data)
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        return {}, f"event is not JSON ({str(exc)[:200]})", _excerpt(data)
+    if not isinstance(payload, dict):
+        return {}, f"event is JSON {type(payload).__name__}, not an object", _excerpt(data)
+    return payload, None, None
+
+
+def _excerpt(data: bytes | str) -> str:
+    text = data.decode("utf-8", errors="backslashreplace") if isinstance(data, bytes) else data
+    if len(text) <= MAX_BAD_EXCERPT:
+        return text
+    return f"{text[:MAX_BAD_EXCERPT]}... ({len(text)} characters)"
 
 
 class EventStream(dg.ConfigurableResource, ABC):
@@ -48,7 +85,8 @@ class EventStream(dg.ConfigurableResource, ABC):
 
     @abstractmethod
     def read(self, topic: str, after: int, limit: int | None = None) -> list[StreamEvent]:
-        """Events with ``offset > after`` in offset order (at most ``limit``)."""
+        """Events with ``offset > after`` in offset order (at most ``limit``); an event that
+        cannot be decoded comes as a bad event (``StreamEvent.error``), never as an exception."""
 
     @abstractmethod
     def last_offset(self, topic: str) -> int:
@@ -120,17 +158,24 @@ class FileEventStream(EventStream):
         return offsets
 
     def read(self, topic: str, after: int, limit: int | None = None) -> list[StreamEvent]:
+        """Line ``i`` of segment ``<first>-<last>.jsonl`` is offset ``first + i``: a bad line's
+        offset is known without decoding it (a good line's stored offset must agree)."""
         events: list[StreamEvent] = []
-        for _first, last, path in self._segments(topic):
+        for first, last, path in self._segments(topic):
             if last <= after:
                 continue
-            with open(path, encoding="utf-8") as handle:
-                for line in handle:
-                    payload = json.loads(line)
-                    offset = int(payload.pop("offset"))
+            position = f"{topic}/{path.name}"
+            with open(path, "rb") as handle:
+                for index, line in enumerate(handle):
+                    offset = first + index
                     if offset <= after:
                         continue
-                    events.append(StreamEvent(offset, payload, f"{topic}/{path.name}"))
+                    payload, error, raw = decode_event(line.rstrip(b"\r\n"))
+                    stored = payload.pop("offset", offset)
+                    if error is None and stored != offset:
+                        error = f"event says offset {stored!r}, its place in {path.name} {offset}"
+                        payload, raw = {}, _excerpt(line.rstrip(b"\r\n"))
+                    events.append(StreamEvent(offset, payload, position, error, raw))
                     if limit is not None and len(events) >= limit:
                         return events
         return events

@@ -26,7 +26,7 @@ import dagster as dg
 import redis
 from pydantic import Field, PrivateAttr
 
-from mlsys_assets.resources.event_stream import EventStream, StreamEvent
+from mlsys_assets.resources.event_stream import EventStream, StreamEvent, decode_event
 from mlsys_assets.resources.redis_client import redis_client
 
 # Number a batch after the stream's last generated id (which survives trimming) and add it.
@@ -73,8 +73,12 @@ class RedisEventStream(EventStream):
         return f"{self.prefix}stream:{topic}"
 
     def _event(self, topic: str, entry_id: str, fields: Mapping[str, str] | None) -> StreamEvent:
-        payload = json.loads(fields["p"]) if fields and "p" in fields else {}
-        return StreamEvent(_offset(entry_id), payload, f"{topic}/{entry_id}")
+        if not fields or "p" not in fields:
+            return StreamEvent(
+                _offset(entry_id), {}, f"{topic}/{entry_id}", "entry has no payload field 'p'", ""
+            )
+        payload, error, raw = decode_event(fields["p"])
+        return StreamEvent(_offset(entry_id), payload, f"{topic}/{entry_id}", error, raw)
 
     # ------------------------------------------------------------------ offset-addressed API
     def append(self, topic: str, payloads: Sequence[Mapping[str, Any]]) -> list[int]:
