@@ -144,10 +144,10 @@ class ReplayClock:
 def serving_clock(settings: Settings) -> Callable[[], dt.datetime]:
     """Serving's now: the wall clock in production, the replay clock in a replayed world.
 
-    ``auto`` (the default) picks the replay clock when this MLSYS_HOME holds one: a replayed
-    2013 flight is then asked about at its simulated moment, as a real one would be.
+    ``auto`` (the default) reads the replay clock whenever this MLSYS_HOME holds one (a replay
+    may start after the server): a replayed 2013 flight is then asked about at its simulated
+    moment, as a real one would be.
     """
-    mode = settings.serving_clock
-    if mode == "auto":
-        mode = "replay" if (settings.landing_dir / CLOCK_FILE).exists() else "wall"
-    return ReplayClock(settings.landing_dir) if mode == "replay" else utc_now
+    if settings.serving_clock == "wall":
+        return utc_now
+    return ReplayClock(settings.landing_dir)  # the wall clock until a replay writes a clock

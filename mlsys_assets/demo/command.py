@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -24,6 +25,7 @@ from mlsys_assets.demo.live import play_day, stream_caught_up
 from mlsys_assets.demo.plan import FULL, QUICK, DemoPlan
 from mlsys_assets.demo.summary import (
     check_outcomes,
+    live_vs_offline,
     monthly_auc,
     render,
     runs,
@@ -130,8 +132,9 @@ def demo(
         def wait_for_stream() -> None:
             wait_for("the stream processor", caught_up, 60, group, every=0.01)
 
+        live_days = []
         for day in tqdm(plan.days(), desc="live days", unit="day"):
-            play_day(
+            played = play_day(
                 day,
                 replayer=replayer,
                 schedule=schedule,
@@ -140,8 +143,10 @@ def demo(
                 wait_for_stream=wait_for_stream,
             )
             # The nightly batch: the day's statistics must be online before the next morning.
+            night = time.perf_counter()
             wait_for(f"the pipeline run for {day}", pipeline_done(instance, day.isoformat()), 600,
                      group, every=0.2)  # fmt: skip
+            live_days.append({**asdict(played), "night_seconds": time.perf_counter() - night})
         # Let the sensors react to the last days (monitor, retrain, canary) before the summary.
         settle(instance, group)
 
@@ -155,11 +160,15 @@ def demo(
                 "non_200": stats.non_200,
             },
             "first_champion": first_champion,
+            "live_days": live_days,
             "versions": versions(tracking),
             "retrains": runs(instance, "retrain"),
             "canaries": runs(instance, "canary"),
             "monthly_auc": monthly_auc(
                 settings, Warehouse(path=str(settings.warehouse_path)), tracking, first_champion
+            ),
+            "live_vs_offline": live_vs_offline(
+                settings, Warehouse(path=str(settings.warehouse_path)), tracking
             ),
             "checks": check_outcomes(instance),
             "where": {

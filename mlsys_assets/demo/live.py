@@ -13,6 +13,7 @@ request: the nightly batch a real airline would have.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ class LiveDay:
     requests: int
     moments: int
     stream_waits: int
+    seconds: float  # wall time of the day's traffic and publishing (not the nightly run)
 
 
 def stream_caught_up(stream: EventStream, group: str = GROUP) -> Callable[[], bool | None]:
@@ -58,6 +60,7 @@ def play_day(
 ) -> LiveDay:
     """Ask about every flight whose prediction time falls on ``day``, each at its moment, then
     end the day (outcome file, feedback). The caller waits for the day's pipeline run."""
+    started = time.perf_counter()
     moments = schedule.asked_on(day)
     waits = requests = 0
     for moment, bodies in moments:
@@ -72,4 +75,4 @@ def play_day(
         wait_for_stream()
         waits += 1
     post_all(client, "/feedback", schedule.outcomes([day]), stats)
-    return LiveDay(day, requests, len(moments), waits)
+    return LiveDay(day, requests, len(moments), waits, time.perf_counter() - started)

@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from mlsys_assets.features.catalog import FLIGHTS_V1
 from mlsys_assets.loop.jobs import REASON_TAG, SIGNAL_TAG
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions, served_features
+from mlsys_assets.monitoring.skew import offline_features
 from mlsys_assets.registry import aliases
 from mlsys_assets.registry.store import load_version
 from mlsys_assets.resources.tracking import Tracking
@@ -105,6 +107,48 @@ def monthly_auc(
     return out
 
 
+def live_vs_offline(settings: Settings, warehouse: Warehouse, tracking: Tracking) -> dict[str, Any]:
+    """The served model's live AUC beside its offline AUC on the same flights, and the live
+    missing share of features beside the offline one at the same moments.
+
+    Offline: the point-in-time training-set features of each logged flight at the moment serving
+    looked it up, scored by the version that answered. Equal features give equal scores, so
+    the two AUCs differ only where serving saw a different world than training does.
+    """
+    predictions = read_predictions(settings, dt.date(2013, 1, 1), dt.date(2013, 12, 31))
+    predictions = predictions[predictions["variant"] != "fallback"].reset_index(drop=True)
+    if predictions.empty:
+        return {}
+    with warehouse.connect(read_only=True) as conn:
+        offline = offline_features(conn, predictions)
+        labelled = attach_labels(conn, settings, predictions, read_feedback(settings))
+    live = served_features(predictions).reindex(columns=offline.columns)
+    names = [f.name for f in FLIGHTS_V1.features]
+    excess = (live[names].isna().mean() - offline[names].isna().mean()).sort_values()
+    has_weather = offline["weather_temp"].notna()
+    offline_p = pd.Series(np.nan, index=predictions.index)
+    for version, rows in predictions.groupby(
+        predictions["model_version"].astype(str)
+    ).groups.items():
+        model = load_version(tracking, version)
+        offline_p[rows] = predict(model.booster, model.spec, offline.loc[rows])
+    known = labelled["label"].notna().to_numpy()
+    label = labelled["label"][known]
+    return {
+        "requests": len(predictions),
+        "labelled": int(known.sum()),
+        "auc_live": _auc(label, predictions["delay_probability"][known]),
+        "auc_offline": _auc(label, offline_p[known]),
+        "max_abs_score_diff": float((offline_p - predictions["delay_probability"]).abs().max()),
+        "live_missing_share": float(live[names].isna().mean().mean()),
+        "offline_missing_share": float(offline[names].isna().mean().mean()),
+        "worst_excess_missing": {excess.index[-1]: round(float(excess.iloc[-1]), 4)},
+        "weather_present_where_known": float(live.loc[has_weather, "weather_temp"].notna().mean())
+        if has_weather.any()
+        else None,
+    }
+
+
 def check_outcomes(instance: dg.DagsterInstance) -> dict[str, bool | None]:
     """The latest result of the reconciliation and parity checks."""
     wanted = {
@@ -163,6 +207,21 @@ def render(summary: dict[str, Any]) -> str:
         lines.append(
             f"  {m['month']}: served {served}  first champion {first}  "
             f"({m['labelled']} labelled, versions {m['versions_served']})"
+        )
+    lv = summary.get("live_vs_offline") or {}
+    if lv:
+        auc = {k: "n/a" if lv[k] is None else f"{lv[k]:.4f}" for k in ("auc_live", "auc_offline")}
+        lines.append(
+            f"live vs offline on the same {lv['labelled']} labelled flights: AUC live "
+            f"{auc['auc_live']}, offline {auc['auc_offline']} (max |score diff| "
+            f"{lv['max_abs_score_diff']:.2g})"
+        )
+        weather = lv["weather_present_where_known"]
+        lines.append(
+            f"missing features: {lv['live_missing_share']:.1%} of values live, "
+            f"{lv['offline_missing_share']:.1%} offline at the same moments; worst excess "
+            f"{lv['worst_excess_missing']}; weather present in "
+            f"{'n/a' if weather is None else f'{weather:.1%}'} of requests where it was known"
         )
     lines.append(f"checks: {summary['checks']}")
     lines.append("where to look:")

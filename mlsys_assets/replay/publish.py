@@ -317,8 +317,8 @@ class _WeatherFeed:
         last = self.stream.last_offset(WEATHER_TOPIC)
         if not last:
             return None
-        tail = self.stream.read(WEATHER_TOPIC, after=last - 1)
-        return dt.datetime.fromisoformat(tail[-1].payload["published_at"])
+        tail = [e for e in self.stream.read(WEATHER_TOPIC, after=max(0, last - 100)) if e.ok]
+        return dt.datetime.fromisoformat(tail[-1].payload["published_at"]) if tail else None
 
     def publish(self, until: dt.datetime, inclusive: bool) -> tuple[int, list[dict[str, Any]]]:
         """Append every observation hour due since the last one published (one append each)."""
@@ -393,8 +393,9 @@ class _ScheduleFeed:
         last = stream.last_offset(SCHEDULE_TOPIC)
         self.published_through: dt.date | None = None
         if last:
-            tail = stream.read(SCHEDULE_TOPIC, after=last - 1)
-            self.published_through = dt.date.fromisoformat(tail[-1].payload["day"])
+            tail = [e for e in stream.read(SCHEDULE_TOPIC, after=max(0, last - 100)) if e.ok]
+            if tail:
+                self.published_through = dt.date.fromisoformat(tail[-1].payload["day"])
 
     def publish(self, until: dt.datetime, inclusive: bool) -> int:
         published = 0

@@ -120,14 +120,15 @@ class StreamProcessor:
     # ------------------------------------------------------------------------------ a batch
     def _process(self, source: StreamSource, events: list[StreamEvent]) -> None:
         stats = self.stats.setdefault(source.topic, TopicStats())
-        batch = source.to_raw(events)
+        good = [e for e in events if e.ok]  # an undecodable event is ingestion's to quarantine
+        batch = source.to_raw(good)
         rows = self._rows(source, batch.rows, batch.days) if batch.days else []
         last = events[-1].offset
         self.store.write_batch(rows, {f"stream:{source.topic}:offset": str(last)})
         self.freshness.record(source.topic, events, utc_now())
         self.stream.ack(source.topic, self.group, last)
         stats.events += len(events)
-        stats.rejected += batch.rejected
+        stats.rejected += batch.rejected + len(events) - len(good)
         stats.rows += len(rows)
         stats.batches += 1
         stats.offset = last
@@ -154,7 +155,7 @@ class StreamProcessor:
         if not acked:
             return pd.DataFrame()
         events = self.stream.read(source.topic, after=max(0, acked - CONTEXT_EVENTS))
-        events = [e for e in events if e.offset <= acked]
+        events = [e for e in events if e.offset <= acked and e.ok]
         batch = source.to_raw(events)
         if not batch.days:
             return pd.DataFrame()
