@@ -57,6 +57,19 @@ class ServingMetrics:
         self.log_errors = Counter(
             "mlsys_prediction_log_write_errors", "Failed log flushes.", ["log"], registry=r
         )
+        self.freshness = Gauge(
+            "mlsys_online_freshness_ms",
+            "Stream event to visible online (the stream processor's recent window), per source.",
+            ["source", "quantile"],
+            registry=r,
+        )
+
+    def set_freshness(self, by_source: dict[str, dict]) -> None:
+        """Copy the stream processor's freshness summary (from the online store's state)."""
+        for source, summary in by_source.items():
+            for quantile, key in (("0.5", "p50_ms"), ("0.99", "p99_ms")):
+                if summary.get(key) is not None:
+                    self.freshness.labels(source, quantile).set(float(summary[key]))
 
     def fallback(self, reason: str) -> None:
         self.fallbacks.labels(reason=reason).inc()

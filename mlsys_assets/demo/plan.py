@@ -29,14 +29,14 @@ class DemoPlan:
 _COMMON = {
     "MLSYS_SERVING_POLL_SECONDS": "2",
     "MLSYS_PREDICTION_LOG_FLUSH_SECONDS": "1",
-    "MLSYS_RETRAIN_COOLDOWN_DAYS": "7",
+    "MLSYS_STREAM_POLL_SECONDS": "0.02",  # each simulated hour waits for its weather online
 }
 
-# Quick: ten live days. The volume retrain after about five days becomes challenger, the
-# following days' traffic decides its canary: the whole loop in under three minutes.
+# Quick: eight live days. The volume retrain after four days becomes challenger, the following
+# days' traffic decides its canary: the whole loop in under three minutes.
 QUICK = DemoPlan(
     bootstrap_until=dt.date(2013, 2, 7),
-    end=dt.date(2013, 2, 17),
+    end=dt.date(2013, 2, 15),
     traffic_share=0.3,
     env={
         **_COMMON,
@@ -45,18 +45,19 @@ QUICK = DemoPlan(
         "MLSYS_VALIDATION_DAYS": "7",
         "MLSYS_TEST_DAYS": "7",
         "MLSYS_GATE_MARGIN": "0.02",
-        "MLSYS_RETRAIN_MIN_NEW_LABELS": "4500",
+        "MLSYS_RETRAIN_COOLDOWN_DAYS": "4",
+        "MLSYS_RETRAIN_MIN_NEW_LABELS": "3500",
         "MLSYS_CANARY_SHARE": "0.3",
-        "MLSYS_CANARY_MIN_LABELLED": "100",
-        "MLSYS_MONITORING_EVERY_DAYS": "3",
+        "MLSYS_CANARY_MIN_LABELLED": "80",
+        "MLSYS_MONITORING_EVERY_DAYS": "4",
     },
 )
 
-# Full: a quarter to bootstrap, then a month live (a live day is a pipeline run: a quarter of
-# them would not fit ten minutes on two cores).
+# Full: a quarter to bootstrap, then three weeks live (a live day is a pipeline run: a quarter
+# of them would not fit ten minutes on two cores). Two retrains, two canary verdicts.
 FULL = DemoPlan(
     bootstrap_until=dt.date(2013, 3, 31),
-    end=dt.date(2013, 4, 30),
+    end=dt.date(2013, 4, 21),
     traffic_share=0.3,
     env={
         **_COMMON,
@@ -64,9 +65,10 @@ FULL = DemoPlan(
         "MLSYS_TRAINING_WINDOW_DAYS": "90",
         "MLSYS_VALIDATION_DAYS": "14",
         "MLSYS_TEST_DAYS": "7",
-        "MLSYS_RETRAIN_MIN_NEW_LABELS": "12000",
+        "MLSYS_RETRAIN_COOLDOWN_DAYS": "7",
+        "MLSYS_RETRAIN_MIN_NEW_LABELS": "7000",
         "MLSYS_CANARY_SHARE": "0.2",
-        "MLSYS_CANARY_MIN_LABELLED": "300",
+        "MLSYS_CANARY_MIN_LABELLED": "200",
         "MLSYS_MONITORING_EVERY_DAYS": "7",
     },
 )

@@ -161,6 +161,9 @@ def check_outcomes(instance: dg.DagsterInstance) -> dict[str, bool | None]:
         "online_features:online_offline_parity": dg.AssetCheckKey(
             dg.AssetKey("online_features"), "online_offline_parity"
         ),
+        "live_feature_coverage:live_missing_features": dg.AssetCheckKey(
+            dg.AssetKey("live_feature_coverage"), "live_missing_features"
+        ),
     }
     out: dict[str, bool | None] = {}
     for name, key in wanted.items():

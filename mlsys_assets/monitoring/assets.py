@@ -508,8 +508,9 @@ def live_feature_coverage(
     predictions = read_predictions(settings, day, day)
     with warehouse.connect() as conn:
         reference = reference_or_none(conn, settings)
+        offline = skew.offline_features(conn, predictions) if len(predictions) else None
         table = coverage.feature_coverage(
-            predictions, reference.train if reference is not None else None
+            predictions, reference.train if reference is not None else None, offline
         )
         replace_day(conn, "feature_coverage", day, table.assign(computed_at=utc_now()))
     try:

@@ -58,7 +58,8 @@ DDL: dict[str, str] = {
         missing_feature_rate DOUBLE, model_versions VARCHAR, computed_at TIMESTAMP NOT NULL)""",
     "feature_coverage": """(
         day DATE NOT NULL, feature VARCHAR NOT NULL, live_missing_share DOUBLE,
-        training_missing_share DOUBLE, excess DOUBLE, requests BIGINT,
+        training_missing_share DOUBLE, offline_missing_share DOUBLE, excess DOUBLE,
+        requests BIGINT,
         computed_at TIMESTAMP NOT NULL)""",
 }
 

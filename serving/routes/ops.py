@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
+from mlsys_assets.stream.freshness import read_freshness
 from serving.deps import ServicesDep
 from serving.schemas import Health, ModelInfo, Readiness, ServedVersion
 
@@ -44,7 +45,13 @@ async def ready(services: ServicesDep) -> Response:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def metrics(services: ServicesDep) -> Response:
-    """Prometheus exposition: requests, latency, predictions, fallbacks, model versions."""
+    """Prometheus exposition: requests, latency, predictions, fallbacks, model versions, and the
+    online store's freshness per streamed source."""
+    try:
+        state = await run_in_threadpool(services.features.store.read_state)
+        services.metrics.set_freshness(read_freshness(state))
+    except Exception:  # noqa: BLE001 - the store is down: the other metrics still answer
+        pass
     return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 

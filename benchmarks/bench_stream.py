@@ -1,0 +1,181 @@
+"""The stream processor: throughput as fast as it can go, and event-to-online lag at live pace.
+
+Run: ``.venv/bin/python benchmarks/bench_stream.py [--redis-url URL] [--hours N]`` (``make
+services`` first for the Redis figures; without Redis they are null).
+
+Per backend (the embedded file log + SQLite online store, then Redis Streams + the Redis online
+store), in a fresh MLSYS_HOME:
+1. **Fast**: the replay publishes the whole year's weather (26,115 observations) and January's
+   schedule (27,004 flights a day ahead), untimed; then one processor drains the stream into the
+   online store, timed: ``year_seconds`` (the year's weather and January's schedule, end to end)
+   and ``events_per_second``.
+2. **Live pace**: a producer appends one observation hour (3 events) every ``--gap`` seconds
+   while the processor runs as ``mlsys stream`` does (polling every MLSYS_STREAM_POLL_SECONDS);
+   the lag of each event is from its producer's ``emitted_at`` stamp to the commit that made it
+   visible online: ``lag_p50_ms``, ``lag_p99_ms`` (Tecton advertises under a second).
+
+The last line printed is one JSON object with every figure, the load average and the settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mlsys_assets.clock import day_end_utc  # noqa: E402
+from mlsys_assets.replay.publish import WEATHER_TOPIC, Replayer, _WeatherFeed  # noqa: E402
+from mlsys_assets.resources.event_stream import EventStream, build_event_stream  # noqa: E402
+from mlsys_assets.resources.online_store import OnlineStore, build_online_store  # noqa: E402
+from mlsys_assets.settings import Settings  # noqa: E402
+from mlsys_assets.stream.freshness import Freshness  # noqa: E402
+from mlsys_assets.stream.processor import StreamProcessor  # noqa: E402
+
+WORK = ROOT / "benchmarks" / ".work" / "stream"
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _settings(name: str, redis_url: str | None) -> Settings:
+    home = WORK / name
+    shutil.rmtree(home, ignore_errors=True)
+    if redis_url is None:
+        return Settings(home=home)
+    return Settings(
+        home=home,
+        event_stream="redis",
+        online_store="redis",
+        redis_url=redis_url,
+        redis_prefix=f"mlsys-bench-stream-{os.getpid()}:",
+    )
+
+
+def _clear_redis(settings: Settings) -> None:
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url)
+    keys = list(client.scan_iter(f"{settings.redis_prefix}*", count=10_000))
+    for start in range(0, len(keys), 10_000):
+        client.delete(*keys[start : start + 10_000])
+
+
+def fast(settings: Settings) -> dict[str, float]:
+    """Publish the year's weather and January's schedule, then drain them, timed."""
+    stream, store = build_event_stream(settings), build_online_store(settings)
+    replayer = Replayer(settings, stream=stream)
+    weather, _ = replayer._weather.publish(day_end_utc(dt.date(2013, 12, 31)), inclusive=True)
+    schedule = replayer._schedule.publish(day_end_utc(dt.date(2013, 1, 30)), inclusive=True)
+    processor = StreamProcessor(stream, store, batch_events=settings.stream_batch_events)
+    began = time.perf_counter()
+    processed = processor.drain()
+    seconds = time.perf_counter() - began
+    assert processed == weather + schedule, (processed, weather, schedule)
+    assert processor.caught_up()
+    return {
+        "events": processed,
+        "weather_events": weather,
+        "schedule_events": schedule,
+        "year_seconds": round(seconds, 3),
+        "events_per_second": round(processed / seconds, 1),
+    }
+
+
+def live(settings: Settings, hours: int, gap: float) -> dict[str, float]:
+    """One observation hour every ``gap`` s while the processor polls; lag per event."""
+    stream: EventStream = build_event_stream(settings)
+    store: OnlineStore = build_online_store(settings)
+    feed = _WeatherFeed(stream, None, settings.seed)
+    processor = StreamProcessor(
+        stream, store, group="bench-live", batch_events=settings.stream_batch_events
+    )
+    processor.drain()  # whatever is there already: the clock starts at an idle processor
+    processor.freshness = Freshness(window=100_000)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=processor.run, args=(stop, settings.stream_poll_seconds), daemon=True
+    )
+    worker.start()
+    moment = dt.datetime(2013, 1, 1, 6, 0)
+    published = 0
+    for _ in range(hours):
+        moment += dt.timedelta(hours=1)
+        count, _ = feed.publish(moment, inclusive=True)
+        published += count
+        time.sleep(gap)
+    deadline = time.monotonic() + 30
+    while not processor.caught_up() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    worker.join(10)
+    summary = processor.freshness.summary(WEATHER_TOPIC) or {}
+    return {
+        "live_events": published,
+        "lag_p50_ms": summary.get("p50_ms"),
+        "lag_p99_ms": summary.get("p99_ms"),
+        "lag_max_ms": summary.get("max_ms"),
+    }
+
+
+def run_backend(name: str, redis_url: str | None, hours: int, gap: float) -> dict[str, float]:
+    settings = _settings(f"{name}-fast", redis_url)
+    if redis_url:
+        _clear_redis(settings)
+    out = fast(settings)
+    settings = _settings(f"{name}-live", redis_url)
+    if redis_url:
+        _clear_redis(settings)
+    out |= live(settings, hours, gap)
+    if redis_url:
+        _clear_redis(settings)
+    return out
+
+
+def _redis_up(url: str) -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:  # noqa: BLE001 - not running: the Redis figures are null
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--redis-url", default=os.environ.get("MLSYS_TEST_REDIS_URL"))
+    parser.add_argument("--hours", type=int, default=300, help="live-pace hours published")
+    parser.add_argument("--gap", type=float, default=0.1, help="seconds between live hours")
+    args = parser.parse_args()
+    redis_url = args.redis_url or "redis://127.0.0.1:56379/0"
+
+    print(f"load average before: {load_average()}", flush=True)
+    embedded = run_backend("embedded", None, args.hours, args.gap)
+    print(f"embedded (file log -> SQLite): {embedded}", flush=True)
+    result: dict[str, object] = {**embedded}
+    if _redis_up(redis_url):
+        on_redis = run_backend("redis", redis_url, args.hours, args.gap)
+        print(f"redis (Redis Streams -> Redis): {on_redis}", flush=True)
+        result |= {f"redis_{k}": v for k, v in on_redis.items()}
+    else:
+        print(f"no Redis at {redis_url}: the redis_ figures are null (run `make services`)")
+        result |= {f"redis_{k}": None for k in embedded}
+    result |= {
+        "poll_seconds": Settings().stream_poll_seconds,
+        "batch_events": Settings().stream_batch_events,
+        "load_average": load_average(),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
