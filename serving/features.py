@@ -114,6 +114,13 @@ class FeatureSource:
             return False
         return True
 
+    def state(self) -> dict[str, str]:
+        """The store's state entries (freshness, watermarks); empty when its file is missing
+        (reading would create an empty store where the real one should appear)."""
+        if not self._store_file_ok(force=True):
+            return {}
+        return self.store.read_state()
+
     def close(self) -> None:
         close = getattr(self.store, "close", None)
         if close is not None:

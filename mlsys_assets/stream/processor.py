@@ -62,6 +62,8 @@ class StreamProcessor:
         self._computer = StreamViewComputer()
         self._context: dict[str, pd.DataFrame] = {}
         self._state_written = 0.0
+        for source in self.sources:  # imports and contracts now, not on the first live event
+            source.to_raw([])
 
     # ------------------------------------------------------------------------------ polling
     def poll(self) -> int:

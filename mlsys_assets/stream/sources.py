@@ -11,6 +11,7 @@ from them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -45,11 +46,17 @@ def _records(events: Sequence[StreamEvent]) -> list[dict]:
     return [e.payload.get("record") or {} for e in events]
 
 
-def weather_raw(events: Sequence[StreamEvent]) -> RawBatch:
+@functools.cache
+def _weather_contract():  # noqa: ANN202 - a Contract (pandera is imported on first use)
     from mlsys_assets.ingestion.contracts import weather_contract
+
+    return weather_contract()
+
+
+def weather_raw(events: Sequence[StreamEvent]) -> RawBatch:
     from mlsys_assets.ingestion.validate import validate
 
-    contract = weather_contract()
+    contract = _weather_contract()
     records = [r if isinstance(r, dict) else {} for r in _records(events)]
     frame = contract.apply_aliases(pd.DataFrame.from_records(records))
     frame = frame.reindex(columns=list(contract.columns))

@@ -48,7 +48,7 @@ async def metrics(services: ServicesDep) -> Response:
     """Prometheus exposition: requests, latency, predictions, fallbacks, model versions, and the
     online store's freshness per streamed source."""
     try:
-        state = await run_in_threadpool(services.features.store.read_state)
+        state = await run_in_threadpool(services.features.state)
         services.metrics.set_freshness(read_freshness(state))
     except Exception:  # noqa: BLE001 - the store is down: the other metrics still answer
         pass
