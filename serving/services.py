@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 PREDICTION_LOG_DIR = "log"
 FEEDBACK_LOG_DIR = "feedback"
+WAL_DIR = "wal"  # predictions/wal/<log>/: each process's write-ahead segments
 
 
 @dataclass
@@ -110,4 +111,6 @@ def _log(settings: Settings, metrics: ServingMetrics, folder: str, label: str) -
         on_dropped=metrics.log_dropped.labels(log=label).inc,
         on_error=metrics.log_errors.labels(log=label).inc,
         partition_by=flight_day if label == "predictions" else None,
+        wal_directory=settings.predictions_dir / WAL_DIR / folder,
+        sync_seconds=settings.prediction_log_sync_seconds,
     )
