@@ -16,6 +16,7 @@ from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher
 from serving.pipeline import InferencePipeline
 from serving.prediction_log import FEEDBACK_SCHEMA, PREDICTION_SCHEMA, ParquetLog, flight_day
+from serving.reload_broadcast import ReloadGeneration
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Services:
             metrics,
             settings.serving_poll_seconds,
             baseline_cache=settings.home_dir / "serving" / "baseline.json",
+            generation=ReloadGeneration(settings.home_dir / "serving" / "reload_generation"),
         )
         features = FeatureSource.from_settings(settings)
         pipeline = InferencePipeline(
