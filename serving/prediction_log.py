@@ -274,14 +274,14 @@ class ParquetLog:
             with dead_owner(directory, owner):
                 pass  # a dead owner without segments: its lock file goes
         if replayed:
-            logger.warning("replayed %d records of dead processes into %s", replayed,
-                           self.directory)  # fmt: skip
+            logger.warning("replayed %d dead processes' records: %s", replayed, self.directory)
             self._on_written(replayed)
         return replayed
 
     def _run(self) -> None:
-        tick = self.flush_seconds if self._wal is None else min(self.sync_seconds,
-                                                                 self.flush_seconds)  # fmt: skip
+        tick = self.flush_seconds
+        if self._wal is not None:
+            tick = min(self.sync_seconds, self.flush_seconds)
         last_flush = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(tick)

@@ -58,8 +58,18 @@ class WriteAheadLog:
     def open(self) -> None:
         """Take this owner's lock: held until ``close`` or the process's death."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / f"{self.owner}{LOCK_SUFFIX}", os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        path = self.directory / f"{self.owner}{LOCK_SUFFIX}"
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Between the create and the flock another process's replay may have taken the
+            # file for a dead owner's and removed it: hold a lock only on the file at the path.
+            try:
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
         self._lock_fd = fd
 
     def append(self, table: pa.Table) -> None:
@@ -174,6 +184,6 @@ def read_segment(path: Path, schema: pa.Schema) -> pa.Table:
                 except StopIteration:
                     break
     except (pa.ArrowInvalid, OSError) as exc:  # empty file, or a batch cut short
-        logger.warning("write-ahead segment %s ends early (%s); kept %d batches", path, exc,
-                       len(batches))  # fmt: skip
+        kept = len(batches)
+        logger.warning("write-ahead segment %s ends early (%s); %d batches kept", path, exc, kept)
     return pa.Table.from_batches(batches, schema=schema)
