@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     serving_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Else 413.")
     prediction_log_flush_rows: int = Field(default=5_000, ge=1)
     prediction_log_flush_seconds: float = Field(default=5.0, gt=0)
+    # The crash loss window: queued records reach an fsynced write-ahead file this often, and a
+    # kill -9 loses at most this much of answered predictions and feedback (serving/wal.py).
+    prediction_log_sync_seconds: float = Field(default=1.0, gt=0)
     prediction_log_max_pending: int = Field(default=200_000, ge=1, description="Then drop.")
     # Business rules after the threshold, first match wins (see mlsys_assets/scoring/rules.py).
     serving_rules: list[dict[str, Any]] = Field(default_factory=list)

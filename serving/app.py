@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics.worker_started()
         services = await run_in_threadpool(Services.start, settings, rules, metrics)
         app.state.services = services
         # Everything loaded so far (MLflow, pandas, the models) lives as long as the process:
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             sys.setswitchinterval(switch_interval)
             await run_in_threadpool(services.stop)
+            metrics.worker_stopped()
 
     app = FastAPI(
         title="mlsys serving",

@@ -16,8 +16,11 @@ def serve(host: str, port: int, workers: int, log_level: str, access_log: bool) 
     import uvicorn
 
     from mlsys_assets.settings import get_settings
+    from serving import multiprocess
 
-    get_settings()  # fail fast on bad settings (e.g. prod without an admin token)
+    settings = get_settings()  # fail fast on bad settings (e.g. prod without an admin token)
+    if workers > 1:  # the workers' metrics merged into one /metrics
+        multiprocess.enable(settings.home_dir)
     uvicorn.run(
         "serving.app:create_app",
         factory=True,

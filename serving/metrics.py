@@ -1,10 +1,13 @@
 """Prometheus metrics of one app instance (its own registry, so several apps can coexist).
 
-With several uvicorn workers each process exposes its own numbers; Prometheus sums them when it
-scrapes every worker (or run one worker per replica, as the README suggests).
+With several uvicorn workers (``mlsys serve --workers N``) the workers write their values to a
+shared directory and ``/metrics`` merges every worker's (``serving/multiprocess.py``): counters
+and histograms summed, the served versions per worker, freshness the latest written.
 """
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import (
     CollectorRegistry,
@@ -13,7 +16,10 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
+
+from serving import multiprocess as workers
 
 disable_created_metrics()  # the *_created series double the exposition for no use here
 
@@ -24,6 +30,7 @@ class ServingMetrics:
     """Counters and histograms: requests, latency, predictions, fallbacks, models, the log."""
 
     def __init__(self) -> None:
+        self.multiprocess = workers.enabled()
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -43,7 +50,11 @@ class ServingMetrics:
             "mlsys_fallbacks", "Fallbacks taken, by reason.", ["reason"], registry=r
         )
         self.model_version = Gauge(
-            "mlsys_model_version", "Version served per alias (0: none).", ["alias"], registry=r
+            "mlsys_model_version",
+            "Version served per alias (0: none); per worker (pid) with several.",
+            ["alias"],
+            registry=r,
+            multiprocess_mode="liveall",
         )
         self.reloads = Counter(
             "mlsys_model_reloads", "Registry refreshes, by result.", ["result"], registry=r
@@ -62,6 +73,7 @@ class ServingMetrics:
             "Stream event to visible online (the stream processor's recent window), per source.",
             ["source", "quantile"],
             registry=r,
+            multiprocess_mode="mostrecent",
         )
 
     def set_freshness(self, by_source: dict[str, dict]) -> None:
@@ -75,4 +87,18 @@ class ServingMetrics:
         self.fallbacks.labels(reason=reason).inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The exposition: this process's registry, or every worker's values merged."""
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return generate_latest(merged)
+
+    def worker_started(self) -> None:
+        if self.multiprocess:
+            workers.forget_dead_workers()
+
+    def worker_stopped(self) -> None:
+        """A worker that stops takes its per-worker gauges with it (its counts stay)."""
+        if self.multiprocess:
+            multiprocess.mark_process_dead(os.getpid())

@@ -5,6 +5,10 @@ request path and replaces the reference in a single assignment, so a request see
 set or the new one, never a mix, and none fails during a swap. The watcher keeps the champion it
 replaced as ``previous`` (the fallback when the champion cannot predict) and keeps serving what
 it has when the registry cannot be reached.
+
+With several workers, ``reload_everywhere`` (``POST /admin/reload``) also bumps the reload
+generation that every worker's watcher checks each ``CHECK_SECONDS`` (``reload_broadcast.py``),
+so all of them reload within a second, not at their next poll.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from mlsys_assets.model_contract import ALIAS_CHALLENGER, ALIAS_CHAMPION, Baseli
 from mlsys_assets.scoring.loading import ModelLoadError, RegistryReader
 from mlsys_assets.scoring.predictor import ModelBundle
 from serving.metrics import ServingMetrics
+from serving.reload_broadcast import CHECK_SECONDS, ReloadGeneration
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +59,10 @@ class ModelWatcher:
         metrics: ServingMetrics,
         poll_seconds: float,
         baseline_cache: Path | None = None,
+        generation: ReloadGeneration | None = None,
     ) -> None:
         self.reader = reader
+        self.generation = generation
         self.metrics = metrics
         self.poll_seconds = poll_seconds
         self.baseline_cache = baseline_cache
@@ -77,11 +84,30 @@ class ModelWatcher:
             self._thread.join(timeout=10)
 
     def _poll(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
+        """Refresh every ``poll_seconds``, and as soon as another worker asked for a reload."""
+        tick = self.poll_seconds
+        if self.generation is not None:
+            tick = min(CHECK_SECONDS, self.poll_seconds)
+        last = time.monotonic()
+        while not self._stop.wait(tick):
+            asked = self.generation is not None and self.generation.changed()
+            if not asked and time.monotonic() - last < self.poll_seconds:
+                continue
+            last = time.monotonic()
             try:
                 self.refresh()
             except Exception:  # noqa: BLE001 - the poller must outlive any one failure
                 logger.exception("model refresh failed")
+
+    def reload_everywhere(self) -> RefreshResult:
+        """Reload here now, then have every other worker of this MLSYS_HOME reload too."""
+        result = self.refresh()
+        if self.generation is not None:
+            try:
+                self.generation.bump()
+            except OSError:
+                logger.exception("cannot signal the other workers to reload")
+        return result
 
     def refresh(self) -> RefreshResult:
         """Read both aliases and load what changed; keep serving the current set on failure."""

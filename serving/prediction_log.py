@@ -2,7 +2,12 @@
 
 A request only appends its answers, column by column, to an in-memory queue; a writer thread
 flushes the queue when it holds ``flush_rows`` records or every ``flush_seconds``, and once
-more on ``close`` - so a graceful stop loses nothing. Each flush writes one new file (temp name,
+more on ``close`` - so a graceful stop loses nothing. A crash (``kill -9``, OOM) loses at most
+the records answered in the last ``MLSYS_PREDICTION_LOG_SYNC_SECONDS`` (1 s) plus one write's time
+(milliseconds): about every second the writer appends what is queued to a write-ahead file of its
+own process and fsyncs it, and the next serve process to start on the same MLSYS_HOME replays
+a dead process's write-ahead files into Parquet, each record exactly once (``serving/wal.py``).
+Each flush writes one new file (temp name,
 then rename: a reader never sees a half-written file) under ``<dir>/date=YYYY-MM-DD/``, so the log
 rotates by day and by flush and DuckDB reads it with
 ``read_parquet('<dir>/**/*.parquet', hive_partitioning=true)``. The prediction log's day is the
@@ -19,7 +24,6 @@ requests wait for.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 import operator
 import os
@@ -34,6 +38,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mlsys_assets.features.catalog import FLIGHTS_V1
+from serving.wal import (
+    WriteAheadLog,
+    dead_owner,
+    new_owner,
+    read_segment,
+    segments_by_owner,
+    stale_locks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +110,14 @@ class ParquetLog:
     as its leaf columns (a 1,000-flight batch) or, when small, as rows (single predictions,
     thousands per flush): the writer then transposes rows in C and concatenates columns in C,
     so a flush costs a few C calls per leaf column, whatever the mix of chunk sizes.
+
+    With a ``wal_directory`` the loss window of a crash is bounded: every ``sync_seconds`` the
+    writer thread converts what was queued to Arrow, appends it to this process's write-ahead
+    segment and fsyncs it (``serving/wal.py``); a flush writes the segment's records to Parquet,
+    then removes the segment. ``kill -9`` therefore loses at most the records queued in the
+    last ``sync_seconds`` (default 1 s) plus one write's time; ``start`` replays the segments
+    of dead processes into Parquet, each record once. The request path is unchanged: it only
+    queues (the conversion the flush did anyway now happens in the sync, in smaller pieces).
     """
 
     def __init__(
@@ -112,28 +132,43 @@ class ParquetLog:
         on_dropped: Callable[[int], None] = lambda n: None,
         on_error: Callable[[], None] = lambda: None,
         partition_by: Callable[[pa.Table], pa.Array] | None = None,
+        wal_directory: Path | None = None,
+        sync_seconds: float = 1.0,
     ) -> None:
         self.directory = directory
         self._partition_by = partition_by  # a day per record; None: the write day
         self.schema = schema
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
+        self.sync_seconds = sync_seconds
         self.max_pending = max_pending
         self._on_written = on_written
         self._on_dropped = on_dropped
         self._on_error = on_error
         self._layout = _Layout(schema)
         self._chunks: list[_Chunk] = []
-        self._pending = 0
-        self._lock = threading.Lock()  # guards the buffer (held for microseconds)
-        self._write_lock = threading.Lock()  # one flush at a time
+        self._pending = 0  # queued, not yet converted
+        self._converted: list[pa.Table] = []  # the open segment's records (in the WAL)
+        self._converted_rows = 0
+        self._sealed: list[tuple[int, list[pa.Table], int]] = []  # awaiting Parquet
+        self._sealed_rows = 0
+        self.owner = new_owner()
+        self._wal = (
+            WriteAheadLog(wal_directory, schema, self.owner) if wal_directory is not None else None
+        )
+        self._segment = 0  # the open segment's number (also without a WAL: file names)
+        self._lock = threading.Lock()  # guards the queue (held for microseconds)
+        self._write_lock = threading.Lock()  # one sync or flush at a time
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._sequence = itertools.count()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Replay dead processes' write-ahead segments, then start the writer thread."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self._wal is not None:
+            self._wal.open()
+            self.recover()
         self._thread = threading.Thread(target=self._run, name="parquet-log", daemon=True)
         self._thread.start()
 
@@ -153,12 +188,12 @@ class ParquetLog:
         """Queue ``count`` records given column by column; never blocks on I/O.
 
         Each field has a list of ``count`` values (a field left out: null); a struct field has
-        a dict of such lists. Past ``max_pending`` queued records the chunk is dropped, and
-        counted.
+        a dict of such lists. Past ``max_pending`` records not yet in Parquet the chunk is
+        dropped, and counted.
         """
         if count == 0:
             return
-        if self._pending + count > self.max_pending:
+        if self.pending + count > self.max_pending:
             self._on_dropped(count)
             return
         leaves = self._layout.leaves(columns, count)
@@ -169,33 +204,45 @@ class ParquetLog:
         with self._lock:
             self._chunks.append(chunk)
             self._pending += count
-            pending = self._pending
-        if pending >= self.flush_rows:
+        if self.pending >= self.flush_rows:
             self._wake.set()
 
     @property
     def pending(self) -> int:
-        return self._pending
+        """Records not yet in Parquet (queued, or in the write-ahead segments)."""
+        return self._pending + self._converted_rows + self._sealed_rows
+
+    def sync(self) -> int:
+        """Make every queued record durable in the write-ahead segment; returns how many."""
+        with self._write_lock:
+            return self._sync()
 
     def flush(self) -> int:
-        """Write every queued record now; returns how many were written."""
+        """Write every queued record to Parquet now; returns how many were written."""
         with self._write_lock:
-            with self._lock:
-                chunks, self._chunks = self._chunks, []
-                count, self._pending = self._pending, 0
-            if count == 0:
-                return 0
-            try:
-                self._write(chunks)
-            except Exception:  # noqa: BLE001 - keep the records for the next flush
-                logger.exception("prediction log flush failed; %d records kept", count)
-                with self._lock:
-                    self._chunks[:0] = chunks
-                    self._pending += count
-                self._on_error()
-                return 0
-            self._on_written(count)
-            return count
+            self._sync()
+            if self._converted:
+                number = self._wal.seal() if self._wal is not None else self._segment
+                self._segment = number + 1
+                self._sealed.append((number, self._converted, self._converted_rows))
+                self._sealed_rows += self._converted_rows
+                self._converted, self._converted_rows = [], 0
+            written = 0
+            while self._sealed:
+                number, tables, count = self._sealed[0]
+                try:
+                    self._write(pa.concat_tables(tables), f"{self.owner}-{number:06d}")
+                except Exception:  # noqa: BLE001 - keep the records for the next flush
+                    logger.exception("log flush failed; %d records kept", self.pending)
+                    self._on_error()
+                    break
+                if self._wal is not None:
+                    self._wal.remove(number)
+                self._sealed.pop(0)
+                self._sealed_rows -= count
+                written += count
+                self._on_written(count)
+            return written
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop the writer thread and flush what is left (the graceful-stop guarantee)."""
@@ -204,29 +251,108 @@ class ParquetLog:
         if self._thread is not None:
             self._thread.join(timeout)
         self.flush()
+        if self._wal is not None:
+            self._wal.close()
+
+    def recover(self) -> int:
+        """Write dead processes' write-ahead segments to Parquet (each record once), then
+        remove them; a live process's segments are left alone. Returns the records replayed."""
+        assert self._wal is not None
+        directory = self._wal.directory
+        replayed = 0
+        for owner, segments in segments_by_owner(directory, exclude=self.owner).items():
+            with dead_owner(directory, owner) as dead:
+                if not dead:
+                    continue
+                for segment in segments:
+                    table = read_segment(segment.path, self.schema)
+                    if table.num_rows:
+                        self._write(table, f"{owner}-{segment.number:06d}", replace=False)
+                    segment.path.unlink(missing_ok=True)
+                    replayed += table.num_rows
+        for owner in stale_locks(directory, exclude=self.owner):
+            with dead_owner(directory, owner):
+                pass  # a dead owner without segments: its lock file goes
+        if replayed:
+            logger.warning("replayed %d dead processes' records: %s", replayed, self.directory)
+            self._on_written(replayed)
+        return replayed
 
     def _run(self) -> None:
+        tick = self.flush_seconds
+        if self._wal is not None:
+            tick = min(self.sync_seconds, self.flush_seconds)
+        last_flush = time.monotonic()
         while not self._stop.is_set():
-            self._wake.wait(self.flush_seconds)
+            self._wake.wait(tick)
             self._wake.clear()
-            self.flush()
+            if self._stop.is_set():
+                break
+            due = time.monotonic() - last_flush >= self.flush_seconds
+            if due or self.pending >= self.flush_rows or self._wal is None:
+                self.flush()
+                last_flush = time.monotonic()
+            else:
+                self.sync()
 
-    def _write(self, chunks: list[_Chunk]) -> None:
+    def _sync(self) -> int:
+        """Convert what is queued (in the open segment from now on), then append it to the WAL."""
+        with self._lock:
+            chunks, self._chunks = self._chunks, []
+            count, self._pending = self._pending, 0
+        if count == 0:
+            return 0
+        try:
+            table = self._table(chunks)
+        except Exception:  # noqa: BLE001 - keep the records for the next try
+            logger.exception("converting %d log records failed; kept", count)
+            with self._lock:
+                self._chunks[:0] = chunks
+                self._pending += count
+            self._on_error()
+            return 0
+        self._converted.append(table)
+        self._converted_rows += count
+        if self._wal is not None:
+            try:
+                self._wal.append(table)
+            except Exception:  # noqa: BLE001 - still in memory: the next flush writes it
+                logger.exception("write-ahead append failed; %d records only in memory", count)
+                self._on_error()
+                number = self._wal.seal()  # a broken stream takes no more records
+                self._segment = number + 1
+                self._sealed.append((number, self._converted, self._converted_rows))
+                self._sealed_rows += self._converted_rows
+                self._converted, self._converted_rows = [], 0
+        return count
+
+    def _table(self, chunks: list[_Chunk]) -> pa.Table:
         blocks = _leaf_blocks(chunks)
         leaves = []
         for i, kind in enumerate(self._layout.types):
             leaves.append(_array(_gathered(blocks, i), kind))
             _step_aside()
         arrays = self._layout.fields(leaves)
-        table = pa.Table.from_arrays(arrays, schema=self.schema)
-        now = dt.datetime.now(dt.UTC)
-        for day, part in self._by_day(table, f"{now:%Y-%m-%d}"):
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def _write(self, table: pa.Table, name: str, *, replace: bool = True) -> None:
+        """One file per day, ``part-<name>.parquet``, written whole, fsynced, then renamed in.
+
+        ``replace=False`` (a replay) keeps a file that exists: a flush wrote it from the same
+        segment, complete, before the process died.
+        """
+        today = f"{dt.datetime.now(dt.UTC):%Y-%m-%d}"
+        for day, part in self._by_day(table, today):
             folder = self.directory / f"date={day}"
             folder.mkdir(parents=True, exist_ok=True)
-            name = f"part-{now:%Y%m%dT%H%M%S%f}-{os.getpid()}-{next(self._sequence):06d}.parquet"
-            tmp = folder / f".{name}.tmp"
+            target = folder / f"part-{name}.parquet"
+            if not replace and target.exists():
+                continue
+            tmp = folder / f".part-{name}.parquet.tmp"
             pq.write_table(part, tmp)
-            os.replace(tmp, folder / name)
+            _fsync(tmp)
+            os.replace(tmp, target)
+            _fsync(folder)
 
     def _by_day(self, table: pa.Table, today: str) -> list[tuple[str, pa.Table]]:
         if self._partition_by is None:
@@ -236,6 +362,15 @@ class ParquetLog:
         if len(distinct) == 1:
             return [(distinct[0], table)]
         return [(day, table.filter(pc.equal(days, day))) for day in sorted(distinct)]
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk: a WAL segment is removed only after."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _Chunk(NamedTuple):

@@ -16,11 +16,13 @@ from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher
 from serving.pipeline import InferencePipeline
 from serving.prediction_log import FEEDBACK_SCHEMA, PREDICTION_SCHEMA, ParquetLog, flight_day
+from serving.reload_broadcast import ReloadGeneration
 
 logger = logging.getLogger(__name__)
 
 PREDICTION_LOG_DIR = "log"
 FEEDBACK_LOG_DIR = "feedback"
+WAL_DIR = "wal"  # predictions/wal/<log>/: each process's write-ahead segments
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Services:
             metrics,
             settings.serving_poll_seconds,
             baseline_cache=settings.home_dir / "serving" / "baseline.json",
+            generation=ReloadGeneration(settings.home_dir / "serving" / "reload_generation"),
         )
         features = FeatureSource.from_settings(settings)
         pipeline = InferencePipeline(
@@ -110,4 +113,6 @@ def _log(settings: Settings, metrics: ServingMetrics, folder: str, label: str) -
         on_dropped=metrics.log_dropped.labels(log=label).inc,
         on_error=metrics.log_errors.labels(log=label).inc,
         partition_by=flight_day if label == "predictions" else None,
+        wal_directory=settings.predictions_dir / WAL_DIR / folder,
+        sync_seconds=settings.prediction_log_sync_seconds,
     )

@@ -19,8 +19,9 @@ router = APIRouter(
 
 @router.post("/reload", response_model=ReloadResponse)
 async def reload(services: ServicesDep) -> ReloadResponse:
-    """Re-read the registry aliases now and swap in what changed (no request fails meanwhile)."""
-    result = await run_in_threadpool(services.watcher.refresh)
+    """Re-read the registry aliases now and swap in what changed (no request fails meanwhile);
+    every other worker does the same within a second."""
+    result = await run_in_threadpool(services.watcher.reload_everywhere)
     return ReloadResponse(
         ok=result.ok,
         changed=result.changed,
