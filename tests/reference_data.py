@@ -12,16 +12,31 @@ import duckdb
 import pandas as pd
 
 from mlsys_assets.nycflights import read_table
-from mlsys_assets.raw_tables import canonical_flights, canonical_weather, create_raw_tables
+from mlsys_assets.raw_tables import (
+    canonical_departures,
+    canonical_flights,
+    canonical_weather,
+    create_raw_tables,
+)
 
 EPOCH = pd.Timestamp("2013-01-01 00:00:00")
 
 
 def load_reference(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[str, int]:
-    """Fill raw.flights/weather (days start..end inclusive) and the reference tables."""
+    """Fill raw.flights/weather/departures (days start..end inclusive) and the reference tables.
+
+    Departures are published on time (``available_at = event_time``), as a clean replay does.
+    """
     create_raw_tables(conn)
     now = pd.Timestamp.now().floor("s")
-    flights = canonical_flights(read_table("flights"))
+    source = read_table("flights")
+    departures = canonical_departures(source)
+    departures = departures[(departures.flight_date >= start) & (departures.flight_date <= end)]
+    departures = departures.sort_values("event_time", kind="stable").copy()
+    departures["available_at"] = departures["event_time"]
+    departures["event_offset"] = range(len(departures))
+    departures["ingested_at"] = now
+    flights = canonical_flights(source)
     flights = flights[(flights.flight_date >= start) & (flights.flight_date <= end)].copy()
     flights["source_file"] = "reference"
     flights["ingested_at"] = now
@@ -40,6 +55,7 @@ def load_reference(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date
     for name, frame in (
         ("flights", flights),
         ("weather", weather),
+        ("departures", departures),
         ("planes", planes),
         ("airlines", airlines),
         ("airports", airports),
@@ -49,4 +65,4 @@ def load_reference(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date
         cols = ", ".join(frame.columns)
         conn.execute(f"INSERT INTO raw.{name} ({cols}) SELECT {cols} FROM _frame")
         conn.unregister("_frame")
-    return {"flights": len(flights), "weather": len(weather)}
+    return {"flights": len(flights), "weather": len(weather), "departures": len(departures)}
