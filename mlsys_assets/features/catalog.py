@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from mlsys_assets.features import intraday
 from mlsys_assets.features.request import REQUEST_FEATURES
 from mlsys_assets.features.spec import (
     DerivedFeature,
@@ -19,6 +20,7 @@ from mlsys_assets.features.spec import (
     Feature,
     FeatureService,
     FeatureView,
+    OnDemandView,
 )
 
 WINDOWS_DAYS: tuple[int, ...] = (1, 7, 28)
@@ -197,3 +199,89 @@ FLIGHTS_V1 = FeatureService(
     request=REQUEST_FEATURES,
     description="Inputs of the flight_delay model: P(arr_delay >= 15) at prediction time.",
 )
+
+
+# ------------------------------------------------------------------------------ intraday
+_WINDOWS = ", ".join(intraday.window_label(w) for w in intraday.ORIGIN_WINDOWS)
+INTRADAY_ORIGIN = OnDemandView(
+    name="intraday_origin",
+    entity="origin",
+    features=tuple(
+        Feature(name, "float64", text)
+        for w in intraday.ORIGIN_WINDOWS
+        for name, text in (
+            (
+                f"origin_dep_delay_so_far_{intraday.window_label(w)}",
+                f"Mean departure delay (min) of the origin's flights scheduled in the "
+                f"{intraday.window_label(w)} before t; one not gone by t counts t - scheduled.",
+            ),
+            (
+                f"origin_late_share_so_far_{intraday.window_label(w)}",
+                f"Share of them {intraday.LATE_MINUTES}+ min late by that measure.",
+            ),
+            (
+                f"origin_waiting_{intraday.window_label(w)}",
+                "How many of them had not left by t (as far as known before t).",
+            ),
+            (
+                f"origin_scheduled_{intraday.window_label(w)}",
+                f"Departures scheduled at the origin in the {intraday.window_label(w)} before t.",
+            ),
+        )
+    ),
+    description=(
+        f"Today at the origin, over windows of {_WINDOWS} before the request: how late the "
+        "departures are so far, counting those still waiting as late as they are by then."
+    ),
+    compute="origin",
+    params={"windows": intraday.ORIGIN_WINDOWS, "late_minutes": intraday.LATE_MINUTES},
+    ttl=dt.timedelta(days=2),
+)
+INTRADAY_CARRIER = OnDemandView(
+    name="intraday_carrier",
+    entity="carrier",
+    features=(
+        Feature(
+            "carrier_today_late_share",
+            "float64",
+            f"Share of the carrier's NYC departures known before t that left "
+            f"{intraday.LATE_MINUTES}+ min late, today.",
+        ),
+        Feature(
+            "carrier_today_dep_delay", "float64", "Mean departure delay (min) of those departures."
+        ),
+        Feature("carrier_today_departed", "float64", "How many of them."),
+    ),  # fmt: skip
+    description="The carrier's departures from New York today, known before the request.",
+    compute="carrier",
+    params={"late_minutes": intraday.LATE_MINUTES},
+    ttl=dt.timedelta(days=2),
+)
+INTRADAY_PLANE = OnDemandView(
+    name="intraday_plane",
+    entity="tailnum",
+    features=(
+        Feature(
+            "plane_prev_dep_delay",
+            "float64",
+            "Departure delay (min) of the aircraft's latest NYC departure known before t.",
+        ),
+        Feature("plane_prev_minutes_ago", "float64", "Minutes since that departure, at t."),
+    ),  # fmt: skip
+    description="The same aircraft's previous departure from New York today.",
+    compute="plane",
+    ttl=dt.timedelta(days=2),
+)
+INTRADAY_VIEWS: tuple[OnDemandView, ...] = (INTRADAY_ORIGIN, INTRADAY_CARRIER, INTRADAY_PLANE)
+
+FLIGHTS_V2 = FeatureService(
+    name="flights_v2",
+    views=FEATURE_VIEWS,
+    request=REQUEST_FEATURES,
+    on_demand=INTRADAY_VIEWS,
+    description=(
+        "flights_v1 plus what has happened today before the request: the origin's delays so "
+        "far, the carrier's, and the aircraft's previous departure."
+    ),
+)
+SERVICES: dict[str, FeatureService] = {s.name: s for s in (FLIGHTS_V1, FLIGHTS_V2)}

@@ -162,6 +162,30 @@ class FeatureView:
 
 
 @dataclass(frozen=True)
+class OnDemandView:
+    """Features that depend on the request time, computed at request time from a day's state.
+
+    Nothing is stored per value: online, the stream processor keeps each entity's day table
+    (its flights, and their departures as they become known) and serving computes the features
+    at the request's moment; offline, the training set builds the same day tables from the raw
+    events and computes them at each row's moment, with the same function (``compute``, in
+    ``features/intraday.py``). Windows and thresholds are data (``params``).
+    """
+
+    name: str
+    entity: str  # the request field whose value (with the local day) keys the day table
+    features: tuple[Feature, ...]
+    description: str
+    compute: str  # the entity kind in ``intraday.COMPUTE``
+    params: Mapping[str, Any] = field(default_factory=dict)
+    ttl: dt.timedelta | None = None  # how long the online store keeps a day table
+
+    @property
+    def state_prefix(self) -> str:
+        return f"{self.name}:"
+
+
+@dataclass(frozen=True)
 class FeatureService:
     """The features one model version consumes, in model input order (Feast's FeatureService)."""
 
@@ -169,12 +193,15 @@ class FeatureService:
     views: tuple[FeatureView, ...]
     request: tuple[Feature, ...]
     description: str = ""
+    on_demand: tuple[OnDemandView, ...] = ()
 
     @property
     def features(self) -> list[Feature]:
         out = list(self.request)
         for view in self.views:
             out.extend(view.features)
+        for on_demand in self.on_demand:
+            out.extend(on_demand.features)
         return out
 
     @property

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from mlsys_assets.features.catalog import FLIGHTS_V1
+from mlsys_assets.features.day_tables import offline_intraday
 from mlsys_assets.features.request import naive_utc_series, request_features
 from mlsys_assets.features.spec import FeatureService, FeatureView
 
@@ -330,6 +331,11 @@ def build_training_set(
     arrays = _view_arrays(
         conn, entity_rows, service.views, as_of=as_of, event_times=False, out=rows_of
     )
+    if service.on_demand:
+        for name, values in offline_intraday(
+            conn, entity_rows, service.on_demand, as_of=as_of
+        ).items():
+            rows_of[name][:] = values
     request = request_features(entity_rows)
     for name in request.columns:
         if name in rows_of:

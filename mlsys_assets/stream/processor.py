@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from mlsys_assets.clock import utc_now
+from mlsys_assets.features.catalog import INTRADAY_VIEWS
 from mlsys_assets.features.streaming import StreamViewComputer
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent
 from mlsys_assets.resources.online_store import OnlineRow, OnlineStore
+from mlsys_assets.stream.day_state import DayState
 from mlsys_assets.stream.freshness import Freshness
 from mlsys_assets.stream.sources import SOURCES, StreamSource
 
@@ -60,6 +62,7 @@ class StreamProcessor:
 
     def __post_init__(self) -> None:
         self._computer = StreamViewComputer()
+        self.day_state = DayState(self.store, INTRADAY_VIEWS)
         self._context: dict[str, pd.DataFrame] = {}
         self._state_written = 0.0
         for source in self.sources:  # imports and contracts now, not on the first live event
@@ -124,7 +127,10 @@ class StreamProcessor:
         stats = self.stats.setdefault(source.topic, TopicStats())
         good = [e for e in events if e.ok]  # an undecodable event is ingestion's to quarantine
         batch = source.to_raw(good)
-        rows = self._rows(source, batch.rows, batch.days) if batch.days else []
+        rows = self._rows(source, batch.rows, batch.days) if batch.days and source.views else []
+        if source.day_state and len(batch.rows):
+            self.day_state.apply(batch.rows, batch.rows["published_us"].tolist())
+            rows += self.day_state.rows()
         last = events[-1].offset
         self.store.write_batch(rows, {f"stream:{source.topic}:offset": str(last)})
         self.freshness.record(source.topic, events, utc_now())

@@ -4,8 +4,10 @@ from them.
 * ``weather``: hourly observations, checked by ingestion's own weather contract (an event that
   ingestion would quarantine is never served either), as ``raw.weather`` rows -> ``origin_weather``.
 * ``schedule``: the timetable published a day ahead, as the schedule columns of ``raw.flights``
-  -> ``origin_congestion``. The hour before a day's first departure belongs to the previous day,
-  so the previous day's rows stay as context (``keep_days``).
+  -> ``origin_congestion``, and the rows of the intraday day tables. The hour before a day's
+  first departure belongs to the previous day, so the previous day's rows stay as context
+  (``keep_days``).
+* ``departures``: each flight's actual departure when it happens -> the intraday day tables.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from mlsys_assets.features.catalog import ORIGIN_CONGESTION, ORIGIN_WEATHER
+from mlsys_assets.features.intraday import NEVER
 from mlsys_assets.features.spec import FeatureView
 from mlsys_assets.raw_tables import canonical_weather, hhmm_to_timedelta, local_to_utc
 from mlsys_assets.resources.event_stream import StreamEvent
@@ -40,6 +44,7 @@ class StreamSource:
     to_raw: Callable[[Sequence[StreamEvent]], RawBatch]
     keep_days: int = 0  # days of earlier rows kept as context for the next batch
     day_column: str = "obs_date"
+    day_state: bool = False  # its rows also go into the intraday day tables
 
 
 def _records(events: Sequence[StreamEvent]) -> list[dict]:
@@ -74,31 +79,84 @@ def _empty_weather() -> pd.DataFrame:
     return canonical_weather(frame)
 
 
-def schedule_raw(events: Sequence[StreamEvent]) -> RawBatch:
-    """Scheduled departures (origin, local day, UTC departure); a malformed one is rejected."""
+def _published_us(events: Sequence[StreamEvent]) -> pd.Series:
+    stamps = pd.to_datetime(
+        pd.Series([e.payload.get("published_at") for e in events], dtype="object"),
+        errors="coerce",
+        format="ISO8601",
+    )
+    return stamps.astype("datetime64[us]").astype("int64").where(stamps.notna(), NEVER)
+
+
+def _flight_frame(events: Sequence[StreamEvent]) -> tuple[pd.DataFrame, pd.Series]:
+    """Records with the flight's identity and schedule parsed; rows that do not parse dropped."""
     frame = pd.DataFrame.from_records(_records(events))
-    for column in ("year", "month", "day", "sched_dep_time", "origin"):
+    for column in ("year", "month", "day", "sched_dep_time", "origin", "carrier", "flight"):
         if column not in frame:
             frame[column] = None
-    numbers = frame[["year", "month", "day", "sched_dep_time"]].apply(
+    if "tailnum" not in frame:
+        frame["tailnum"] = None
+    numbers = frame[["year", "month", "day", "sched_dep_time", "flight"]].apply(
         pd.to_numeric, errors="coerce"
     )
     ok = numbers.notna().all(axis=1) & frame["origin"].isin(["EWR", "JFK", "LGA"])
+    ok &= frame["carrier"].map(lambda c: isinstance(c, str) and len(c) == 2)
     ok &= numbers["sched_dep_time"].between(0, 2400) & (numbers["sched_dep_time"] % 100 < 60)
-    numbers, origins = numbers[ok].astype("int64"), frame.loc[ok, "origin"].astype(str)
+    published = _published_us(events)
+    ok &= published != NEVER
+    numbers = numbers[ok].astype("int64")
     flight_date = pd.to_datetime(
         numbers[["year", "month", "day"]].rename(columns=str), errors="coerce"
     )
     valid = flight_date.notna()
-    local = flight_date[valid] + hhmm_to_timedelta(numbers.loc[valid, "sched_dep_time"])
+    index = flight_date[valid].index
+    local = flight_date[valid] + hhmm_to_timedelta(numbers.loc[index, "sched_dep_time"])
     rows = pd.DataFrame(
         {
             "flight_date": flight_date[valid].dt.date,
-            "origin": origins[valid],
+            "carrier": frame.loc[index, "carrier"].astype(str),
+            "flight": numbers.loc[index, "flight"],
+            "origin": frame.loc[index, "origin"].astype(str),
+            "tailnum": frame.loc[index, "tailnum"].where(frame.loc[index, "tailnum"].notna()),
             "scheduled_departure": local_to_utc(local),
         }
-    ).dropna()
-    rejected = len(frame) - len(rows)
+    )
+    rows = rows[rows["scheduled_departure"].notna()]
+    return rows, published.loc[rows.index]
+
+
+def schedule_raw(events: Sequence[StreamEvent]) -> RawBatch:
+    """Scheduled departures (the schedule columns of raw.flights, and the flight's identity
+    for the day tables); a malformed one is rejected."""
+    rows, published = _flight_frame(events)
+    rows = rows.assign(
+        s=rows["scheduled_departure"].astype("datetime64[us]").astype("int64"),
+        a=NEVER,
+        v=NEVER,
+        published_us=published.to_numpy(),
+    ).reset_index(drop=True)
+    rejected = len(events) - len(rows)
+    return RawBatch(rows, tuple(sorted(set(rows["flight_date"]))), rejected)
+
+
+def departures_raw(events: Sequence[StreamEvent]) -> RawBatch:
+    """Departures as day-table rows: the actual departure (scheduled + dep_delay) and when it
+    was published; a cancellation (no departure time) changes nothing and is skipped."""
+    rows, published = _flight_frame(events)
+    frame = pd.DataFrame.from_records(_records(events)).loc[rows.index]
+    missing = pd.Series(np.nan, index=frame.index)
+    dep_time = pd.to_numeric(frame.get("dep_time", missing), errors="coerce")
+    delay = pd.to_numeric(frame.get("dep_delay", missing), errors="coerce")
+    left = (dep_time.notna() & delay.notna()).to_numpy()
+    rows, published, delay = rows[left], published[left].to_numpy(), delay[left].to_numpy()
+    scheduled = rows["scheduled_departure"].astype("datetime64[us]").astype("int64").to_numpy()
+    rows = rows.assign(
+        s=scheduled,
+        a=scheduled + np.rint(delay * 60_000_000).astype(np.int64),
+        v=published,
+        published_us=published,
+    )
+    rejected = len(events) - len(frame)
     return RawBatch(rows.reset_index(drop=True), tuple(sorted(set(rows["flight_date"]))), rejected)
 
 
@@ -110,7 +168,11 @@ SCHEDULE = StreamSource(
     schedule_raw,
     keep_days=1,
     day_column="flight_date",
+    day_state=True,
 )
-SOURCES: tuple[StreamSource, ...] = (WEATHER, SCHEDULE)
+DEPARTURES = StreamSource(
+    "departures", "departures", (), departures_raw, day_column="flight_date", day_state=True
+)
+SOURCES: tuple[StreamSource, ...] = (WEATHER, SCHEDULE, DEPARTURES)
 
 __all__ = ["SCHEDULE", "SOURCES", "WEATHER", "RawBatch", "StreamSource"]
