@@ -51,16 +51,17 @@ def damage_flights(settings: Settings) -> dict[str, int]:
 
 
 def damage_events(settings: Settings) -> list[int]:
-    """Replace two stored events of D2's segment; returns their offsets."""
+    """Replace two stored events of D2 (weather is published an hour per segment: two
+    segments in the middle of the day); returns their offsets."""
     folder = settings.landing_dir / "events" / TOPIC
     segments = sorted(p for p in folder.iterdir() if p.suffix == ".jsonl")
-    segment = segments[1]
-    first = int(segment.name.split("-")[0])
-    lines = segment.read_bytes().split(b"\n")
-    lines[2] = b'{"offset": this is not json'
-    lines[4] = b"\xff\xfe not utf-8 \x00"
-    segment.write_bytes(b"\n".join(lines))
-    return [first + 2, first + 4]
+    offsets = []
+    for segment, line in ((segments[30], 1), (segments[32], 2)):
+        lines = segment.read_bytes().split(b"\n")
+        lines[line] = b'{"offset": this is not json' if line == 1 else b"\xff\xfe not utf-8 \x00"
+        segment.write_bytes(b"\n".join(lines))
+        offsets.append(int(segment.name.split("-")[0]) + line)
+    return offsets
 
 
 def snapshot(settings: Settings) -> tuple:
