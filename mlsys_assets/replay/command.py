@@ -77,6 +77,7 @@ def _report(summary, landing_dir) -> None:  # noqa: ANN001 - ReplaySummary, Path
     click.echo(
         f"replay until {summary.until} UTC: {len(summary.flight_files)} flight files, "
         f"{summary.weather_events} weather events, {summary.schedule_events} schedule events, "
+        f"{summary.departure_events} departure events, "
         f"{summary.planes_added} planes added"
         + (", 1 plane changed" if summary.plane_changed else "")
         + (f", {summary.faults_recorded} faults injected" if summary.faults_recorded else "")

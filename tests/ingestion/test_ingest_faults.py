@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from mlsys_assets.clock import replay_now
 from mlsys_assets.ingestion.run import ingest_range
 from tests.ingestion.conftest import FAULTY_UNTIL, copy_home, read_faults
 
@@ -45,7 +46,9 @@ def _check(result: dg.ExecuteInProcessResult, asset: str, name: str) -> dg.Asset
 def test_every_malformed_row_is_quarantined_with_its_reason(ingested) -> None:
     settings, _ = ingested
     faults = read_faults(settings)
-    malformed = [f for f in faults["rows"] if f["kind"] != "duplicate"]
+    malformed = [
+        f for f in faults["rows"] if f["kind"] != "duplicate" and f["source"] != "departures"
+    ]
     assert {f["kind"] for f in malformed} == {
         "unparseable_time",
         "negative_distance",
@@ -108,9 +111,10 @@ def test_reconciliation_holds_for_every_partition(ingested) -> None:
             """SELECT source, partition_key, received, accepted, quarantined, duplicates
                FROM raw.ingestion_log WHERE partition_key IS NOT NULL"""
         ).fetchall()
-    assert len(rows) == 2 * 10
+    assert len(rows) == 3 * 10
     assert all(r == a + q + d for *_, r, a, q, d in rows)
-    for asset in ("raw_flights", "raw_weather", "raw_planes", "raw_airlines", "raw_airports"):
+    for asset in ("raw_flights", "raw_weather", "raw_departures", "raw_planes", "raw_airlines",
+                  "raw_airports"):  # fmt: skip
         assert _check(result, asset, "reconciliation").passed
     meta = result.asset_materializations_for_node("raw_flights")[0].metadata
     assert (
@@ -172,9 +176,64 @@ def test_rerunning_a_partition_changes_nothing(ingested) -> None:
             planes = conn.execute(
                 "SELECT * EXCLUDE (ingested_at) FROM raw.planes ORDER BY ALL"
             ).fetchall()
-        return flights, weather, held, planes
+            departures = conn.execute(
+                "SELECT * EXCLUDE (ingested_at) FROM raw.departures ORDER BY ALL"
+            ).fetchall()
+        return flights, weather, held, planes, departures
 
     before = state()
     day = dt.date(2013, 1, 3)
     assert ingest_range(settings, day, day).success
     assert state() == before
+
+
+def _departure_faults(settings, kind: str) -> list[dict]:
+    return [f for f in read_faults(settings)["rows"] if f["source"] == "departures" and
+            f["kind"] == kind]  # fmt: skip
+
+
+def test_departure_faults_are_counted_quarantined_and_ingested_late(ingested) -> None:
+    """Per day: the duplicate event counted once, the unparseable dep_delay quarantined, the
+    late event ingested with available_at after its event_time by exactly its lateness."""
+    settings, result = ingested
+    malformed = _departure_faults(settings, "unparseable_delay")
+    late = _departure_faults(settings, "late_event")
+    assert len(malformed) == len(late) == len(_departure_faults(settings, "duplicate")) == 10
+    clock = replay_now(settings)
+    with _conn(settings) as conn:
+        held = conn.execute(
+            """SELECT partition_key, reason, record FROM raw.quarantine
+               WHERE source = 'departures'"""
+        ).fetchall()
+        rows = {
+            (str(d), c, f, o): (e, a)
+            for d, c, f, o, e, a in conn.execute(
+                """SELECT flight_date, carrier, flight, origin, event_time, available_at
+                   FROM raw.departures"""
+            ).fetchall()
+        }
+        (dupes,) = conn.execute(
+            """SELECT count(*) FROM (SELECT 1 FROM raw.departures
+               GROUP BY flight_date, carrier, flight, origin HAVING count(*) > 1)"""
+        ).fetchone()
+    assert dupes == 0
+    assert len(held) == len(malformed)
+    for fault in malformed:
+        (reason,) = [
+            r for p, r, rec in held
+            if p == fault["day"] and json.loads(rec)["dep_delay"] == fault["value"]
+        ]  # fmt: skip
+        assert "dep_delay: unparseable value" in reason
+    published = [f for f in late if dt.datetime.fromisoformat(f["published_at"]) <= clock]
+    assert len(published) >= 9  # the last day's may still be on its way
+    for fault in published:
+        key = fault["key"]
+        event_time, available_at = rows[
+            (key["flight_date"], key["carrier"], key["flight"], key["origin"])
+        ]
+        assert event_time.isoformat() == fault["event_time"]
+        assert available_at.isoformat() == fault["published_at"]
+        assert available_at > event_time
+    assert _check(result, "raw_departures", "contract").passed
+    assert _check(result, "raw_departures", "reconciliation").passed
+    assert _check(result, "raw_departures", "freshness").passed

@@ -1,0 +1,234 @@
+"""Departures: events from the stream -> ``ingest.departure_events`` -> ``raw.departures``.
+
+The weather pattern, for a bitemporal source: one transaction reads every event after the
+consumer's cursor, buffers them in the warehouse, advances the cursor and rebuilds partitions
+from the buffer, so a crash before COMMIT reads the events again and one after it never does.
+Each row's ``available_at`` is the event's ``published_at`` (when the producer published it; a
+late event has ``available_at > event_time``), which the buffer keeps beside the record.
+
+A departure's partition (its local scheduled day) still receives events after that day's run:
+a flight delayed past midnight leaves the next day, a late event comes up to 90 minutes after
+its departure. So a run rebuilds the requested partitions **and** every earlier partition that
+received new events, never leaving a consumed departure out of ``raw.departures``.
+
+An exact copy of an event already buffered for the partition (same record) is a duplicate:
+counted, not stored twice; the first one consumed (the earliest publication) wins. An event the
+stream could not decode (``StreamEvent.error``) goes with the event before it and is quarantined
+with its reason, as weather does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from mlsys_assets.clock import utc_now
+from mlsys_assets.ingestion.contracts import (
+    Contract,
+    departure_times_agree,
+    departures_contract,
+)
+from mlsys_assets.ingestion.report import IngestReport, count_by_partition, day_keys
+from mlsys_assets.ingestion.store import (
+    LOG_COLUMNS,
+    QUARANTINE_COLUMNS,
+    cursor,
+    ensure_tables,
+    insert_frame,
+    set_cursor,
+)
+from mlsys_assets.ingestion.validate import PARTITION, RECORD, validate
+from mlsys_assets.raw_tables import canonical_departures
+from mlsys_assets.resources.event_stream import EventStream, StreamEvent
+from mlsys_assets.resources.warehouse import transaction
+
+SOURCE = "departures"
+TOPIC = "departures"
+CONSUMER = "mlsys-ingestion"
+OFFSET = "_offset"
+POSITION = "_position"
+PUBLISHED = "_published_at"
+STREAM_ERROR = "_stream_error"  # key of a buffered bad event's record (with "_raw")
+YEAR_KEYS = frozenset(day_keys(dt.date(2013, 1, 1), dt.date(2013, 12, 31)))
+
+
+def ingest_departures(
+    conn: duckdb.DuckDBPyConnection,
+    stream: EventStream,
+    start: dt.date,
+    end: dt.date,
+    run_id: str,
+    contract: Contract | None = None,
+    consumer: str = CONSUMER,
+) -> IngestReport:
+    """Consume new events, then replace partitions ``start..end`` of raw.departures (and the
+    earlier partitions the new events belong to)."""
+    began = time.perf_counter()
+    contract = contract or departures_contract()
+    requested = day_keys(start, end)
+    ensure_tables(conn)
+    with transaction(conn):
+        after = cursor(conn, TOPIC, consumer)
+        events = stream.read(TOPIC, after=after)
+        arrived = buffer_events(conn, events)
+        last = events[-1].offset if events else after
+        if events:
+            set_cursor(conn, TOPIC, consumer, last)
+        stragglers = sorted(k for k in arrived & YEAR_KEYS if k < requested[0])
+        keys = stragglers + requested
+        buffered = conn.execute(
+            """SELECT event_offset, partition_key, position, published_at, record
+               FROM ingest.departure_events WHERE list_contains(?, partition_key)
+               ORDER BY event_offset""",
+            [keys],
+        ).df()
+        report = _rebuild(conn, buffered, keys, run_id, contract)
+    if events:
+        stream.ack(TOPIC, consumer, last)
+    report.seconds = time.perf_counter() - began
+    report.extra.update(
+        {"events_consumed": len(events), "cursor": last, "late_partitions": len(stragglers)}
+    )
+    return report
+
+
+def buffer_events(conn: duckdb.DuckDBPyConnection, events: list[StreamEvent]) -> set[str]:
+    """Store events as received, each in the partition of its flight's local day; returns the
+    partitions that received events."""
+    if not events:
+        return set()
+    records: list[Any] = [
+        e.payload.get("record") if e.ok else {STREAM_ERROR: e.error, "_raw": e.raw} for e in events
+    ]
+    parts = pd.DataFrame(
+        [
+            {k: r.get(k) for k in ("year", "month", "day")} if isinstance(r, dict) else {}
+            for r in records
+        ],
+        columns=["year", "month", "day"],
+    ).apply(pd.to_numeric, errors="coerce")
+    day = pd.to_datetime(parts, errors="coerce")
+    # An unparseable day falls back to the day the producer published the event for.
+    fallback = pd.Series([str(e.payload.get("day", "unknown")) for e in events])
+    partition = day.dt.strftime("%Y-%m-%d").where(day.notna(), fallback)
+    # A bad event has no day of its own: it goes with the event before it.
+    bad = pd.Series([not e.ok for e in events])
+    if bad.any():
+        before = _partition_before(conn, events[0].offset)
+        partition = partition.where(~bad).ffill().bfill().fillna(before or "unknown")
+    frame = pd.DataFrame(
+        {
+            "event_offset": [e.offset for e in events],
+            "partition_key": partition,
+            "position": [e.position for e in events],
+            "published_at": [_text(e.payload.get("published_at")) for e in events],
+            "record": [json.dumps(r, sort_keys=True) for r in records],
+            "received_at": utc_now(),
+        }
+    )
+    insert_frame(conn, "ingest.departure_events", frame)
+    return set(frame["partition_key"])
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _partition_before(conn: duckdb.DuckDBPyConnection, offset: int) -> str | None:
+    row = conn.execute(
+        """SELECT partition_key FROM ingest.departure_events WHERE event_offset < ?
+           ORDER BY event_offset DESC LIMIT 1""",
+        [offset],
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def _rebuild(
+    conn: duckdb.DuckDBPyConnection,
+    buffered: pd.DataFrame,
+    keys: list[str],
+    run_id: str,
+    contract: Contract,
+) -> IngestReport:
+    now = utc_now()
+    records = [json.loads(r) for r in buffered["record"]]
+    records = [r if isinstance(r, dict) else {"_not_an_object": r} for r in records]
+    problems = _event_problems(records, buffered["published_at"], contract)
+    raw = contract.apply_aliases(pd.DataFrame.from_records(records))
+    raw = raw.reindex(columns=list(contract.columns))
+    raw[PARTITION] = buffered["partition_key"].to_numpy()
+    raw[RECORD] = buffered["record"].to_numpy()
+    raw[OFFSET] = buffered["event_offset"].to_numpy()
+    raw[POSITION] = buffered["position"].to_numpy()
+    raw[PUBLISHED] = _published(buffered["published_at"]).to_numpy()
+    refused = problems.notna().to_numpy()
+    whole = raw.loc[refused, [PARTITION, RECORD, OFFSET, POSITION]].assign(
+        reason=problems[refused].to_numpy(), record=lambda f: f[RECORD]
+    )
+    checked = validate(contract, raw.loc[~refused], row_rules=(departure_times_agree,))
+
+    good = canonical_departures(checked.good)
+    good["available_at"] = checked.good[PUBLISHED].to_numpy()
+    good["event_offset"] = checked.good[OFFSET].to_numpy()
+    good["ingested_at"] = now
+    bad = pd.concat([checked.bad, whole], ignore_index=True)
+    quarantine = pd.DataFrame(
+        {
+            "source": SOURCE,
+            "partition_key": bad[PARTITION],
+            "source_file": bad[POSITION] + "@" + bad[OFFSET].astype(str),
+            "contract_version": contract.version,
+            "reason": bad["reason"],
+            "record": bad["record"],
+            "quarantined_at": now,
+        }
+    )
+    counts = count_by_partition(
+        keys,
+        received=raw,
+        accepted=checked.good,
+        quarantined=bad,
+        duplicates=checked.duplicates,
+    )
+    log = counts.assign(source=SOURCE, run_id=run_id, ingested_at=now)[LOG_COLUMNS]
+    days = [dt.date.fromisoformat(k) for k in keys]
+    conn.execute("DELETE FROM raw.departures WHERE list_contains(?, flight_date)", [days])
+    conn.execute(
+        "DELETE FROM raw.quarantine WHERE source = ? AND list_contains(?, partition_key)",
+        [SOURCE, keys],
+    )
+    insert_frame(conn, "raw.departures", good)
+    insert_frame(conn, "raw.quarantine", quarantine[QUARANTINE_COLUMNS])
+    insert_frame(conn, "raw.ingestion_log", log)
+    broken = [
+        {"event": f"{p}@{o}", "reason": r}
+        for p, o, r in zip(whole[POSITION], whole[OFFSET], whole["reason"], strict=True)
+    ]
+    return IngestReport(SOURCE, contract.version, counts, broken=broken[:50])
+
+
+def _published(values: pd.Series) -> pd.Series:
+    """``published_at`` (naive UTC ISO text) as timestamps; NaT when missing or unparseable."""
+    stamps = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True)
+    return stamps.dt.tz_localize(None).astype("datetime64[us]")
+
+
+def _event_problems(records: list[dict], published: pd.Series, contract: Contract) -> pd.Series:
+    """Why a whole event is refused (NA when it is not): an undecodable event, fields that break
+    the contract, or no publication time (without it the row has no ``available_at``)."""
+    shapes = [tuple(r) for r in records]
+    verdicts = {shape: contract.column_problems(list(shape)) for shape in set(shapes)}
+    problems = pd.Series([verdicts[s] for s in shapes], dtype=object)
+    when = _published(published).reset_index(drop=True)
+    for index in when.index[when.isna()]:
+        value = published.iloc[index]
+        problems[index] = f"published_at: unparseable value {value!r}"
+    for index, record in enumerate(records):
+        if STREAM_ERROR in record:
+            problems[index] = f"undecodable event: {record[STREAM_ERROR]}"
+    return problems
