@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -116,9 +117,12 @@ def day_end_utc(day: dt.date) -> dt.datetime:
     return day_start_utc(day + dt.timedelta(days=1))
 
 
+_NEW_YORK = ZoneInfo(LOCAL_TZ)
+
+
 def local_day(utc: dt.datetime) -> dt.date:
     """The New York local day containing the naive-UTC instant ``utc``."""
-    return pd.Timestamp(utc).tz_localize("UTC").tz_convert(LOCAL_TZ).date()
+    return utc.replace(tzinfo=dt.UTC).astimezone(_NEW_YORK).date()
 
 
 class ReplayClock:

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     # last test_days are the test window, the training_window_days before it (minus the gaps)
     # train and validation. Gaps keep a feature window from straddling two splits.
     training_cutoff: date | None = None
+    # The feature service new models train on (flights_v2 adds today's intraday features).
+    feature_service: Literal["flights_v1", "flights_v2"] = "flights_v2"
     training_window_days: int = Field(default=120, ge=14)
     validation_days: int = Field(default=21, ge=1)
     test_days: int = Field(default=14, ge=1)

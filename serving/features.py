@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlsys_assets.clock import utc_now
-from mlsys_assets.features.catalog import FLIGHTS_V1
+from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.features.entities import PREDICTION_LEAD
 from mlsys_assets.features.online import lookup_online_feature_columns
 from mlsys_assets.features.request import request_feature_columns
@@ -66,7 +66,7 @@ class FeatureSource:
 
     def __init__(self, store: OnlineStore) -> None:
         self.store = store
-        self._stored_names = [f.name for f in FLIGHTS_V1.features if f not in FLIGHTS_V1.request]
+        self._stored_names = [f.name for f in SERVED.features if f not in SERVED.request]
         self._file = Path(store.path) if isinstance(store, SQLiteOnlineStore) else None
         self._inode: int | None = _inode(self._file)
         self._file_ok = self._file is None or self._inode is not None
@@ -95,7 +95,9 @@ class FeatureSource:
 
     def _lookup_store(self, flights: Sequence[Mapping[str, Any]], now: dt.datetime) -> FeatureBatch:
         moments = [feature_time(flight["scheduled_departure"], now) for flight in flights]
-        found = lookup_online_feature_columns(self.store, flights, moments, normalized=True)
+        found = lookup_online_feature_columns(
+            self.store, flights, moments, service=SERVED, normalized=True
+        )
         return FeatureBatch(found.columns, True)
 
     def _request_only(self, flights: Sequence[Mapping[str, Any]]) -> FeatureBatch:

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mlsys_assets.features.catalog import FLIGHTS_V1
+from mlsys_assets.features.catalog import SERVED
 from serving.wal import (
     WriteAheadLog,
     dead_owner,
@@ -50,7 +50,7 @@ from serving.wal import (
 logger = logging.getLogger(__name__)
 
 FEATURE_VALUES = pa.struct(
-    [(f.name, pa.string() if f.categorical else pa.float64()) for f in FLIGHTS_V1.features]
+    [(f.name, pa.string() if f.categorical else pa.float64()) for f in SERVED.features]
 )
 PREDICTION_SCHEMA = pa.schema(
     [

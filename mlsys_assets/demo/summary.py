@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from mlsys_assets.features.catalog import FLIGHTS_V1
+from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.loop.jobs import REASON_TAG, SIGNAL_TAG
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions, served_features
@@ -123,7 +123,7 @@ def live_vs_offline(settings: Settings, warehouse: Warehouse, tracking: Tracking
         offline = offline_features(conn, predictions)
         labelled = attach_labels(conn, settings, predictions, read_feedback(settings))
     live = served_features(predictions).reindex(columns=offline.columns)
-    names = [f.name for f in FLIGHTS_V1.features]
+    names = [f.name for f in SERVED.features]
     excess = (live[names].isna().mean() - offline[names].isna().mean()).sort_values()
     has_weather = offline["weather_temp"].notna()
     offline_p = pd.Series(np.nan, index=predictions.index)

@@ -285,3 +285,7 @@ FLIGHTS_V2 = FeatureService(
     ),
 )
 SERVICES: dict[str, FeatureService] = {s.name: s for s in (FLIGHTS_V1, FLIGHTS_V2)}
+SERVED = FLIGHTS_V2
+"""What serving looks up and the prediction log records: every service in ``SERVICES`` is a
+subset of it, so a model of any of them is scored from the same lookup (a model names its
+service in its feature spec; serving refuses one it does not know)."""

@@ -184,8 +184,9 @@ def _empty_origin(m: int) -> dict[str, np.ndarray]:
 def _origin_matrix(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
     """Each query against every flight of its table, as a (queries x flights) matrix."""
     out = _empty_origin(len(at))
-    for g in np.unique(group):
-        chunk = np.flatnonzero(group == g)
+    single = len(group) > 0 and not (group != group[0]).any()
+    for g in group[:1] if single else np.unique(group):
+        chunk = np.arange(len(at)) if single else np.flatnonzero(group == g)
         rows = flights.group == g
         if not rows.any():
             continue
@@ -281,12 +282,33 @@ def _sorted_search(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return found
 
 
+def _one_table(flights: DayFlights, group: np.ndarray, at: np.ndarray):  # noqa: ANN202
+    """For a few queries of one table (serving): that table's departures known before each
+    query, as a (queries x departures) mask, with their delay and actual time; else None."""
+    if len(at) > 64 or len(group) == 0 or (group != group[0]).any():
+        return None
+    rows = (flights.group == group[0]) & (flights.known != NEVER)
+    k, a, s = flights.known[rows], flights.actual[rows], flights.scheduled[rows]
+    return k[None, :] < at[:, None], (a - s) / US_PER_MINUTE, a
+
+
 def carrier_features(
     flights: DayFlights, group: np.ndarray, at: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Per query: the departures of its table known strictly before ``at`` (prefix sums over
-    the tables' departures in known order, so any number of tables costs one sort)."""
+    the tables' departures in known order, so any number of tables costs one sort; a few
+    queries of one table compare directly)."""
     group, at = np.asarray(group, dtype=np.int64), np.asarray(at, dtype=np.int64)
+    small = _one_table(flights, group, at)
+    if small is not None:
+        known, d, _ = small
+        count = known.sum(axis=1).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {
+                "carrier_today_late_share": (known & (d >= LATE_MINUTES)).sum(axis=1) / count,
+                "carrier_today_dep_delay": np.where(known, d, 0.0).sum(axis=1) / count,
+                "carrier_today_departed": count,
+            }
     delay, _, start, end = _known_departures(flights, group, at)
     late = np.concatenate([[0.0], np.cumsum(delay >= LATE_MINUTES)])
     total = np.concatenate([[0.0], np.cumsum(delay)])
@@ -305,6 +327,18 @@ def plane_features(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> di
     """Per query: the aircraft's most recent departure known before ``at``: its delay and the
     minutes since it left."""
     group, at = np.asarray(group, dtype=np.int64), np.asarray(at, dtype=np.int64)
+    small = _one_table(flights, group, at)
+    if small is not None:
+        known, d, a = small
+        out_delay, out_ago = np.full(len(at), np.nan), np.full(len(at), np.nan)
+        k = flights.known[(flights.group == group[0]) & (flights.known != NEVER)]
+        for i in np.flatnonzero(known.any(axis=1)):
+            # the most recently known; on a tie, the last of them in known order (as below)
+            candidates = np.flatnonzero(known[i])
+            order = np.lexsort((candidates, k[candidates]))
+            j = candidates[order[-1]]
+            out_delay[i], out_ago[i] = d[j], (at[i] - a[j]) / US_PER_MINUTE
+        return {"plane_prev_dep_delay": out_delay, "plane_prev_minutes_ago": out_ago}
     delay, actual, start, end = _known_departures(flights, group, at)
     previous = end - 1
     found = previous >= start

@@ -18,7 +18,9 @@ from typing import Any
 
 import duckdb
 
+from mlsys_assets.clock import local_day
 from mlsys_assets.features.catalog import FLIGHTS_V1
+from mlsys_assets.features.day_tables import online_intraday, state_key
 from mlsys_assets.features.request import (
     normalize_request,
     request_feature_columns,
@@ -213,10 +215,14 @@ def lookup_online_feature_columns(
             keys = keys_of[plan.entity] = plan.keys(flights)
             distinct[plan.entity] = [k for k in dict.fromkeys(keys) if k is not None]
     wanted = [plan.prefix + k for plan in plans for k in distinct[plan.entity]]
+    tables = _day_table_keys(service, flights) if service.on_demand else []
+    for keys, _ in tables:
+        wanted += keys
     found = iter(store.read(wanted))
     records = [
         {k: next(found) for k in distinct[plan.entity]} for plan in plans
     ]  # per view: entity key -> record
+    on_demand = [([next(found) for _ in keys], groups) for keys, groups in tables]
     columns: dict[str, Any] = dict.fromkeys(names)  # service order
     columns.update(request_feature_columns(flights))
     unserved = []
@@ -236,7 +242,38 @@ def lookup_online_feature_columns(
                     None if stored is None else fn(stored, year)
                     for stored, year in zip(values[index], years, strict=True)
                 ]
+    for view, (found_tables, groups) in zip(service.on_demand, on_demand, strict=True):
+        payloads = [None if r is None else r[2] for r in found_tables]
+        for name, values in online_intraday(payloads, groups, now_us, view).items():
+            columns[name] = [None if v != v else float(v) for v in values.tolist()]
     return OnlineFeatureColumns(columns, count, tuple(unserved))
+
+
+def _day_table_keys(
+    service: FeatureService, flights: Sequence[Mapping[str, Any]]
+) -> list[tuple[list[str], list[int]]]:
+    """Per on-demand view: the distinct day-table keys of the requests, and each request's
+    index among them (-1: no table, e.g. no tail number)."""
+    days: dict[dt.datetime, dt.date] = {}
+    request_days = []
+    for flight in flights:
+        departure = flight["scheduled_departure"]
+        day = days.get(departure)
+        if day is None:
+            day = days[departure] = local_day(departure)
+        request_days.append(day)
+    out = []
+    for view in service.on_demand:
+        index: dict[str, int] = {}
+        groups = []
+        for flight, day in zip(flights, request_days, strict=True):
+            value = flight.get(view.entity)
+            if value is None:
+                groups.append(-1)
+                continue
+            groups.append(index.setdefault(state_key(view, value, day), len(index)))
+        out.append((list(index), groups))
+    return out
 
 
 Resolved = tuple[list[list[Any]], list[tuple[int, str]]]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mlsys_assets.features.catalog import FLIGHTS_V1
+from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.monitoring.prediction_log import served_features
 
 COLUMNS = [
@@ -35,7 +35,7 @@ def feature_coverage(
     if predictions.empty:
         return pd.DataFrame(columns=COLUMNS)
     served = served_features(predictions)
-    names = [f.name for f in FLIGHTS_V1.features]
+    names = [f.name for f in SERVED.features]
     served = served.reindex(columns=names)
     live = served.isna().mean()
     if training is not None and len(training):

@@ -12,7 +12,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from mlsys_assets.features import FLIGHTS_V1, build_training_set
+from mlsys_assets.features import build_training_set
+from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.monitoring.prediction_log import served_features
 
 STORE_DOWN = "online_store_unavailable"
@@ -27,7 +28,7 @@ def offline_features(conn: duckdb.DuckDBPyConnection, predictions: pd.DataFrame)
     entities["event_timestamp"] = pd.to_datetime(predictions["feature_time"])
     entities["arr_delay"] = np.nan
     entities["cancelled"] = False
-    return build_training_set(conn, entities.reset_index(drop=True))
+    return build_training_set(conn, entities.reset_index(drop=True), service=SERVED)
 
 
 def _equal(online: pd.Series, offline: pd.Series, categorical: bool) -> pd.Series:
@@ -53,8 +54,8 @@ def compare(
     online = served_features(logged)
     offline = offline_features(conn, logged)
     rows, mismatched = [], []
-    categorical = set(FLIGHTS_V1.categorical_features)
-    for name in FLIGHTS_V1.feature_names:
+    categorical = set(SERVED.categorical_features)
+    for name in SERVED.feature_names:
         served = online[name] if name in online else pd.Series(None, index=logged.index)
         equal = _equal(served, offline[name], name in categorical)
         bad = ~equal

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from mlsys_assets.clock import utc_now
-from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_for_flights
+from mlsys_assets.features import build_training_set, entity_rows_for_flights
+from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.resources.warehouse import transaction
 from mlsys_assets.scoring import TABLE
 from mlsys_assets.scoring.predictor import ModelBundle
@@ -49,7 +50,7 @@ KEY_COLUMNS = ["flight_date", "carrier", "flight", "origin"]
 def flight_features(conn: duckdb.DuckDBPyConnection, day: dt.date) -> pd.DataFrame:
     """Every flight of local day ``day`` with its features at its prediction time."""
     entities = entity_rows_for_flights(conn, day, day).drop(columns=["arr_delay", "cancelled"])
-    return build_training_set(conn, entities, service=FLIGHTS_V1)
+    return build_training_set(conn, entities, service=SERVED)
 
 
 def score_flights(

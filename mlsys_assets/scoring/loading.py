@@ -46,6 +46,20 @@ def fluent_uri(uri: str) -> Iterator[None]:
             mlflow.set_registry_uri(previous_registry)
 
 
+def _servable(spec: FeatureSpec) -> str | None:
+    """Why serving cannot feed this model (None when it can): an unknown feature service, or
+    a feature the served service does not provide."""
+    from mlsys_assets.features.catalog import SERVED, SERVICES
+
+    if spec.feature_service not in SERVICES:
+        return (
+            f"trained on feature service {spec.feature_service!r}, which this serving does not "
+            f"provide (it serves {sorted(SERVICES)})"
+        )
+    unknown = sorted(set(spec.feature_names) - set(SERVED.feature_names))
+    return f"features {unknown[:5]} are not served" if unknown else None
+
+
 class ModelLoadError(RuntimeError):
     """A registered version could not be turned into a usable ``ModelBundle``."""
 
@@ -97,6 +111,9 @@ class RegistryReader:
         if spec_text is None:
             raise ModelLoadError(f"{name} v{version} has no {FEATURE_SPEC_ARTIFACT}")
         spec = FeatureSpec.from_json(spec_text)
+        servable = _servable(spec)
+        if servable is not None:
+            raise ModelLoadError(f"{name} v{version}: {servable}")
         if booster.num_features() != len(spec.feature_names):
             raise ModelLoadError(
                 f"{name} v{version}: booster has {booster.num_features()} features, "

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_for_flights
+from mlsys_assets.features.spec import FeatureService
 from mlsys_assets.model_contract import FeatureSpec
 from mlsys_assets.training.labels import CancelledPolicy, labels, outcomes
 from mlsys_assets.training.splits import TEST, TRAIN, VALIDATION, DateWindow, SplitWindows
@@ -75,6 +76,7 @@ def select_training_set(
     cancelled_policy: CancelledPolicy = "exclude",
     sampling: SamplingPlan = SamplingPlan(),
     as_of: Any = None,
+    service: FeatureService = FLIGHTS_V1,
 ) -> TrainingSet:
     """Build the labelled training set of ``windows`` from the feature store.
 
@@ -96,13 +98,13 @@ def select_training_set(
     kept = entities[entities["label"].notna()].reset_index(drop=True)
 
     features = build_training_set(
-        conn, kept.drop(columns=["split", "outcome", "label"]), service=FLIGHTS_V1, as_of=as_of
+        conn, kept.drop(columns=["split", "outcome", "label"]), service=service, as_of=as_of
     )
     if len(features) != len(kept):
         raise ValueError(f"feature store returned {len(features)} rows for {len(kept)} entities")
-    missing = [name for name in FLIGHTS_V1.feature_names if name not in features.columns]
+    missing = [name for name in service.feature_names if name not in features.columns]
     if missing:  # the schema a model is trained on is the service's, column for column
-        raise ValueError(f"feature store returned no {missing} for {FLIGHTS_V1.name}")
+        raise ValueError(f"feature store returned no {missing} for {service.name}")
     frame = features.reset_index(drop=True)
     for column in ("split", "outcome", "label"):
         frame[column] = kept[column].to_numpy()
@@ -112,9 +114,9 @@ def select_training_set(
 
     spec = feature_spec_for(
         frame,
-        FLIGHTS_V1.name,
-        list(FLIGHTS_V1.feature_names),
-        list(FLIGHTS_V1.categorical_features),
+        service.name,
+        list(service.feature_names),
+        list(service.categorical_features),
     )
     frame = _canonical(frame, spec)
     summary = {

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import xgboost as xgb
 
+from mlsys_assets.features.catalog import SERVICES
 from mlsys_assets.settings import Settings
 from mlsys_assets.training.dataset import SamplingPlan, TrainingSet, select_training_set
 from mlsys_assets.training.evaluate import Evaluation, evaluate, validation_threshold
@@ -76,7 +77,11 @@ def build_training_set(
     """The labelled, split, sampled training set of ``windows`` as the settings define it."""
     plan = SamplingPlan(settings.sampling, settings.sampling_negative_rate, seed)
     return select_training_set(
-        conn, windows, cancelled_policy=settings.cancelled_policy, sampling=plan
+        conn,
+        windows,
+        cancelled_policy=settings.cancelled_policy,
+        sampling=plan,
+        service=SERVICES[settings.feature_service],
     )
 
 

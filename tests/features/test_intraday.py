@@ -108,6 +108,23 @@ def test_vectorized_equals_the_definition(compute, brute, tables, seed, monkeypa
             assert np.isclose(got[name][i], value, equal_nan=True), (name, i, got[name][i], value)
 
 
+@pytest.mark.parametrize(
+    ("compute", "brute", "tables"),
+    [(origin_features, _brute_origin, 3), (carrier_features, _brute_carrier, 5),
+     (plane_features, _brute_plane, 40)],
+    ids=["origin", "carrier", "plane"],
+)  # fmt: skip
+def test_one_request_at_a_time_equals_the_definition(compute, brute, tables) -> None:
+    """Serving's path: a single query (or a few of one table) at a time."""
+    rng = np.random.default_rng(11)
+    flights = _random_day(rng, tables, 300)
+    group, at = _queries(rng, tables, 60)
+    for i in range(len(at)):
+        got = compute(flights, group[i : i + 1], at[i : i + 1])
+        for name, value in brute(flights, int(group[i]), int(at[i])).items():
+            assert np.isclose(got[name][0], value, equal_nan=True), (name, i, got[name][0], value)
+
+
 @pytest.mark.parametrize("compute", [origin_features, carrier_features, plane_features])
 def test_nothing_known_at_or_after_t_changes_a_value_at_t(compute) -> None:
     """Remove or alter every departure known at or after t: the features at t stay the same."""
