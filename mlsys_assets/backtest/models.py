@@ -24,7 +24,7 @@ import xgboost as xgb
 
 from mlsys_assets.backtest.frame import PeriodFrame, load_period
 from mlsys_assets.backtest.policies import retrain_windows
-from mlsys_assets.features import FLIGHTS_V1
+from mlsys_assets.features.catalog import SERVICES
 from mlsys_assets.model_contract import FeatureSpec
 from mlsys_assets.monitoring.reference import LABEL
 from mlsys_assets.resources.warehouse import Warehouse
@@ -70,8 +70,9 @@ def training_set_from_period(
     keep = (split.notna() & rows[LABEL].notna()).to_numpy()
     frame = rows[keep].assign(split=split[keep].to_numpy(), weight=1.0)
     frame = frame.sort_values(SORT).reset_index(drop=True)
-    names, categorical = FLIGHTS_V1.feature_names, FLIGHTS_V1.categorical_features
-    spec = feature_spec_for(frame, FLIGHTS_V1.name, list(names), list(categorical))
+    service = SERVICES[settings.feature_service]
+    names, categorical = service.feature_names, service.categorical_features
+    spec = feature_spec_for(frame, service.name, list(names), list(categorical))
     inputs = spec.to_input_frame(frame)
     for name in spec.feature_names:  # the dtypes the signature states (as the training set has)
         frame[name] = inputs[name]

@@ -28,6 +28,9 @@ _DAYS = 1 << 9  # room for day codes in a group id (a year and more)
 
 
 def state_key(view: OnDemandView, value: Any, day: dt.date) -> str:
+    """``<view>:<entity value>|<local day>`` (a datetime, e.g. a pandas Timestamp, is its day)."""
+    if isinstance(day, dt.datetime):
+        day = day.date()
     return f"{view.name}:{value}|{day.isoformat()}"
 
 
@@ -57,7 +60,7 @@ def offline_flights(
             join, actual, available = "", "NULL", "NULL"
         params = {"as_of": as_of} if as_of is not None and join else {}
         frame = conn.execute(
-            f"""SELECT f.flight_date, f.carrier, f.origin, f.tailnum,
+            f"""SELECT f.flight_date, f.carrier, f.flight, f.origin, f.tailnum,
                        epoch_us(f.scheduled_departure) AS s,
                        coalesce({actual}, {NEVER}) AS a, coalesce({available}, {NEVER}) AS v
                 FROM raw.flights f {join}
@@ -125,7 +128,11 @@ def offline_intraday(
             flights["a"].to_numpy()[keep],
             flights["v"].to_numpy()[keep],
         )
-        out |= compute(table, query_groups, at)
+        values = compute(table, query_groups, at)
+        absent = ~np.isin(query_groups, flight_groups)  # no day table: unknown (as online)
+        for column in values.values():
+            column[absent] = np.nan
+        out |= values
     return out
 
 
@@ -176,4 +183,51 @@ def online_intraday(
     else:
         group = s = a = v = np.empty(0, dtype=np.int64)
     table = DayFlights.build(group, s, a, v)
-    return compute(table, np.asarray(groups, dtype=np.int64), np.asarray(at, dtype=np.int64))
+    groups = np.asarray(groups, dtype=np.int64)
+    out = compute(table, groups, np.asarray(at, dtype=np.int64))
+    # No day table at all (the schedule never reached the processor): unknown, not "nothing
+    # happened". Offline every flight has its table (it is in it), so this only marks gaps.
+    absent = groups < 0
+    if len(payloads):
+        absent |= np.array([p is None for p in payloads] + [True])[np.where(absent, -1, groups)]
+    for values in out.values():
+        values[absent] = np.nan
+    return out
+
+
+def materialize_day_tables(
+    conn: duckdb.DuckDBPyConnection,
+    store: Any,
+    views: Sequence[OnDemandView],
+    days: Sequence[dt.date],
+) -> int:
+    """Write the day tables of ``days`` to the online store from the raw tables (a backfill:
+    what the stream processor would hold once every event of those days arrived). The lookup
+    still counts a departure only from when it was known, so a complete table is safe to serve
+    at any moment. Returns the number of tables written."""
+    from mlsys_assets.resources.online_store import OnlineRow
+
+    flights = offline_flights(conn, days)
+    if flights.empty:
+        return 0
+    flights["flight_id"] = (
+        flights["carrier"] + flights["flight"].astype(str) + "-" + flights["origin"]
+    )
+    rows = []
+    for view in views:
+        field, _ = COMPUTE[view.compute]
+        for (value, day), part in flights.groupby([field, "flight_date"], sort=True):
+            part = part.sort_values("s", kind="stable")
+            known = part["v"].where(part["v"] != NEVER)
+            event_us = int(known.max()) if known.notna().any() else int(part["s"].min())
+            payload = encode_table(
+                {
+                    "f": part["flight_id"].tolist(),
+                    "s": part["s"].astype("int64").tolist(),
+                    "a": part["a"].astype("int64").tolist(),
+                    "v": part["v"].astype("int64").tolist(),
+                }
+            )
+            rows.append(OnlineRow(state_key(view, value, day), event_us, None, payload))
+    store.write_batch(rows)
+    return len(rows)

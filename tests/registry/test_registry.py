@@ -48,7 +48,7 @@ def test_first_model_becomes_champion_with_its_lineage(train_settings, windows) 
         assert tags["validation_window"] == str(windows.validation)
         assert tags["test_window"] == str(windows.test) == info.test_window
         assert tags["training_set_digest"] == info.digest
-        assert tags["feature_service"] == "flights_v1"
+        assert tags["feature_service"] == "flights_v2"  # MLSYS_FEATURE_SERVICE's default
         assert tags["git_commit"]
     assert 0.0 < float(mv.tags[TAG_THRESHOLD]) < 1.0
     assert mv.tags[TAG_GATE] == "passed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from mlsys_assets.features import FLIGHTS_V1
+from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.settings import Settings
 from serving.app import create_app
 from tests.serving.conftest import admin_headers
@@ -52,7 +52,7 @@ def test_predict_answers_every_contract_field(client: TestClient, world: World) 
     assert answer["delayed"] == (answer["delay_probability"] >= answer["threshold"])
     assert answer["rule"] == "threshold"
     assert answer["fallbacks"] == []
-    assert set(answer["missing_features"]) <= set(FLIGHTS_V1.feature_names)
+    assert set(answer["missing_features"]) <= set(SERVED.feature_names)
     # The next day's weather is older than its TTL at prediction time: imputed and listed.
     assert "weather_temp" in answer["missing_features"]
 

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from mlsys_assets.features import FLIGHTS_V1
+from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.features.online import lookup_online_features
 from mlsys_assets.resources.online_store import SQLiteOnlineStore
 from mlsys_assets.scoring.loading import RegistryReader
@@ -38,7 +38,7 @@ def test_numpy_rows_equal_the_pandas_frame(shared_world: World) -> None:
     store.close()
     # Edge cases: an unseen category, missing values of every kind, a numeric given as text.
     rows.append(dict(rows[0], carrier="ZZ", dest=None, plane_manufacturer=None, distance="733"))
-    rows.append(dict.fromkeys(FLIGHTS_V1.feature_names))
+    rows.append(dict.fromkeys(SERVED.feature_names))
 
     frame = pd.DataFrame(rows)
     model_frame = bundle.spec.to_model_frame(frame)

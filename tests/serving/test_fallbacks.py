@@ -10,8 +10,7 @@ import pytest
 import xgboost as xgb
 from fastapi.testclient import TestClient
 
-from mlsys_assets.features import FLIGHTS_V1
-from mlsys_assets.features.catalog import FEATURE_VIEWS
+from mlsys_assets.features.catalog import FEATURE_VIEWS, SERVED
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.scoring.predictor import ModelBundle
 from serving.app import create_app
@@ -20,7 +19,7 @@ from serving.models import ServingModels
 from tests.serving.conftest import admin_headers, with_settings
 from tests.serving.world import World, next_day_requests, set_alias
 
-STORED = {f.name for v in FEATURE_VIEWS for f in v.features}
+STORED = {f.name for v in (*FEATURE_VIEWS, *SERVED.on_demand) for f in v.features}
 
 
 def _fallback_count(client: TestClient, reason: str) -> float:
@@ -148,4 +147,4 @@ def test_champion_failing_to_predict_falls_back_to_previous(world: World) -> Non
         services.watcher.state = ServingModels(champion=broken, baseline=good.baseline)
         last = client.post("/predict", json=flight).json()
         assert last["variant"] == "fallback" and last["rule"] == "baseline"
-        assert set(FLIGHTS_V1.feature_names) >= set(last["missing_features"])
+        assert set(SERVED.feature_names) >= set(last["missing_features"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from mlsys_assets.features.catalog import FLIGHTS_V1
+from mlsys_assets.features.catalog import SERVED
 from serving.prediction_log import PREDICTION_SCHEMA, ROWS_BELOW, ParquetLog
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5)
@@ -19,7 +19,7 @@ def _log(path: Path) -> ParquetLog:
 
 
 def _chunk(prefix: str, count: int) -> dict:
-    features = {name: [None] * count for name in FLIGHTS_V1.feature_names}
+    features = {name: [None] * count for name in SERVED.feature_names}
     features["carrier"] = ["UA"] * count
     features["distance"] = [float(100 + i) for i in range(count)]
     return {
@@ -64,7 +64,7 @@ def test_big_and_small_chunks_and_records_come_back_in_order(tmp_path: Path) -> 
     one = rows[ROWS_BELOW + 4 + 3]
     assert one["flight"] == 7 and one["feature_values"]["carrier"] == "AA"
     assert one["model_name"] is None and one["delay_probability"] is None  # left out: null
-    assert set(big["feature_values"]) == set(FLIGHTS_V1.feature_names)
+    assert set(big["feature_values"]) == set(SERVED.feature_names)
 
 
 def test_a_value_of_the_wrong_type_is_coerced_not_lost(tmp_path: Path) -> None:

@@ -21,13 +21,15 @@ from mlsys_assets.features import (
     FEATURE_VIEWS,
     materialize_online,
 )
+from mlsys_assets.features.catalog import INTRADAY_VIEWS
+from mlsys_assets.features.day_tables import materialize_day_tables
 from mlsys_assets.features.offline import compute_all
 from mlsys_assets.model_contract import (
     ALIAS_CHALLENGER,
     ALIAS_CHAMPION,
 )
 from mlsys_assets.nycflights import read_table
-from mlsys_assets.raw_tables import canonical_flights
+from mlsys_assets.raw_tables import canonical_departures, canonical_flights
 from mlsys_assets.registry.workflow import train_and_register
 from mlsys_assets.resources.online_store import SQLiteOnlineStore
 from mlsys_assets.resources.tracking import Tracking
@@ -59,6 +61,9 @@ def build_world(settings: Settings) -> World:
         compute_all(conn, FEATURE_VIEWS, FIRST_DAY, LAST_DAY)
         store = SQLiteOnlineStore(path=str(settings.online_store_path))
         materialize_online(conn, store, FEATURE_VIEWS)
+        # Today's day tables, as the stream processor would hold them (flights_v2).
+        days = [FIRST_DAY + dt.timedelta(days=i) for i in range((LAST_DAY - FIRST_DAY).days + 1)]
+        materialize_day_tables(conn, store, INTRADAY_VIEWS, days)
         store.close()
     # The registry layer's own one-call training: a real search, registration and gate.
     fast = settings.model_copy(
@@ -71,11 +76,16 @@ def build_world(settings: Settings) -> World:
     set_alias(settings, ALIAS_CHALLENGER, second.version)
     with warehouse.connect() as conn:
         add_schedule(conn, NEXT_DAY)  # after training: these flights have no outcome yet
+        # ...and their day tables, as the stream processor holds them from the schedule topic.
+        store = SQLiteOnlineStore(path=str(settings.online_store_path))
+        materialize_day_tables(conn, store, INTRADAY_VIEWS, [NEXT_DAY])
+        store.close()
     return World(settings, first.version, second.version, NEXT_DAY)
 
 
 def add_schedule(conn: Any, day: dt.date) -> None:
-    """Put the flights of ``day`` in raw.flights (their schedule; no features are computed)."""
+    """Put the flights of ``day`` in raw.flights (their schedule; no features are computed) and
+    its departures in raw.departures."""
     flights = flights_of(day).copy()
     flights["source_file"] = "schedule"
     flights["ingested_at"] = pd.Timestamp("2013-01-01")
@@ -83,6 +93,17 @@ def add_schedule(conn: Any, day: dt.date) -> None:
     cols = ", ".join(flights.columns)
     conn.execute(f"INSERT INTO raw.flights ({cols}) SELECT {cols} FROM _next")
     conn.unregister("_next")
+    # Its departures as they happen (each counts only from its own time, online and offline).
+    source = read_table("flights")
+    departures = canonical_departures(source)
+    departures = departures[departures.flight_date == day].copy()
+    departures["available_at"] = departures["event_time"]
+    departures["event_offset"] = range(len(departures))
+    departures["ingested_at"] = pd.Timestamp("2013-01-01")
+    conn.register("_departures", departures)
+    cols = ", ".join(departures.columns)
+    conn.execute(f"INSERT OR IGNORE INTO raw.departures ({cols}) SELECT {cols} FROM _departures")
+    conn.unregister("_departures")
 
 
 def set_alias(settings: Settings, alias: str, version: str | None) -> None:
