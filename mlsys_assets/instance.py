@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from mlsys_assets.secrets import redact_url, write_private
 from mlsys_assets.settings import Settings
 
 DAGSTER_YAML = """\
@@ -50,9 +51,9 @@ storage:                    # runs, event log, schedules (MLSYS_DAGSTER_PG_URL)
 
 def dagster_yaml(settings: Settings) -> str:
     """The instance config: SQLite storage under DAGSTER_HOME by default, else PostgreSQL."""
-    if not settings.dagster_pg_url:
+    if not settings.dagster_pg:
         return DAGSTER_YAML
-    return DAGSTER_YAML + POSTGRES_STORAGE.format(url=dagster_postgres_url(settings.dagster_pg_url))
+    return DAGSTER_YAML + POSTGRES_STORAGE.format(url=dagster_postgres_url(settings.dagster_pg))
 
 
 def dagster_postgres_url(url: str) -> str:
@@ -63,18 +64,24 @@ def dagster_postgres_url(url: str) -> str:
     """
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme.startswith(("postgresql", "postgres")):
-        raise ValueError(f"MLSYS_DAGSTER_PG_URL must be a postgresql:// URL, got {url!r}")
+        raise ValueError(
+            f"MLSYS_DAGSTER_PG_URL must be a postgresql:// URL, got {redact_url(url)!r}"
+        )
     return f"postgresql+psycopg2://{rest}"
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
-    """Create DAGSTER_HOME with mlsys's dagster.yaml and export it for this process."""
+    """Create DAGSTER_HOME with mlsys's dagster.yaml and export it for this process.
+
+    The file may hold the PostgreSQL password, so it is always written owner-only (0600), and a
+    copy left world-readable by an earlier version is rewritten.
+    """
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     text = dagster_yaml(settings)
-    if not config.exists() or config.read_text() != text:
-        config.write_text(text)
+    if not config.exists() or config.stat().st_mode & 0o077 or config.read_text() != text:
+        write_private(config, text)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -40,11 +40,22 @@ class ProcessGroup:
     env: dict[str, str] = field(default_factory=lambda: child_environment())
     processes: list[ManagedProcess] = field(default_factory=list)
 
-    def start(self, name: str, args: list[str], url: str | None = None) -> ManagedProcess:
+    def start(
+        self,
+        name: str,
+        args: list[str],
+        url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ManagedProcess:
+        """Start ``args`` with the group's environment plus ``env`` (for this process only)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         popen = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**self.env, **(env or {})},
+            start_new_session=True,
         )
         proc = ManagedProcess(name=name, popen=popen, url=url)
         self.processes.append(proc)

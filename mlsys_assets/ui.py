@@ -68,10 +68,12 @@ def start_ui(
         "mlflow-ui",
         [
             executable("mlflow"), "server", "--host", host, "--port", str(mlflow_port),
-            "--backend-store-uri", settings.tracking_uri,
             "--default-artifact-root", settings.artifact_root, "--workers", "1",
         ],
         url=mlflow_url,
+        # The backend store URI may hold a password: by environment (readable by its owner
+        # only), never on the command line, which `ps` shows every user.
+        env={"MLFLOW_BACKEND_STORE_URI": settings.tracking_uri},
     )  # fmt: skip
     # One code server for the daemon and the webserver. Given a module, each would start its own
     # and the daemon would replace its own every minute, loading the code location each time.
