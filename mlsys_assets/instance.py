@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from mlsys_assets.config_errors import ConfigurationError
 from mlsys_assets.secrets import redact_url, write_private
 from mlsys_assets.settings import Settings
 
@@ -64,8 +65,8 @@ def dagster_postgres_url(url: str) -> str:
     """
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme.startswith(("postgresql", "postgres")):
-        raise ValueError(
-            f"MLSYS_DAGSTER_PG_URL must be a postgresql:// URL, got {redact_url(url)!r}"
+        raise ConfigurationError(
+            f"MLSYS_DAGSTER_PG_URL must be a postgresql:// URL, got {redact_url(url)}"
         )
     return f"postgresql+psycopg2://{rest}"
 

@@ -39,6 +39,21 @@ def create_tracking_store(settings: Settings) -> None:
     Tracking.from_settings(settings).client().search_experiments(max_results=1)
 
 
+def mlflow_server_command(
+    settings: Settings, host: str, port: int
+) -> tuple[list[str], dict[str, str]]:
+    """The MLflow UI's command line and the environment it needs besides the group's.
+
+    The backend store URI may hold a password: it goes by environment (``/proc/<pid>/environ``
+    is readable by its owner only), never on the command line, which ``ps`` shows every user.
+    """
+    args = [
+        executable("mlflow"), "server", "--host", host, "--port", str(port),
+        "--default-artifact-root", settings.artifact_root, "--workers", "1",
+    ]  # fmt: skip
+    return args, {"MLFLOW_BACKEND_STORE_URI": settings.tracking_uri}
+
+
 def start_ui(
     settings: Settings,
     group: ProcessGroup,
@@ -64,17 +79,8 @@ def start_ui(
     mlflow_url = f"http://{host}:{mlflow_port}"
     # The stream processor keeps the online store current between the daily runs.
     group.start("stream", [executable("mlsys"), "stream"])
-    group.start(
-        "mlflow-ui",
-        [
-            executable("mlflow"), "server", "--host", host, "--port", str(mlflow_port),
-            "--default-artifact-root", settings.artifact_root, "--workers", "1",
-        ],
-        url=mlflow_url,
-        # The backend store URI may hold a password: by environment (readable by its owner
-        # only), never on the command line, which `ps` shows every user.
-        env={"MLFLOW_BACKEND_STORE_URI": settings.tracking_uri},
-    )  # fmt: skip
+    args, env = mlflow_server_command(settings, host, mlflow_port)
+    group.start("mlflow-ui", args, url=mlflow_url, env=env)
     # One code server for the daemon and the webserver. Given a module, each would start its own
     # and the daemon would replace its own every minute, loading the code location each time.
     # The server listens once the code is loaded: the daemon and webserver must find it ready

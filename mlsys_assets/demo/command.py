@@ -86,6 +86,7 @@ def demo(
     from mlsys_assets.resources.warehouse import Warehouse
 
     plan = QUICK if quick else FULL
+    get_settings()  # the person's own settings must be valid, even those the plan overrides
     settings = _configure(plan)
     started = time.monotonic()
     reset_home(settings.home_dir)
