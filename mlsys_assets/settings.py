@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     dagster_pg_url: SecretStr | None = None
     # How long a command (`mlsys ingest`, ...) waits for a busy pool slot or a run, then gives up.
     run_wait_timeout_seconds: float = Field(default=600.0, gt=0)
+    # How long a warehouse connection waits for another process's DuckDB lock before failing
+    # with a clear message (readers hold theirs for a query only: see resources/warehouse.py).
+    warehouse_lock_timeout_seconds: float = Field(default=120.0, gt=0)
 
     # MLflow: SQLite registry and local artifacts by default, a tracking server URI in prod.
     mlflow_tracking_uri: SecretStr | None = None
