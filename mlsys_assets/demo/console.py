@@ -16,6 +16,8 @@ LIBRARY_LOGGERS = ("dagster", "mlflow", "alembic", "urllib3", "httpx", "py.warni
 
 def quiet_console(log_path: Path) -> None:
     """Send warnings and library logging of this process to ``log_path``; no progress bars."""
+    import mlflow  # noqa: F401 - it configures its loggers on import: import it before we do
+
     log_path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
