@@ -152,6 +152,24 @@ def raise_on_sigterm() -> None:
     signal.signal(signal.SIGHUP, _handler)  # the terminal closed: stop as on Ctrl-C
 
 
+def stop_with_parent(interval: float = 0.5) -> None:
+    """Deliver SIGTERM to this process when the one that started it dies.
+
+    ``make demo`` killed with SIGTERM dies without passing the signal on, leaving the demo (and
+    every server it started) orphaned with nobody to press Ctrl-C. A daemon thread watches for
+    the re-parenting and sends this process the SIGTERM that ``raise_on_sigterm`` turns into
+    an orderly stop.
+    """
+    parent = os.getppid()
+
+    def _watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=_watch, name="stop-with-parent", daemon=True).start()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on right now (the OS's pick), for a server about to start."""
     with socket.socket() as sock:

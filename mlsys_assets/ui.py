@@ -11,6 +11,7 @@ from mlsys_assets.processes import (
     executable,
     free_port,
     raise_on_sigterm,
+    stop_with_parent,
     wait_for_port,
 )
 from mlsys_assets.settings import Settings, get_settings
@@ -121,6 +122,7 @@ def ui(host: str, dagster_port: int, mlflow_port: int) -> None:
     settings = get_settings()
     group = ProcessGroup(log_dir=settings.home_dir / "logs")
     raise_on_sigterm()
+    stop_with_parent()
     try:
         urls = start_ui(settings, group, host, dagster_port, mlflow_port)
         click.echo(f"Dagster UI: {urls['dagster']}\nMLflow UI:  {urls['mlflow']}\nCtrl-C stops.")

@@ -43,7 +43,13 @@ from mlsys_assets.demo.waiting import (
     wait_for,
 )
 from mlsys_assets.instance import get_instance
-from mlsys_assets.processes import ProcessGroup, executable, raise_on_sigterm, wait_for_port
+from mlsys_assets.processes import (
+    ProcessGroup,
+    executable,
+    raise_on_sigterm,
+    stop_with_parent,
+    wait_for_port,
+)
 from mlsys_assets.settings import Settings, get_settings
 from mlsys_assets.ui import create_tracking_store, start_ui
 
@@ -88,6 +94,7 @@ def demo(
     from mlsys_assets.resources.warehouse import Warehouse
 
     raise_on_sigterm()  # from the start: SIGTERM stops the demo as Ctrl-C does
+    stop_with_parent()  # and so does the death of whoever started it (`make demo` killed)
     plan = QUICK if quick else FULL
     get_settings()  # the person's own settings must be valid, even those the plan overrides
     settings = _configure(plan)

@@ -22,6 +22,7 @@ from mlsys_assets.processes import child_environment, free_port
 
 pytestmark = pytest.mark.slow
 HOST = "127.0.0.1"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def processes_of_home(home: Path) -> dict[int, str]:
@@ -48,12 +49,23 @@ def listening(port: int) -> bool:
         return sock.connect_ex((HOST, port)) == 0
 
 
-def test_sigterm_to_the_demo_stops_every_process_and_frees_the_ports(tmp_path) -> None:
+def _demo_command(launcher: str, tmp_path: Path, ports: list[int]) -> list[str]:
+    args = ["--quick", "--api-port", str(ports[0]), "--dagster-port", str(ports[1])]
+    args += ["--mlflow-port", str(ports[2])]
+    if launcher == "mlsys demo":
+        return [sys.executable, "-m", "mlsys_assets.cli", "demo", *args]
+    stamp = tmp_path / "installed"  # newer than pyproject.toml: `make install` has nothing to do
+    stamp.touch()
+    bin_dir = Path(sys.executable).parent
+    return ["make", "-s", "-C", str(REPO), "demo", f"BIN={bin_dir}", f"STAMP={stamp}",
+            f"DEMO_ARGS={' '.join(args)}"]  # fmt: skip
+
+
+@pytest.mark.parametrize("launcher", ["mlsys demo", "make demo"])
+def test_sigterm_to_the_demo_stops_every_process_and_frees_the_ports(tmp_path, launcher) -> None:
     home = tmp_path / "mlsys"
     ports = [free_port() for _ in range(3)]
-    command = [sys.executable, "-m", "mlsys_assets.cli", "demo", "--quick"]
-    command += ["--api-port", str(ports[0]), "--dagster-port", str(ports[1])]
-    command += ["--mlflow-port", str(ports[2])]
+    command = _demo_command(launcher, tmp_path, ports)
     output = tmp_path / "demo.out"
     with output.open("wb") as out:
         demo = subprocess.Popen(
@@ -75,9 +87,11 @@ def test_sigterm_to_the_demo_stops_every_process_and_frees_the_ports(tmp_path) -
             assert server in names, server
         assert "stream" in names
 
-        demo.send_signal(signal.SIGTERM)
+        demo.send_signal(signal.SIGTERM)  # make dies at once; the demo notices, then stops
         demo.wait(timeout=60)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 60
+        while processes_of_home(home) and time.monotonic() < deadline:
+            time.sleep(0.5)
         assert processes_of_home(home) == {}
         assert not [p for p in ports if listening(p)]
         console = output.read_text()
