@@ -70,3 +70,21 @@ def test_a_process_whose_parent_dies_gets_sigterm(tmp_path) -> None:
     while not flag.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert flag.read_text() == "stopped"
+
+
+def test_stop_reaches_what_a_process_left_running_after_it_exited(tmp_path) -> None:
+    """A server whose main process died still has workers in its group: they are stopped too."""
+    pid_file = tmp_path / "orphan.pid"
+    script = (
+        "import subprocess, sys, pathlib;"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(p.pid))"
+    )
+    group = ProcessGroup(log_dir=tmp_path)
+    leader = group.start("leader", [sys.executable, "-c", script])
+    leader.popen.wait(timeout=10)
+    orphan = int(pid_file.read_text())
+    assert _alive(orphan)
+    group.stop(timeout=5)
+    time.sleep(0.2)
+    assert not _alive(orphan)
