@@ -3,7 +3,8 @@
 ``dagster dev`` without ``DAGSTER_HOME`` uses a temporary home that is deleted on exit, so mlsys
 always points Dagster at a persistent one and writes its ``dagster.yaml``: the ``warehouse`` pool
 is limited to one op at a time (DuckDB has one writer), runs queue instead of piling up on two
-cores, run monitoring fails runs stuck starting or canceling and frees the pool slots of ended
+cores, a run whose worker crashed is re-executed from the failure (twice at most; a failing
+step is not retried: that is a bug to read, not a crash to ride out), run monitoring fails runs stuck starting or canceling and frees the pool slots of ended
 runs (a run whose worker died is caught by ``run_health``), and telemetry is off. With ``MLSYS_DAGSTER_PG_URL`` the runs, event log and schedules go
 to PostgreSQL (``dagster-postgres``), so several processes or machines share one instance.
 """
@@ -38,6 +39,10 @@ run_monitoring:             # the MONITORING daemon; dead run workers: mlsys_ass
   cancel_timeout_seconds: 60  # a run stuck CANCELING is failed
   max_resume_run_attempts: 0  # the DefaultRunLauncher can neither check a worker nor resume
   free_slots_after_run_end_seconds: 5  # else pool slots of a run that failed stay claimed
+run_retries:                # the DAEMON re-executes a run whose worker crashed (not a failing step)
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
 telemetry:
   enabled: false
 """

@@ -55,6 +55,33 @@ def mlflow_server_command(
     return args, {"MLFLOW_BACKEND_STORE_URI": settings.tracking_uri}
 
 
+def start_code_server(
+    settings: Settings, group: ProcessGroup, port: int | None = None
+) -> list[str]:
+    """Start the one code server the daemon and the webserver share; return their ``-w`` args.
+
+    Given a module, each would start its own and the daemon would replace its own every
+    minute, loading the code location each time. The server listens once the code is loaded:
+    the daemon and webserver must find it ready (the daemon would otherwise retry only a minute
+    later). ``port`` restarts it where the workspace file already points.
+    """
+    code_port = port or free_port(CODE_SERVER_HOST)
+    group.start(
+        "dagster-code-server",
+        [
+            executable("dagster"), "code-server", "start", *CODE_LOCATION,
+            "--location-name", LOCATION_NAME,
+            "-h", CODE_SERVER_HOST, "-p", str(code_port), "--log-level", "warning",
+        ],
+    )  # fmt: skip
+    wait_for_port(CODE_SERVER_HOST, code_port, timeout=180, group=group)
+    workspace = settings.dagster_home / "workspace.yaml"
+    workspace.write_text(
+        CODE_SERVER_WORKSPACE.format(host=CODE_SERVER_HOST, port=code_port, name=LOCATION_NAME)
+    )
+    return ["-w", str(workspace)]
+
+
 def start_ui(
     settings: Settings,
     group: ProcessGroup,
@@ -82,25 +109,7 @@ def start_ui(
     group.start("stream", [executable("mlsys"), "stream"])
     args, env = mlflow_server_command(settings, host, mlflow_port)
     group.start("mlflow-ui", args, url=mlflow_url, env=env)
-    # One code server for the daemon and the webserver. Given a module, each would start its own
-    # and the daemon would replace its own every minute, loading the code location each time.
-    # The server listens once the code is loaded: the daemon and webserver must find it ready
-    # (the daemon would otherwise retry only a minute later).
-    code_port = free_port(CODE_SERVER_HOST)
-    group.start(
-        "dagster-code-server",
-        [
-            executable("dagster"), "code-server", "start", *CODE_LOCATION,
-            "--location-name", LOCATION_NAME,
-            "-h", CODE_SERVER_HOST, "-p", str(code_port), "--log-level", "warning",
-        ],
-    )  # fmt: skip
-    wait_for_port(CODE_SERVER_HOST, code_port, timeout=180, group=group)
-    workspace = settings.dagster_home / "workspace.yaml"
-    workspace.write_text(
-        CODE_SERVER_WORKSPACE.format(host=CODE_SERVER_HOST, port=code_port, name=LOCATION_NAME)
-    )
-    code_server = ["-w", str(workspace)]
+    code_server = start_code_server(settings, group)
     group.start("dagster-daemon", [executable("dagster-daemon"), "run", *code_server])
     group.start(
         "dagster-webserver",
