@@ -200,8 +200,12 @@ def canary_evaluation(
     if state["challenger"] is None:
         return dg.SkipReason("no challenger in canary")
     try:
-        with read_warehouse(warehouse) as conn:
-            verdict = evaluate_canary(conn, get_settings(), state["champion"], state["challenger"])
+        verdict = evaluate_canary(
+            lambda: read_warehouse(warehouse),
+            get_settings(),
+            state["champion"],
+            state["challenger"],
+        )
     except WarehouseBusy:
         return dg.SkipReason("warehouse busy")
     if not verdict.ready:
