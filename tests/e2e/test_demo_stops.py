@@ -1,4 +1,5 @@
-"""SIGTERM to `mlsys demo` leaves nothing behind: no process it started, no port taken.
+"""Ctrl-C or SIGTERM to `mlsys demo` or `make demo` leaves nothing behind: no process it
+started, no port taken.
 
 Every process the demo starts (servers, their workers, Dagster run workers) inherits its
 ``MLSYS_HOME``, so the test finds them all by their environment, wherever they put themselves
@@ -61,8 +62,13 @@ def _demo_command(launcher: str, tmp_path: Path, ports: list[int]) -> list[str]:
             f"DEMO_ARGS={' '.join(args)}"]  # fmt: skip
 
 
-@pytest.mark.parametrize("launcher", ["mlsys demo", "make demo"])
-def test_sigterm_to_the_demo_stops_every_process_and_frees_the_ports(tmp_path, launcher) -> None:
+@pytest.mark.parametrize(
+    ("launcher", "stop"),
+    [("mlsys demo", "SIGTERM"), ("make demo", "SIGTERM"), ("make demo", "Ctrl-C")],
+)
+def test_stopping_the_demo_stops_every_process_and_frees_the_ports(
+    tmp_path, launcher, stop
+) -> None:
     home = tmp_path / "mlsys"
     ports = [free_port() for _ in range(3)]
     command = _demo_command(launcher, tmp_path, ports)
@@ -87,7 +93,10 @@ def test_sigterm_to_the_demo_stops_every_process_and_frees_the_ports(tmp_path, l
             assert server in names, server
         assert "stream" in names
 
-        demo.send_signal(signal.SIGTERM)  # make dies at once; the demo notices, then stops
+        if stop == "Ctrl-C":  # the terminal sends SIGINT to the foreground process group
+            os.killpg(demo.pid, signal.SIGINT)
+        else:  # make dies at once without passing it on; the demo notices, then stops
+            demo.send_signal(signal.SIGTERM)
         demo.wait(timeout=60)
         deadline = time.monotonic() + 60
         while processes_of_home(home) and time.monotonic() < deadline:
