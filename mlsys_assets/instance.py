@@ -32,6 +32,8 @@ run_coordinator:            # queued runs start within a second, not five
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
+    max_user_code_failure_retries: 24  # a code server restarting (tens of seconds on two
+    user_code_failure_retry_delay: 5   # cores) re-queues a run for 2 minutes, never fails it
 run_monitoring:             # the MONITORING daemon; dead run workers: mlsys_assets/run_health.py
   enabled: true
   poll_interval_seconds: 10 # default 120
