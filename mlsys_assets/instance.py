@@ -37,7 +37,8 @@ run_coordinator:            # queued runs start within a second, not five
 run_monitoring:             # the MONITORING daemon; dead run workers: mlsys_assets/run_health.py
   enabled: true
   poll_interval_seconds: 10 # default 120
-  start_timeout_seconds: 120  # a launched run that never starts is failed
+  start_timeout_seconds: 45   # a launched run that never starts (the daemon died launching
+                              # it) is failed and retried; a worker reports within seconds
   cancel_timeout_seconds: 60  # a run stuck CANCELING is failed
   max_resume_run_attempts: 0  # the DefaultRunLauncher can neither check a worker nor resume
   free_slots_after_run_end_seconds: 5  # else pool slots of a run that failed stay claimed
