@@ -198,9 +198,13 @@ def check_outcomes(instance: dg.DagsterInstance) -> dict[str, bool | None]:
     }
     out: dict[str, bool | None] = {}
     for name, key in wanted.items():
-        records = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
-        evaluation = records[0].evaluation if records else None
-        out[name] = None if evaluation is None else bool(evaluation.passed)
+        # The newest record may be only PLANNED (its run is in progress, or its worker was
+        # killed): the latest result is the newest record that was evaluated.
+        records = instance.event_log_storage.get_asset_check_execution_history(key, limit=20)
+        evaluations = [
+            r.evaluation for r in records if isinstance(r.evaluation, dg.AssetCheckEvaluation)
+        ]
+        out[name] = bool(evaluations[0].passed) if evaluations else None
     return out
 
 
