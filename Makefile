@@ -25,8 +25,10 @@ install: $(STAMP) ## create .venv and install mlsys with its dev tools
 services: ## install and start PostgreSQL and Redis on 127.0.0.1 (OS packages, idempotent)
 	bash scripts/services.sh
 
+# DEMO_ARGS: e.g. --quick --api-port 18000 (the demo stops with make: Ctrl-C or SIGTERM)
+DEMO_ARGS ?=
 demo: install ## the main job on the embedded default; leaves the UIs up until Ctrl-C
-	$(BIN)/mlsys demo --keep-running
+	$(BIN)/mlsys demo --keep-running $(DEMO_ARGS)
 
 test: install ## every test, slow end-to-end ones included
 	$(BIN)/python -m pytest

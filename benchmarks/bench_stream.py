@@ -65,7 +65,7 @@ def _settings(name: str, redis_url: str | None) -> Settings:
 def _clear_redis(settings: Settings) -> None:
     import redis
 
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis.Redis.from_url(settings.redis)
     keys = list(client.scan_iter(f"{settings.redis_prefix}*", count=10_000))
     for start in range(0, len(keys), 10_000):
         client.delete(*keys[start : start + 10_000])

@@ -10,6 +10,8 @@ import importlib
 
 import click
 
+from mlsys_assets.config_errors import ConfigurationError
+
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
     "replay": "mlsys_assets.replay.command:replay",
@@ -39,6 +41,14 @@ class LazyGroup(click.Group):
         if not isinstance(command, click.Command):
             raise TypeError(f"{target} is not a click command")
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        """A wrong setting ends the command with its one-line explanation and exit code 2."""
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as exc:
+            click.echo(f"mlsys: configuration error: {exc}", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=LazyGroup)

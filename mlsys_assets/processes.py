@@ -11,7 +11,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,30 +43,53 @@ class ProcessGroup:
     env: dict[str, str] = field(default_factory=lambda: child_environment())
     processes: list[ManagedProcess] = field(default_factory=list)
 
-    def start(self, name: str, args: list[str], url: str | None = None) -> ManagedProcess:
+    def start(
+        self,
+        name: str,
+        args: list[str],
+        url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ManagedProcess:
+        """Start ``args`` with the group's environment plus ``env`` (for this process only)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         popen = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**self.env, **(env or {})},
+            start_new_session=True,
         )
         proc = ManagedProcess(name=name, popen=popen, url=url)
         self.processes.append(proc)
         return proc
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop every process: a graceful SIGTERM first (the API flushes its log), then SIGKILL."""
-        for proc in self.processes:
-            if proc.popen.poll() is None:
-                os.killpg(proc.popen.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in self.processes:
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                proc.popen.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.popen.pid, signal.SIGKILL)
+        """Stop every process and everything it started: SIGTERM to each process group first
+        (the API flushes its log), then SIGKILL to any group with a member left.
+
+        Each child leads its own process group (``start_new_session``), which its children
+        (run workers, uvicorn workers, ``tail`` of compute logs) join: signalling the group
+        reaches them even when the leader has already exited. Ctrl-C or SIGTERM during the stop
+        is ignored, so a second Ctrl-C cannot leave half the servers running.
+        """
+        with _signals_ignored():
+            groups = [proc.popen.pid for proc in self.processes]
+            for pgid in groups:
+                _signal_group(pgid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            for proc in self.processes:
+                try:
+                    proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            while any(_group_alive(g) for g in groups) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for pgid in groups:
+                _signal_group(pgid, signal.SIGKILL)
+            for proc in self.processes:
                 proc.popen.wait()
-        self.processes.clear()
+            self.processes.clear()
 
     def check_alive(self) -> None:
         for proc in self.processes:
@@ -80,6 +106,42 @@ class ProcessGroup:
             time.sleep(interval)
 
 
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the whole group is gone
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process (zombies aside) is left in process group ``pgid``."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+            return True
+    return False
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored in the block (only the main thread may change handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def raise_on_sigterm() -> None:
     """Turn SIGTERM into KeyboardInterrupt so ``finally: group.stop()`` runs on ``kill`` too."""
 
@@ -87,6 +149,25 @@ def raise_on_sigterm() -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGHUP, _handler)  # the terminal closed: stop as on Ctrl-C
+
+
+def stop_with_parent(interval: float = 0.5) -> None:
+    """Deliver SIGTERM to this process when the one that started it dies.
+
+    ``make demo`` killed with SIGTERM dies without passing the signal on, leaving the demo (and
+    every server it started) orphaned with nobody to press Ctrl-C. A daemon thread watches for
+    the re-parenting and sends this process the SIGTERM that ``raise_on_sigterm`` turns into
+    an orderly stop.
+    """
+    parent = os.getppid()
+
+    def _watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=_watch, name="stop-with-parent", daemon=True).start()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
+from dagster._core.events import DagsterEventType, JobFailureData, RunFailureReason
 
 HOST_TAG = "mlsys/host"
+CRASH = RunFailureReason.UNEXPECTED_TERMINATION
 # The worker's pid is recorded after the run is marked STARTED: a process that started later
 # than this after the run is another process that reuses the pid.
 _START_SLACK_SECONDS = 2.0
@@ -121,7 +122,8 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
             "the run was in progress: mlsys marks the run failed and frees its pool slots."
         )
         instance.report_engine_event(message, run)
-        instance.report_run_failed(run, message)
+        # A crash, not a failing step: the daemon's run retries re-execute it (dagster.yaml).
+        instance.report_run_failed(run, message, JobFailureData(None, CRASH, None))
         failed.append(run.run_id)
     return failed
 

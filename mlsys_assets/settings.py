@@ -12,8 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from mlsys_assets.config_errors import check_home, explain, explain_parse_error
+from mlsys_assets.secrets import reveal
 
 
 class Settings(BaseSettings):
@@ -27,12 +30,12 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".mlsys"), description="Root of all local state.")
 
     # Source database written by the producers: SQLite file by default, PostgreSQL in prod.
-    source_db_url: str | None = None
+    source_db_url: SecretStr | None = None  # may hold a password: see secrets.py
     # Weather event stream: an append-only log of files by default, Redis Streams in prod.
     event_stream: Literal["file", "redis"] = "file"
     # Online feature store backend.
     online_store: Literal["sqlite", "redis"] = "sqlite"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     redis_prefix: str = Field(default="mlsys:", description="Namespace of mlsys's Redis keys.")
     # The stream processor (`mlsys stream`): how often it polls the stream when idle, and the
     # most events it takes per batch (one online-store transaction each).
@@ -43,16 +46,19 @@ class Settings(BaseSettings):
     serving_clock: Literal["auto", "wall", "replay"] = "auto"
     # Dagster's instance storage (runs, event log, schedules): SQLite under dagster_home by
     # default; a postgresql:// URL writes `storage: postgres:` into dagster.yaml.
-    dagster_pg_url: str | None = None
+    dagster_pg_url: SecretStr | None = None
     # How long a command (`mlsys ingest`, ...) waits for a busy pool slot or a run, then gives up.
     run_wait_timeout_seconds: float = Field(default=600.0, gt=0)
+    # How long a warehouse connection waits for another process's DuckDB lock before failing
+    # with a clear message (readers hold theirs for a query only: see resources/warehouse.py).
+    warehouse_lock_timeout_seconds: float = Field(default=120.0, gt=0)
 
     # MLflow: SQLite registry and local artifacts by default, a tracking server URI in prod.
-    mlflow_tracking_uri: str | None = None
+    mlflow_tracking_uri: SecretStr | None = None
     model_name: str = "flight_delay"
 
     # Serving.
-    admin_token: str | None = None
+    admin_token: SecretStr | None = None
     canary_share: float = Field(default=0.1, ge=0.0, le=1.0)
     serving_poll_seconds: float = Field(default=30.0, gt=0, description="Registry alias poll.")
     serving_registry_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -145,7 +151,7 @@ class Settings(BaseSettings):
                 if not value
             ]
             if missing:
-                raise ValueError(f"profile=prod needs {', '.join(missing)}")
+                raise ValueError(f"MLSYS_PROFILE=prod needs {', '.join(missing)} to be set")
         return self
 
     # Derived locations under MLSYS_HOME (see DESIGN.md "Where state lives").
@@ -181,13 +187,27 @@ class Settings(BaseSettings):
     def mlflow_dir(self) -> Path:
         return self.home_dir / "mlflow"
 
+    # The secret settings in plain text, for the code that connects with them. Anything shown to
+    # a person (errors, logs, metadata, command lines) goes through secrets.redact_url first.
     @property
     def source_db(self) -> str:
-        return self.source_db_url or f"sqlite:///{self.home_dir / 'source.sqlite'}"
+        return reveal(self.source_db_url) or f"sqlite:///{self.home_dir / 'source.sqlite'}"
 
     @property
     def tracking_uri(self) -> str:
-        return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+        return reveal(self.mlflow_tracking_uri) or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def redis(self) -> str:
+        return self.redis_url.get_secret_value()
+
+    @property
+    def dagster_pg(self) -> str | None:
+        return reveal(self.dagster_pg_url)
+
+    @property
+    def admin_secret(self) -> str | None:
+        return reveal(self.admin_token)
 
     @property
     def artifact_root(self) -> str:
@@ -196,5 +216,16 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings; cached so that importing a module does no I/O."""
-    return Settings()
+    """The process-wide settings; cached so that importing a module does no I/O.
+
+    A wrong setting or an unusable ``MLSYS_HOME`` raises ``ConfigurationError``, whose message
+    is one line naming the variable (the CLI prints it and exits 2, no traceback).
+    """
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise explain(exc, Settings.model_fields) from None
+    except SettingsError as exc:
+        raise explain_parse_error(exc) from None
+    check_home(settings.home)
+    return settings

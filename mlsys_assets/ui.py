@@ -11,6 +11,7 @@ from mlsys_assets.processes import (
     executable,
     free_port,
     raise_on_sigterm,
+    stop_with_parent,
     wait_for_port,
 )
 from mlsys_assets.settings import Settings, get_settings
@@ -39,6 +40,48 @@ def create_tracking_store(settings: Settings) -> None:
     Tracking.from_settings(settings).client().search_experiments(max_results=1)
 
 
+def mlflow_server_command(
+    settings: Settings, host: str, port: int
+) -> tuple[list[str], dict[str, str]]:
+    """The MLflow UI's command line and the environment it needs besides the group's.
+
+    The backend store URI may hold a password: it goes by environment (``/proc/<pid>/environ``
+    is readable by its owner only), never on the command line, which ``ps`` shows every user.
+    """
+    args = [
+        executable("mlflow"), "server", "--host", host, "--port", str(port),
+        "--default-artifact-root", settings.artifact_root, "--workers", "1",
+    ]  # fmt: skip
+    return args, {"MLFLOW_BACKEND_STORE_URI": settings.tracking_uri}
+
+
+def start_code_server(
+    settings: Settings, group: ProcessGroup, port: int | None = None
+) -> list[str]:
+    """Start the one code server the daemon and the webserver share; return their ``-w`` args.
+
+    Given a module, each would start its own and the daemon would replace its own every
+    minute, loading the code location each time. The server listens once the code is loaded:
+    the daemon and webserver must find it ready (the daemon would otherwise retry only a minute
+    later). ``port`` restarts it where the workspace file already points.
+    """
+    code_port = port or free_port(CODE_SERVER_HOST)
+    group.start(
+        "dagster-code-server",
+        [
+            executable("dagster"), "code-server", "start", *CODE_LOCATION,
+            "--location-name", LOCATION_NAME,
+            "-h", CODE_SERVER_HOST, "-p", str(code_port), "--log-level", "warning",
+        ],
+    )  # fmt: skip
+    wait_for_port(CODE_SERVER_HOST, code_port, timeout=180, group=group)
+    workspace = settings.dagster_home / "workspace.yaml"
+    workspace.write_text(
+        CODE_SERVER_WORKSPACE.format(host=CODE_SERVER_HOST, port=code_port, name=LOCATION_NAME)
+    )
+    return ["-w", str(workspace)]
+
+
 def start_ui(
     settings: Settings,
     group: ProcessGroup,
@@ -64,34 +107,9 @@ def start_ui(
     mlflow_url = f"http://{host}:{mlflow_port}"
     # The stream processor keeps the online store current between the daily runs.
     group.start("stream", [executable("mlsys"), "stream"])
-    group.start(
-        "mlflow-ui",
-        [
-            executable("mlflow"), "server", "--host", host, "--port", str(mlflow_port),
-            "--backend-store-uri", settings.tracking_uri,
-            "--default-artifact-root", settings.artifact_root, "--workers", "1",
-        ],
-        url=mlflow_url,
-    )  # fmt: skip
-    # One code server for the daemon and the webserver. Given a module, each would start its own
-    # and the daemon would replace its own every minute, loading the code location each time.
-    # The server listens once the code is loaded: the daemon and webserver must find it ready
-    # (the daemon would otherwise retry only a minute later).
-    code_port = free_port(CODE_SERVER_HOST)
-    group.start(
-        "dagster-code-server",
-        [
-            executable("dagster"), "code-server", "start", *CODE_LOCATION,
-            "--location-name", LOCATION_NAME,
-            "-h", CODE_SERVER_HOST, "-p", str(code_port), "--log-level", "warning",
-        ],
-    )  # fmt: skip
-    wait_for_port(CODE_SERVER_HOST, code_port, timeout=180, group=group)
-    workspace = settings.dagster_home / "workspace.yaml"
-    workspace.write_text(
-        CODE_SERVER_WORKSPACE.format(host=CODE_SERVER_HOST, port=code_port, name=LOCATION_NAME)
-    )
-    code_server = ["-w", str(workspace)]
+    args, env = mlflow_server_command(settings, host, mlflow_port)
+    group.start("mlflow-ui", args, url=mlflow_url, env=env)
+    code_server = start_code_server(settings, group)
     group.start("dagster-daemon", [executable("dagster-daemon"), "run", *code_server])
     group.start(
         "dagster-webserver",
@@ -113,6 +131,7 @@ def ui(host: str, dagster_port: int, mlflow_port: int) -> None:
     settings = get_settings()
     group = ProcessGroup(log_dir=settings.home_dir / "logs")
     raise_on_sigterm()
+    stop_with_parent()
     try:
         urls = start_ui(settings, group, host, dagster_port, mlflow_port)
         click.echo(f"Dagster UI: {urls['dagster']}\nMLflow UI:  {urls['mlflow']}\nCtrl-C stops.")

@@ -47,7 +47,7 @@ ENDPOINTS = (
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; refuses a production profile without an admin token, or bad rules."""
     settings = settings or get_settings()
-    if settings.profile == "prod" and not settings.admin_token:
+    if settings.profile == "prod" and not settings.admin_secret:
         raise RuntimeError("profile=prod needs MLSYS_ADMIN_TOKEN: refusing to start serving")
     rules = parse_rules(settings.serving_rules)
     metrics = ServingMetrics()

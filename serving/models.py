@@ -23,6 +23,7 @@ from pathlib import Path
 from mlsys_assets.model_contract import ALIAS_CHALLENGER, ALIAS_CHAMPION, Baseline
 from mlsys_assets.scoring.loading import ModelLoadError, RegistryReader
 from mlsys_assets.scoring.predictor import ModelBundle
+from mlsys_assets.secrets import redact_url
 from serving.metrics import ServingMetrics
 from serving.reload_broadcast import CHECK_SECONDS, ReloadGeneration
 
@@ -122,7 +123,8 @@ class ModelWatcher:
                 self.metrics.fallback("registry_unreachable")
                 self.metrics.reloads.labels(result="unreachable").inc()
                 self.last_refresh_ok = False
-                self.last_error = f"registry unreachable: {exc}"
+                # MLflow's message carries the tracking URI, password included: never show it.
+                self.last_error = redact_url(f"registry unreachable: {exc}")
                 logger.warning(self.last_error)
                 state = self.state
                 return RefreshResult(
@@ -138,6 +140,7 @@ class ModelWatcher:
                 self.state = new  # the atomic swap
                 self._publish(new)
             self.last_refresh_ok = not errors
+            errors = [redact_url(error) for error in errors]
             self.last_error = "; ".join(errors) or None
             self.metrics.reloads.labels(result="ok" if not errors else "partial").inc()
             return RefreshResult(

@@ -99,7 +99,7 @@ async def require_admin(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     """Dependency of every admin route: a valid ``Authorization: Bearer <token>`` or 401/403."""
-    expected: str | None = request.app.state.settings.admin_token
+    expected: str | None = request.app.state.settings.admin_secret
     if not expected:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "admin endpoints are disabled: no MLSYS_ADMIN_TOKEN set"

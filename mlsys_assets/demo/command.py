@@ -20,11 +20,13 @@ import httpx
 from tqdm import tqdm
 
 from mlsys_assets.clock import day_end_utc
+from mlsys_assets.demo.console import quiet_console
 from mlsys_assets.demo.home import reset_home
 from mlsys_assets.demo.live import play_day, stream_caught_up
 from mlsys_assets.demo.plan import FULL, QUICK, DemoPlan
 from mlsys_assets.demo.summary import (
     check_outcomes,
+    failed_runs,
     live_vs_offline,
     monthly_auc,
     render,
@@ -41,7 +43,13 @@ from mlsys_assets.demo.waiting import (
     wait_for,
 )
 from mlsys_assets.instance import get_instance
-from mlsys_assets.processes import ProcessGroup, executable, raise_on_sigterm, wait_for_port
+from mlsys_assets.processes import (
+    ProcessGroup,
+    executable,
+    raise_on_sigterm,
+    stop_with_parent,
+    wait_for_port,
+)
 from mlsys_assets.settings import Settings, get_settings
 from mlsys_assets.ui import create_tracking_store, start_ui
 
@@ -85,14 +93,17 @@ def demo(
     from mlsys_assets.resources.tracking import Tracking
     from mlsys_assets.resources.warehouse import Warehouse
 
+    raise_on_sigterm()  # from the start: SIGTERM stops the demo as Ctrl-C does
+    stop_with_parent()  # and so does the death of whoever started it (`make demo` killed)
     plan = QUICK if quick else FULL
+    get_settings()  # the person's own settings must be valid, even those the plan overrides
     settings = _configure(plan)
     started = time.monotonic()
     reset_home(settings.home_dir)
+    quiet_console(settings.home_dir / "logs" / "demo.log")
     instance = get_instance(settings)
     tracking = Tracking.from_settings(settings)
     group = ProcessGroup(log_dir=settings.home_dir / "logs")
-    raise_on_sigterm()
     api = f"http://{host}:{api_port}"
     stats = TrafficStats()
     try:
@@ -164,6 +175,7 @@ def demo(
             "versions": versions(tracking),
             "retrains": runs(instance, "retrain"),
             "canaries": runs(instance, "canary"),
+            "failed_runs": failed_runs(instance),
             "monthly_auc": monthly_auc(
                 settings, Warehouse(path=str(settings.warehouse_path)), tracking, first_champion
             ),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from mlsys_assets.config_errors import ConfigurationError
+
 MARKER = ".mlsys-home"
 
 
-class HomeNotOurs(RuntimeError):
+class HomeNotOurs(ConfigurationError):
     """MLSYS_HOME holds files mlsys did not write: the demo refuses to delete them."""
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from mlsys_assets.features.catalog import SERVED
+from mlsys_assets.ingestion.run import RANGE_END_TAG, RANGE_START_TAG
 from mlsys_assets.loop.jobs import REASON_TAG, SIGNAL_TAG
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions, served_features
@@ -49,6 +50,36 @@ def runs(instance: dg.DagsterInstance, job: str) -> list[dict[str, Any]]:
                 "started": dt.datetime.fromtimestamp(stats.start_time).isoformat(timespec="seconds")
                 if stats.start_time
                 else None,
+            }
+        )
+    return out
+
+
+def failed_runs(instance: dg.DagsterInstance) -> list[dict[str, Any]]:
+    """Every failed run of any job, with what it was for and the first line of its error."""
+    out = []
+    for run in reversed(instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))):
+        failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        failures = failures or instance.all_logs(
+            run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+        )
+        message = ""
+        for record in failures:
+            event = record.dagster_event
+            error = getattr(event.event_specific_data, "error", None) if event else None
+            while error is not None and error.cause is not None:  # the user code's own error
+                error = error.cause
+            message = (error.message if error else record.message or "").strip()
+            if message:
+                break
+        start, end = run.tags.get(RANGE_START_TAG), run.tags.get(RANGE_END_TAG)
+        out.append(
+            {
+                "run_id": run.run_id,
+                "job": run.job_name,
+                "for": f"{start}..{end}" if start else run.tags.get("dagster/partition"),
+                "reason": run.tags.get(REASON_TAG),
+                "error": message.splitlines()[0][:200] if message else "(no error recorded)",
             }
         )
     return out
@@ -167,9 +198,13 @@ def check_outcomes(instance: dg.DagsterInstance) -> dict[str, bool | None]:
     }
     out: dict[str, bool | None] = {}
     for name, key in wanted.items():
-        records = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
-        evaluation = records[0].evaluation if records else None
-        out[name] = None if evaluation is None else bool(evaluation.passed)
+        # The newest record may be only PLANNED (its run is in progress, or its worker was
+        # killed): the latest result is the newest record that was evaluated.
+        records = instance.event_log_storage.get_asset_check_execution_history(key, limit=20)
+        evaluations = [
+            r.evaluation for r in records if isinstance(r.evaluation, dg.AssetCheckEvaluation)
+        ]
+        out[name] = bool(evaluations[0].passed) if evaluations else None
     return out
 
 
@@ -203,6 +238,10 @@ def render(summary: dict[str, Any]) -> str:
         )
     for r in summary["canaries"]:
         lines.append(f"canary run {r['started']} {r['status']}: {r['signal']}")
+    failed = summary.get("failed_runs", [])
+    lines.append(f"failed runs: {len(failed) or 'none'}")
+    for r in failed:
+        lines.append(f"  {r['job']} {r['run_id'][:8]} ({r['for'] or '-'}): {r['error']}")
     lines.append("live AUC per month (served model vs the first champion, never retrained):")
     for m in summary["monthly_auc"]:
         served = "n/a" if m["auc_served"] is None else f"{m['auc_served']:.4f}"

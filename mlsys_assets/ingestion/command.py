@@ -54,8 +54,11 @@ def quarantine_summary() -> None:
     from mlsys_assets.resources.warehouse import Warehouse
 
     settings = get_settings()
+    # Closed before printing (to a pager, perhaps): it never keeps an ingestion run waiting.
+    # Not read-only: the quarantine tables are created on first use.
     with Warehouse(path=str(settings.warehouse_path)).connect() as conn:
-        click.echo(summary(conn).to_string(index=False))
+        table = summary(conn)
+    click.echo(table.to_string(index=False))
 
 
 @quarantine.command("replay")

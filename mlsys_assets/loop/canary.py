@@ -8,6 +8,8 @@ verdict is only given once the challenger has enough labelled predictions.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 
 import duckdb
@@ -47,12 +49,16 @@ def _auc(frame: pd.DataFrame) -> float | None:
 
 
 def evaluate_canary(
-    conn: duckdb.DuckDBPyConnection,
+    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
     settings: Settings,
     champion: str | None,
     challenger: str | None,
 ) -> CanaryVerdict:
-    """Compare the two versions on labelled live predictions; decide once there are enough."""
+    """Compare the two versions on labelled live predictions; decide once there are enough.
+
+    ``connect`` opens a read-only warehouse connection: it is held for the label join only,
+    not while the prediction log is read (readers never keep a writer waiting).
+    """
 
     def verdict(decision: str, reason: str, **numbers: object) -> CanaryVerdict:
         base: dict[str, object] = {
@@ -75,7 +81,9 @@ def evaluate_canary(
     if served.empty:  # only other versions (or fallbacks) answered so far: nothing to compare
         return verdict("wait", f"no logged predictions of v{champion} or v{challenger} yet")
     served["version"] = versions[served.index]
-    labelled = attach_labels(conn, settings, served, read_feedback(settings))
+    feedback = read_feedback(settings)
+    with connect() as conn:
+        labelled = attach_labels(conn, settings, served, feedback)
     labelled = labelled[labelled["label"].notna()]
     both_days = set(labelled.loc[labelled.version == champion, "flight_date"]) & set(
         labelled.loc[labelled.version == challenger, "flight_date"]

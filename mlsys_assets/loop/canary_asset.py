@@ -21,8 +21,9 @@ def canary_decision(
     settings = get_settings()
     state = aliases.current(tracking)
     champion, challenger = state["champion"], state["challenger"]
-    with warehouse.connect(read_only=True) as conn:
-        verdict = evaluate_canary(conn, settings, champion, challenger)
+    verdict = evaluate_canary(
+        lambda: warehouse.connect(read_only=True), settings, champion, challenger
+    )
     context.log.info(f"canary: {verdict.decision} ({verdict.reason})")
     if verdict.decision == "promote" and challenger is not None:
         aliases.promote(tracking, challenger)

@@ -55,11 +55,14 @@ def new_landing_data(
         for p in (landing_zone.root / "flights").glob("date=*/flights.csv")
     )
     last_day = dt.date.fromisoformat(state["last_day"])
+    # A day's file can land before the clock says the day ended (the producer writes the file,
+    # then the clock): it waits for a later tick, or the range would end before it starts.
+    files = [f for f in files if dt.date.fromisoformat(f) <= last_day]
     days = {dt.date.fromisoformat(d) for d in set(files) - set(seen["files"])}
     previous = dt.date.fromisoformat(seen["last_day"]) if seen["last_day"] else None
     if previous is None or last_day > previous:
         days.add(previous + dt.timedelta(days=1) if previous else FIRST_DAY)
-    if not days:
+    if not days or min(days) > last_day:
         return dg.SkipReason(f"no new landing data since {last_day}")
     start = min(days)
     context.update_cursor(json.dumps({"last_day": last_day.isoformat(), "files": files}))
@@ -197,8 +200,12 @@ def canary_evaluation(
     if state["challenger"] is None:
         return dg.SkipReason("no challenger in canary")
     try:
-        with read_warehouse(warehouse) as conn:
-            verdict = evaluate_canary(conn, get_settings(), state["champion"], state["challenger"])
+        verdict = evaluate_canary(
+            lambda: read_warehouse(warehouse),
+            get_settings(),
+            state["champion"],
+            state["challenger"],
+        )
     except WarehouseBusy:
         return dg.SkipReason("warehouse busy")
     if not verdict.ready:

@@ -15,7 +15,7 @@ import duckdb
 
 from mlsys_assets.model_contract import TAG_TEST_WINDOW
 from mlsys_assets.resources.tracking import Tracking
-from mlsys_assets.resources.warehouse import Warehouse
+from mlsys_assets.resources.warehouse import Warehouse, WarehouseLocked
 
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
@@ -34,11 +34,15 @@ class WarehouseBusy(RuntimeError):
 def read_warehouse(
     warehouse: Warehouse, wait_seconds: float = 5.0
 ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection for a few queries, closed when the block ends.
+
+    While it is open no run can write the warehouse: keep the block to the queries themselves.
+    """
     quick = Warehouse(path=warehouse.path, lock_timeout_seconds=wait_seconds)
     try:
         with quick.connect(read_only=True) as conn:
             yield conn
-    except duckdb.IOException as exc:
+    except WarehouseLocked as exc:
         raise WarehouseBusy(str(exc)) from exc
 
 

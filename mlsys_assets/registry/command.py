@@ -7,6 +7,7 @@ import click
 from mlsys_assets.model_contract import TAG_GATE, TAG_THRESHOLD
 from mlsys_assets.registry import aliases
 from mlsys_assets.resources.tracking import Tracking
+from mlsys_assets.secrets import redact_url
 from mlsys_assets.settings import get_settings
 
 
@@ -36,7 +37,7 @@ def list_versions() -> None:
     by_version = {v: a for a, v in state.items() if v is not None}
     versions = client.search_model_versions(f"name = '{tracking.model_name}'")
     if not versions:
-        click.echo(f"no versions of {tracking.model_name} at {tracking.tracking_uri}")
+        click.echo(f"no versions of {tracking.model_name} at {redact_url(tracking.tracking_uri)}")
         return
     click.echo(
         f"{'version':>7}  {'alias':<10}  {'gate':<7}  {'test_auc':>8}  "

@@ -19,7 +19,10 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     from mlsys_assets.resources.registry import layer_resources
 
     resources: dict[str, Any] = {
-        "warehouse": Warehouse(path=str(settings.warehouse_path)),
+        "warehouse": Warehouse(
+            path=str(settings.warehouse_path),
+            lock_timeout_seconds=settings.warehouse_lock_timeout_seconds,
+        ),
     }
     resources.update(layer_resources(settings))
     return resources

@@ -194,10 +194,13 @@ class FileEventStream(EventStream):
         return int(json.loads(path.read_text())["offset"]) if path.exists() else 0
 
 
-def build_event_stream(settings: Settings) -> EventStream:
-    """The stream chosen by ``MLSYS_EVENT_STREAM``: ``file`` (embedded default) or ``redis``."""
+def build_event_stream(settings: Settings, redis_url: str | None = None) -> EventStream:
+    """The stream chosen by ``MLSYS_EVENT_STREAM``: ``file`` (embedded default) or ``redis``.
+
+    ``redis_url`` overrides the settings' URL (Dagster's resources pass an ``EnvVar``).
+    """
     if settings.event_stream == "file":
         return FileEventStream(root=str(settings.landing_dir / "events"))
     from mlsys_assets.resources.redis_event_stream import RedisEventStream
 
-    return RedisEventStream(url=settings.redis_url, prefix=settings.redis_prefix)
+    return RedisEventStream(url=redis_url or settings.redis, prefix=settings.redis_prefix)

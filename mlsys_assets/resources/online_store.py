@@ -159,8 +159,11 @@ class SQLiteOnlineStore(OnlineStore):
         self.close()
 
 
-def build_online_store(settings: Settings) -> OnlineStore:
-    """The online store chosen by ``settings.online_store``: ``sqlite`` (default) or ``redis``."""
+def build_online_store(settings: Settings, redis_url: str | None = None) -> OnlineStore:
+    """The online store chosen by ``settings.online_store``: ``sqlite`` (default) or ``redis``.
+
+    ``redis_url`` overrides the settings' URL (Dagster's resources pass an ``EnvVar``).
+    """
     if settings.online_store == "sqlite":
         return SQLiteOnlineStore(path=str(settings.online_store_path))
     from mlsys_assets.features.catalog import FEATURE_VIEWS
@@ -169,5 +172,5 @@ def build_online_store(settings: Settings) -> OnlineStore:
     # Redis expires each key its view's TTL after the write (the reader still judges staleness).
     ttls = {v.name: v.ttl.total_seconds() for v in FEATURE_VIEWS if v.ttl is not None}
     return RedisOnlineStore(
-        url=settings.redis_url, prefix=settings.redis_prefix, view_ttl_seconds=ttls
+        url=redis_url or settings.redis, prefix=settings.redis_prefix, view_ttl_seconds=ttls
     )

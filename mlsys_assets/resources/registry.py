@@ -9,16 +9,24 @@ from mlsys_assets.resources.landing_zone import LandingZone
 from mlsys_assets.resources.online_store import build_online_store
 from mlsys_assets.resources.source_database import SourceDatabase
 from mlsys_assets.resources.tracking import Tracking
+from mlsys_assets.secrets import dagster_secret
 from mlsys_assets.settings import Settings
 
 
 def layer_resources(settings: Settings) -> dict[str, Any]:
     """Resources of every layer beyond the warehouse, keyed by resource name."""
+    # Dagster's UI shows resource config: a URL holding a password goes in as an EnvVar.
+    redis_url = dagster_secret(settings.redis)
+    tracking = Tracking.from_settings(settings)
     resources: dict[str, Any] = {}
-    resources["tracking"] = Tracking.from_settings(settings)
-    resources["online_store"] = build_online_store(settings)
+    resources["tracking"] = Tracking(
+        tracking_uri=dagster_secret(tracking.tracking_uri),
+        artifact_root=tracking.artifact_root,
+        model_name=tracking.model_name,
+    )
+    resources["online_store"] = build_online_store(settings, redis_url)
     # ingestion
     resources["landing_zone"] = LandingZone(path=str(settings.landing_dir))
-    resources["event_stream"] = build_event_stream(settings)
-    resources["source_database"] = SourceDatabase(url=settings.source_db)
+    resources["event_stream"] = build_event_stream(settings, redis_url)
+    resources["source_database"] = SourceDatabase(url=dagster_secret(settings.source_db))
     return resources

@@ -76,7 +76,7 @@ def _pg_count(url: str, sql: str) -> int:
 
 def test_ingestion_to_registry(deployment: Settings) -> None:
     settings = deployment
-    production = settings.dagster_pg_url is not None
+    production = settings.dagster_pg is not None
     resources = build_resources(settings)
     if production:  # every backend is the production one, from settings alone
         assert isinstance(resources["event_stream"], RedisEventStream)
@@ -120,7 +120,7 @@ def test_ingestion_to_registry(deployment: Settings) -> None:
 
     if production:  # and the state really is on the servers
         assert SourceDatabase(url=settings.source_db).read("planes").shape[0] == counts[2]
-        assert _pg_count(settings.dagster_pg_url, "SELECT count(*) FROM runs") == 1
+        assert _pg_count(settings.dagster_pg, "SELECT count(*) FROM runs") == 1
         assert _pg_count(settings.tracking_uri, "SELECT count(*) FROM model_versions") == 1
         stream = resources["event_stream"]
         assert stream.acked("weather", "mlsys-ingestion") == stream.last_offset("weather") > 0

@@ -49,3 +49,20 @@ def test_a_late_file_reopens_its_day(mlsys_home) -> None:
     replay(settings, late + dt.timedelta(days=2), faults=True, seed=42)  # the late file lands
     request, _ = _tick(settings, cursor)
     assert _range(request) == (late.isoformat(), (late + dt.timedelta(days=2)).isoformat())
+
+
+def test_a_file_landing_before_the_clock_moves_never_asks_for_an_empty_range(
+    faulty_source, mlsys_home
+) -> None:
+    settings = copy_home(faulty_source, mlsys_home)  # replayed to Jan 10
+    _, cursor = _tick(settings, None)
+    # The producer wrote Jan 11's file but has not yet moved the clock past Jan 10.
+    early = settings.landing_dir / "flights" / "date=2013-01-11" / "flights.csv"
+    early.parent.mkdir(parents=True)
+    early.write_bytes((settings.landing_dir / "flights/date=2013-01-10/flights.csv").read_bytes())
+    waiting, cursor = _tick(settings, cursor)
+    assert isinstance(waiting, dg.SkipReason)  # not a run for 2013-01-11..2013-01-10
+
+    replay(settings, dt.date(2013, 1, 11), faults=True, seed=42)
+    later, _ = _tick(settings, cursor)
+    assert _range(later) == ("2013-01-11", "2013-01-11")

@@ -63,6 +63,8 @@ def test_the_daemon_fails_a_run_whose_worker_was_killed_and_frees_its_slot(
 
     run = instance.get_run_by_id(worker.run_id)
     assert run.status == dg.DagsterRunStatus.FAILURE
+    # A crash, not a failing step: what the daemon's run retries re-execute (dagster.yaml).
+    assert run.tags["dagster/failure_reason"] == "UNEXPECTED_TERMINATION"
     assert holders(instance) == []
     assert retrain_blocked(instance, None, DAY, cooldown_days=7) is None
     failure = instance.all_logs(worker.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 
@@ -49,3 +50,41 @@ def test_watch_raises_when_a_process_dies(tmp_path) -> None:
             group.watch(interval=0.05)
     finally:
         group.stop(timeout=5)
+
+
+def test_a_process_whose_parent_dies_gets_sigterm(tmp_path) -> None:
+    """What `make demo` killed leaves behind: an orphan that must stop itself."""
+    flag = tmp_path / "stopped"
+    child = (
+        "import time, pathlib; from mlsys_assets.processes import raise_on_sigterm, "
+        "stop_with_parent; raise_on_sigterm(); stop_with_parent(0.05)\n"
+        "try:\n    time.sleep(30)\n"
+        f"except KeyboardInterrupt:\n    pathlib.Path({str(flag)!r}).write_text('stopped')"
+    )
+    parent = (
+        "import subprocess, sys, time;"
+        f"subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(1.5)"
+    )
+    subprocess.run([sys.executable, "-c", parent], check=True, timeout=30)  # exits, orphaning
+    deadline = time.monotonic() + 10
+    while not flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert flag.read_text() == "stopped"
+
+
+def test_stop_reaches_what_a_process_left_running_after_it_exited(tmp_path) -> None:
+    """A server whose main process died still has workers in its group: they are stopped too."""
+    pid_file = tmp_path / "orphan.pid"
+    script = (
+        "import subprocess, sys, pathlib;"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(p.pid))"
+    )
+    group = ProcessGroup(log_dir=tmp_path)
+    leader = group.start("leader", [sys.executable, "-c", script])
+    leader.popen.wait(timeout=10)
+    orphan = int(pid_file.read_text())
+    assert _alive(orphan)
+    group.stop(timeout=5)
+    time.sleep(0.2)
+    assert not _alive(orphan)

@@ -1,0 +1,62 @@
+"""A wrong setting stops any command with one line naming the variable and what it allows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from mlsys_assets.processes import child_environment
+
+
+def _mlsys(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlsys_assets.cli", *args],
+        env={**child_environment(), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["ingest"], ["demo", "--quick"]])
+def test_an_out_of_range_setting_is_one_line_naming_the_variable_and_range(
+    tmp_path, command
+) -> None:
+    # A file mlsys did not write: were the setting accepted, the demo would stop at once.
+    (tmp_path / "not-ours.txt").write_text("")
+    done = _mlsys(*command, MLSYS_HOME=str(tmp_path), MLSYS_CANARY_SHARE="1.5")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "MLSYS_CANARY_SHARE=1.5" in done.stderr
+    assert ">= 0.0 and <= 1.0" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_choice_setting_lists_the_allowed_values(tmp_path) -> None:
+    done = _mlsys("model", "list", MLSYS_HOME=str(tmp_path), MLSYS_ONLINE_STORE="cassandra")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "mlsys: configuration error: MLSYS_ONLINE_STORE=cassandra is invalid: "
+        "should be 'sqlite' or 'redis' (allowed: one of sqlite, redis)"
+    )
+
+
+def test_a_file_as_home_is_one_clear_line(tmp_path) -> None:
+    home = tmp_path / "not-a-directory"
+    home.write_text("")
+    done = _mlsys("model", "list", MLSYS_HOME=str(home))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"mlsys: configuration error: MLSYS_HOME={home} is a file, not a directory: "
+        "point MLSYS_HOME at a directory"
+    )
+
+
+def test_an_unwritable_home_is_one_clear_line(tmp_path) -> None:
+    # /proc refuses new directories even to root (a chmod'ed directory would not stop root).
+    done = _mlsys("model", "list", MLSYS_HOME="/proc/mlsys-home")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "MLSYS_HOME=/proc/mlsys-home is not a writable directory" in done.stderr
