@@ -131,7 +131,7 @@ def offline_intraday(
         values = compute(table, query_groups, at)
         absent = ~np.isin(query_groups, flight_groups)  # no day table: unknown (as online)
         for column in values.values():
-            column[absent] = np.nan
+            column[absent | np.isnan(column)] = np.nan  # one NaN (0/0 gives a negative one)
         out |= values
     return out
 
@@ -191,7 +191,7 @@ def online_intraday(
     if len(payloads):
         absent |= np.array([p is None for p in payloads] + [True])[np.where(absent, -1, groups)]
     for values in out.values():
-        values[absent] = np.nan
+        values[absent | np.isnan(values)] = np.nan  # one NaN (0/0 gives a negative one)
     return out
 
 

@@ -62,3 +62,14 @@ def test_digest_is_stable_survives_the_warehouse_and_sees_a_changed_label(conn, 
     changed = first.frame.copy()
     changed.loc[changed.index[0], "label"] = 1.0 - changed.loc[changed.index[0], "label"]
     assert training_set_digest(changed, first.spec) != first.digest
+
+
+def test_a_flights_v2_snapshot_reads_back_with_its_digest(conn, windows) -> None:
+    """Intraday features round-trip through the warehouse (an empty window's NaN included)."""
+    from mlsys_assets.features.catalog import FLIGHTS_V2
+
+    ts = select_training_set(conn, windows, service=FLIGHTS_V2)
+    assert ts.spec.feature_service == "flights_v2"
+    assert ts.frame["carrier_today_late_share"].isna().any()  # before a carrier's first flight
+    write_training_set(conn, ts)
+    assert read_training_set(conn).digest == ts.digest
