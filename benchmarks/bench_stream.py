@@ -39,7 +39,7 @@ from mlsys_assets.resources.online_store import OnlineStore, build_online_store 
 from mlsys_assets.settings import Settings  # noqa: E402
 from mlsys_assets.stream.freshness import Freshness  # noqa: E402
 from mlsys_assets.stream.processor import StreamProcessor  # noqa: E402
-from mlsys_assets.stream.sources import SOURCES, WEATHER  # noqa: E402
+from mlsys_assets.stream.sources import DEPARTURES, SOURCES, WEATHER  # noqa: E402
 
 WORK = ROOT / "benchmarks" / ".work" / "stream"
 
@@ -85,7 +85,7 @@ def _drain(settings: Settings, stream: EventStream, sources: tuple) -> tuple[int
     return processed, seconds
 
 
-def fast(month: Settings, year: Settings) -> dict[str, float]:
+def fast(month: Settings, year: Settings, departures: Settings) -> dict[str, float]:
     """A month of every topic, then the year's weather, each drained as fast as it goes."""
     stream = build_event_stream(month)
     replayer = Replayer(month, stream=stream)
@@ -101,12 +101,23 @@ def fast(month: Settings, year: Settings) -> dict[str, float]:
     )
     processed, year_seconds = _drain(year, stream, (WEATHER,))
     assert processed == year_weather
+
+    # The year's departures (and cancellations) and weather: the intraday day tables too.
+    stream = build_event_stream(departures)
+    replayer = Replayer(departures, stream=stream)
+    end = day_end_utc(dt.date(2013, 12, 31))
+    with_departures = replayer._weather.publish(end, inclusive=True)[0]
+    with_departures += replayer._departures.publish(end, inclusive=True)[0]
+    processed, departures_seconds = _drain(departures, stream, (WEATHER, DEPARTURES))
+    assert processed == with_departures
     return {
         "month_events": weather + schedule,
         "month_seconds": round(month_seconds, 3),
         "events_per_second": round((weather + schedule) / month_seconds, 1),
         "year_weather_events": year_weather,
         "year_seconds": round(year_seconds, 3),
+        "year_departures_events": with_departures,
+        "year_departures_seconds": round(departures_seconds, 3),
     }
 
 
@@ -147,11 +158,12 @@ def live(settings: Settings, hours: int, gap: float) -> dict[str, float]:
 
 
 def run_backend(name: str, redis_url: str | None, hours: int, gap: float) -> dict[str, float]:
-    homes = [_settings(f"{name}-{part}", redis_url) for part in ("month", "year", "live")]
+    parts = ("month", "year", "departures", "live")
+    homes = [_settings(f"{name}-{part}", redis_url) for part in parts]
     for settings in homes if redis_url else ():
         _clear_redis(settings)
-    out = fast(homes[0], homes[1])
-    out |= live(homes[2], hours, gap)
+    out = fast(homes[0], homes[1], homes[2])
+    out |= live(homes[3], hours, gap)
     for settings in homes if redis_url else ():
         _clear_redis(settings)
     return out

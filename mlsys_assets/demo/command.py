@@ -141,7 +141,7 @@ def demo(
         caught_up = stream_caught_up(build_event_stream(settings))
 
         def wait_for_stream() -> None:
-            wait_for("the stream processor", caught_up, 60, group, every=0.01)
+            wait_for("the stream processor", caught_up, 60, group, every=0.003)
 
         live_days = []
         for day in tqdm(plan.days(), desc="live days", unit="day"):

@@ -29,7 +29,7 @@ class DemoPlan:
 _COMMON = {
     "MLSYS_SERVING_POLL_SECONDS": "2",
     "MLSYS_PREDICTION_LOG_FLUSH_SECONDS": "1",
-    "MLSYS_STREAM_POLL_SECONDS": "0.02",  # each simulated hour waits for its weather online
+    "MLSYS_STREAM_POLL_SECONDS": "0.005",  # each moment waits for its departures online
 }
 
 # Quick: eight live days. The volume retrain after four days becomes challenger, the following

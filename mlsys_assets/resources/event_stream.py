@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from mlsys_assets.files import atomic_write_text
 from mlsys_assets.settings import Settings
 
+_SETTLED_NS = 50_000_000  # 50 ms: far longer than a filesystem timestamp tick
 _SEGMENT = re.compile(r"^(\d{12})-(\d{12})\.jsonl$")
 
 
@@ -120,18 +122,34 @@ class FileEventStream(EventStream):
 
     root: str = Field(description="Folder holding one sub-folder of segments per topic.")
 
+    _listing: dict[str, tuple[int, list[tuple[int, int, Path]]]] = PrivateAttr(default_factory=dict)
+
     def _topic_dir(self, topic: str) -> Path:
         path = Path(self.root) / topic
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     def _segments(self, topic: str) -> list[tuple[int, int, Path]]:
+        """The topic's segments in offset order. The listing is cached until the folder changes
+        (a new segment is renamed into it, which moves the folder's mtime): a consumer polling
+        every few milliseconds pays one ``stat``, not a listing of thousands of files."""
+        folder = self._topic_dir(topic)
+        stamp = folder.stat().st_mtime_ns
+        cached = self._listing.get(topic)
+        # Folder times tick coarsely (a few ms): two renames in one tick leave one mtime, so a
+        # listing is trusted only once the folder has been quiet for longer than a tick.
+        settled = time.time_ns() - stamp > _SETTLED_NS
+        if cached is not None and cached[0] == stamp and settled:
+            return cached[1]
         found = []
-        for path in self._topic_dir(topic).iterdir():
+        for path in folder.iterdir():
             match = _SEGMENT.match(path.name)
             if match:
                 found.append((int(match.group(1)), int(match.group(2)), path))
-        return sorted(found)
+        found.sort()
+        if settled:
+            self._listing[topic] = (stamp, found)
+        return found
 
     @contextmanager
     def _lock(self, topic: str) -> Iterator[None]:

@@ -166,11 +166,15 @@ def build_online_store(settings: Settings, redis_url: str | None = None) -> Onli
     """
     if settings.online_store == "sqlite":
         return SQLiteOnlineStore(path=str(settings.online_store_path))
-    from mlsys_assets.features.catalog import FEATURE_VIEWS
+    from mlsys_assets.features.catalog import FEATURE_VIEWS, INTRADAY_VIEWS
     from mlsys_assets.resources.redis_online_store import RedisOnlineStore
 
     # Redis expires each key its view's TTL after the write (the reader still judges staleness).
-    ttls = {v.name: v.ttl.total_seconds() for v in FEATURE_VIEWS if v.ttl is not None}
+    ttls = {
+        v.name: v.ttl.total_seconds()
+        for v in (*FEATURE_VIEWS, *INTRADAY_VIEWS)  # day tables expire a day after their day
+        if v.ttl is not None
+    }
     return RedisOnlineStore(
         url=redis_url or settings.redis, prefix=settings.redis_prefix, view_ttl_seconds=ttls
     )

@@ -65,36 +65,35 @@ class DayState:
         self._tables: dict[str, _Table] = {}
         self._dirty: set[str] = set()
 
-    def _table(self, key: str) -> _Table:
-        table = self._tables.get(key)
-        if table is None:
-            found = self.store.read([key])[0]
-            table = _Table.decode(found[2], found[0]) if found is not None else _Table()
-            self._tables[key] = table
-        return table
+    def _load(self, keys: Iterable[str]) -> None:
+        """Bring the tables of ``keys`` into memory: one store read for all those not there."""
+        missing = [k for k in dict.fromkeys(keys) if k not in self._tables]
+        for key, found in zip(missing, self.store.read(missing) if missing else [], strict=True):
+            self._tables[key] = _Table.decode(found[2], found[0]) if found else _Table()
 
     def apply(self, rows: pd.DataFrame, published_us: Iterable[int]) -> int:
         """Rows with flight_date, carrier, flight, origin, tailnum, s, a, v (us; NEVER where
         none): each goes into every view's table of its day. Returns the rows applied."""
-        applied = 0
-        columns = [rows[c].tolist() for c in ("flight_date", "carrier", "flight", "origin")]
-        tails = rows["tailnum"].tolist()
-        times = [rows[c].tolist() for c in ("s", "a", "v")]
-        values = {"origin": columns[3], "carrier": columns[1], "tailnum": tails}
-        for i, published in enumerate(published_us):
-            day = columns[0][i]
-            flight = f"{columns[1][i]}{columns[2][i]}-{columns[3][i]}"
-            for view in self.views:
-                value = values[view.entity][i]
+        days = rows["flight_date"].tolist()
+        carriers, flights, origins = (rows[c].tolist() for c in ("carrier", "flight", "origin"))
+        values = {"origin": origins, "carrier": carriers, "tailnum": rows["tailnum"].tolist()}
+        s, a, v = (rows[c].tolist() for c in ("s", "a", "v"))
+        published = list(published_us)
+        keyed = []  # (row, key)
+        for view in self.views:
+            for i, value in enumerate(values[view.entity]):
                 if value is None or value != value:  # no tail number: no aircraft table
                     continue
-                key = state_key(view, value, day)
-                table = self._table(key)
-                table.upsert(flight, times[0][i], times[1][i], times[2][i])
-                table.event_us = max(table.event_us, int(published))
-                self._dirty.add(key)
-            applied += 1
-        return applied
+                keyed.append((i, state_key(view, value, days[i])))
+        self._load(key for _, key in keyed)
+        for i, key in keyed:
+            table = self._tables[key]
+            table.upsert(f"{carriers[i]}{flights[i]}-{origins[i]}", s[i], a[i], v[i])
+            table.event_us = max(table.event_us, int(published[i]))
+            self._dirty.add(key)
+        if days:
+            self.evict_before(max(days) - dt.timedelta(days=2))
+        return len(days)
 
     def rows(self) -> list[OnlineRow]:
         """The changed tables as store rows (then forgotten as changed)."""
@@ -106,6 +105,7 @@ class DayState:
         return out
 
     def evict_before(self, day: dt.date) -> None:
-        """Forget tables of days before ``day`` (the store's TTL drops them on Redis)."""
-        for key in [k for k in self._tables if dt.date.fromisoformat(k[-10:]) < day]:
+        """Forget tables of days before ``day`` from memory (not yet written ones are kept)."""
+        cut = day.isoformat()
+        for key in [k for k in self._tables if k[-10:] < cut and k not in self._dirty]:
             del self._tables[key]
