@@ -32,11 +32,11 @@ _COMMON = {
     "MLSYS_STREAM_POLL_SECONDS": "0.005",  # each moment waits for its departures online
 }
 
-# Quick: eight live days. The volume retrain after four days becomes challenger, the following
-# days' traffic decides its canary: the whole loop in under three minutes.
+# Quick: seven live days. The volume retrain after four days becomes challenger, the following
+# days' traffic decides its canary: the whole loop in about three minutes.
 QUICK = DemoPlan(
     bootstrap_until=dt.date(2013, 2, 7),
-    end=dt.date(2013, 2, 15),
+    end=dt.date(2013, 2, 14),
     traffic_share=0.3,
     env={
         **_COMMON,
@@ -53,11 +53,11 @@ QUICK = DemoPlan(
     },
 )
 
-# Full: a quarter to bootstrap, then three weeks live (a live day is a pipeline run: a quarter
-# of them would not fit ten minutes on two cores). Two retrains, two canary verdicts.
+# Full: a quarter to bootstrap, then two weeks live (a live day is a pipeline run: a quarter
+# of them would not fit ten minutes on two cores). A retrain, its canary verdict, a second one.
 FULL = DemoPlan(
     bootstrap_until=dt.date(2013, 3, 31),
-    end=dt.date(2013, 4, 21),
+    end=dt.date(2013, 4, 14),
     traffic_share=0.3,
     env={
         **_COMMON,

@@ -16,14 +16,14 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-import numpy as np
 import pandas as pd
 
 from mlsys_assets.features.catalog import ORIGIN_CONGESTION, ORIGIN_WEATHER
 from mlsys_assets.features.intraday import NEVER
 from mlsys_assets.features.spec import FeatureView
-from mlsys_assets.raw_tables import canonical_weather, hhmm_to_timedelta, local_to_utc
+from mlsys_assets.raw_tables import canonical_weather
 from mlsys_assets.resources.event_stream import StreamEvent
 
 
@@ -79,85 +79,116 @@ def _empty_weather() -> pd.DataFrame:
     return canonical_weather(frame)
 
 
-def _published_us(events: Sequence[StreamEvent]) -> pd.Series:
-    stamps = pd.to_datetime(
-        pd.Series([e.payload.get("published_at") for e in events], dtype="object"),
-        errors="coerce",
-        format="ISO8601",
-    )
-    return stamps.astype("datetime64[us]").astype("int64").where(stamps.notna(), NEVER)
+_NEW_YORK = ZoneInfo("America/New_York")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ORIGINS = frozenset(("EWR", "JFK", "LGA"))
+_FLIGHT_COLUMNS = ["flight_date", "carrier", "flight", "origin", "tailnum", "s", "a", "v"]
 
 
-def _flight_frame(events: Sequence[StreamEvent]) -> tuple[pd.DataFrame, pd.Series]:
-    """Records with the flight's identity and schedule parsed; rows that do not parse dropped."""
-    frame = pd.DataFrame.from_records(_records(events))
-    for column in ("year", "month", "day", "sched_dep_time", "origin", "carrier", "flight"):
-        if column not in frame:
-            frame[column] = None
-    if "tailnum" not in frame:
-        frame["tailnum"] = None
-    numbers = frame[["year", "month", "day", "sched_dep_time", "flight"]].apply(
-        pd.to_numeric, errors="coerce"
-    )
-    ok = numbers.notna().all(axis=1) & frame["origin"].isin(["EWR", "JFK", "LGA"])
-    ok &= frame["carrier"].map(lambda c: isinstance(c, str) and len(c) == 2)
-    ok &= numbers["sched_dep_time"].between(0, 2400) & (numbers["sched_dep_time"] % 100 < 60)
-    published = _published_us(events)
-    ok &= published != NEVER
-    numbers = numbers[ok].astype("int64")
-    flight_date = pd.to_datetime(
-        numbers[["year", "month", "day"]].rename(columns=str), errors="coerce"
-    )
-    valid = flight_date.notna()
-    index = flight_date[valid].index
-    local = flight_date[valid] + hhmm_to_timedelta(numbers.loc[index, "sched_dep_time"])
-    rows = pd.DataFrame(
-        {
-            "flight_date": flight_date[valid].dt.date,
-            "carrier": frame.loc[index, "carrier"].astype(str),
-            "flight": numbers.loc[index, "flight"],
-            "origin": frame.loc[index, "origin"].astype(str),
-            "tailnum": frame.loc[index, "tailnum"].where(frame.loc[index, "tailnum"].notna()),
-            "scheduled_departure": local_to_utc(local),
-        }
-    )
-    rows = rows[rows["scheduled_departure"].notna()]
-    return rows, published.loc[rows.index]
+def _int(value: object) -> int | None:
+    """An integer field (JSON int, or a float/string holding one), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number == number and number.is_integer() else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None
+
+
+def _local_to_us(day: dt.date, minutes: int) -> int | None:
+    """New York wall time (day + minutes) as UTC microseconds, as ``raw_tables.local_to_utc``
+    does it: an ambiguous time (the repeated autumn hour) has none, a skipped spring one moves
+    to the end of the gap."""
+    local = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=minutes)
+    first = local.replace(tzinfo=_NEW_YORK, fold=0)
+    second = local.replace(tzinfo=_NEW_YORK, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        back = first.astimezone(dt.UTC).astimezone(_NEW_YORK).replace(tzinfo=None)
+        if back == local:  # both folds exist: ambiguous
+            return None
+        # skipped (spring forward): shift forward to the first valid instant after the gap
+        after = (local + dt.timedelta(hours=1)).replace(minute=0, second=0, tzinfo=_NEW_YORK)
+        first = after
+    delta = first.astimezone(dt.UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _flight_rows(events: Sequence[StreamEvent], departures: bool) -> tuple[pd.DataFrame, int]:
+    """Each event's flight as a day-table row (identity, scheduled, actual, available, in us);
+    a record that does not parse is rejected. Plain Python: a live batch is a few events, and a
+    DataFrame per field would cost more than the events (a year of them still takes seconds)."""
+    rows: list[tuple] = []
+    cancelled = 0
+    for event in events:
+        record = event.payload.get("record")
+        published = event.payload.get("published_at")
+        if not isinstance(record, dict) or not isinstance(published, str):
+            continue
+        year, month, day_of = (_int(record.get(k)) for k in ("year", "month", "day"))
+        hhmm, flight = _int(record.get("sched_dep_time")), _int(record.get("flight"))
+        origin, carrier = record.get("origin"), record.get("carrier")
+        if None in (year, month, day_of, hhmm, flight) or origin not in _ORIGINS:
+            continue
+        if not (isinstance(carrier, str) and len(carrier) == 2) or not 0 <= hhmm <= 2400:
+            continue
+        if hhmm % 100 >= 60:
+            continue
+        try:
+            day = dt.date(year, month, day_of)
+            at = dt.datetime.fromisoformat(published)
+        except ValueError:
+            continue
+        scheduled = _local_to_us(day, (hhmm // 100) * 60 + hhmm % 100)
+        if scheduled is None:
+            continue
+        actual = v = NEVER
+        if departures:
+            delay = _number(record.get("dep_delay"))
+            if record.get("dep_time") is None and record.get("dep_delay") is None:
+                cancelled += 1  # it never left, which changes no day table
+                continue
+            if delay is None:
+                continue
+            actual = scheduled + round(delay * 60_000_000)
+            v = _to_us(at)
+        tailnum = record.get("tailnum")
+        tail = tailnum if isinstance(tailnum, str) and tailnum else None
+        rows.append((day, carrier, flight, origin, tail, scheduled, actual, v, _to_us(at)))
+    frame = pd.DataFrame(rows, columns=[*_FLIGHT_COLUMNS, "published_us"])
+    return frame, len(events) - len(frame) - cancelled
+
+
+def _to_us(moment: dt.datetime) -> int:
+    delta = moment.replace(tzinfo=dt.UTC) - _EPOCH if moment.tzinfo is None else moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def schedule_raw(events: Sequence[StreamEvent]) -> RawBatch:
     """Scheduled departures (the schedule columns of raw.flights, and the flight's identity
     for the day tables); a malformed one is rejected."""
-    rows, published = _flight_frame(events)
-    rows = rows.assign(
-        s=rows["scheduled_departure"].astype("datetime64[us]").astype("int64"),
-        a=NEVER,
-        v=NEVER,
-        published_us=published.to_numpy(),
-    ).reset_index(drop=True)
-    rejected = len(events) - len(rows)
+    rows, rejected = _flight_rows(events, departures=False)
+    rows["scheduled_departure"] = pd.to_datetime(rows["s"], unit="us")
     return RawBatch(rows, tuple(sorted(set(rows["flight_date"]))), rejected)
 
 
 def departures_raw(events: Sequence[StreamEvent]) -> RawBatch:
     """Departures as day-table rows: the actual departure (scheduled + dep_delay) and when it
     was published; a cancellation (no departure time) changes nothing and is skipped."""
-    rows, published = _flight_frame(events)
-    frame = pd.DataFrame.from_records(_records(events)).loc[rows.index]
-    missing = pd.Series(np.nan, index=frame.index)
-    dep_time = pd.to_numeric(frame.get("dep_time", missing), errors="coerce")
-    delay = pd.to_numeric(frame.get("dep_delay", missing), errors="coerce")
-    left = (dep_time.notna() & delay.notna()).to_numpy()
-    rows, published, delay = rows[left], published[left].to_numpy(), delay[left].to_numpy()
-    scheduled = rows["scheduled_departure"].astype("datetime64[us]").astype("int64").to_numpy()
-    rows = rows.assign(
-        s=scheduled,
-        a=scheduled + np.rint(delay * 60_000_000).astype(np.int64),
-        v=published,
-        published_us=published,
-    )
-    rejected = len(events) - len(frame)
-    return RawBatch(rows.reset_index(drop=True), tuple(sorted(set(rows["flight_date"]))), rejected)
+    rows, rejected = _flight_rows(events, departures=True)
+    return RawBatch(rows, tuple(sorted(set(rows["flight_date"]))), rejected)
 
 
 WEATHER = StreamSource("weather", "weather", (ORIGIN_WEATHER,), weather_raw)
