@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from mlsys_assets.features import FEATURE_VIEWS, lookup_online_features, materialize_online
+from mlsys_assets.features.catalog import INTRADAY_VIEWS
 from mlsys_assets.features.offline import compute_all
 from mlsys_assets.features.parity import parity_mismatches, parity_moment, parity_sample
 from mlsys_assets.resources.online_store import (
@@ -150,5 +151,7 @@ def test_redis_expires_keys_by_view_ttl(redis_prefix: str) -> None:
 def test_build_online_store_gives_redis_the_view_ttls() -> None:
     store = build_online_store(Settings(online_store="redis", redis_url=URLS.redis_url))
     assert isinstance(store, RedisOnlineStore)
-    expected = {v.name: v.ttl.total_seconds() for v in FEATURE_VIEWS if v.ttl is not None}
+    views = (*FEATURE_VIEWS, *INTRADAY_VIEWS)  # the day tables expire too
+    expected = {v.name: v.ttl.total_seconds() for v in views if v.ttl is not None}
     assert store.view_ttl_seconds == expected and "origin_weather" in expected
+    assert "intraday_plane" in expected
