@@ -333,19 +333,13 @@ class _WeatherFeed:
         self.published_through: dt.datetime | None = self._resume()
 
     def _resume(self) -> dt.datetime | None:
-        last = self.stream.last_offset(WEATHER_TOPIC)
-        if not last:
-            return None
-        tail = [e for e in self.stream.read(WEATHER_TOPIC, after=max(0, last - 100)) if e.ok]
-        return dt.datetime.fromisoformat(tail[-1].payload["published_at"]) if tail else None
+        published = _last_published(self.stream, WEATHER_TOPIC, "published_at")
+        return dt.datetime.fromisoformat(published) if published else None
 
     def publish(self, until: dt.datetime, inclusive: bool) -> tuple[int, list[dict[str, Any]]]:
         """Append every observation hour due since the last one published (one append each)."""
         times = self.times
-        start = 0
-        if self.published_through is not None:
-            start = bisect_right(times, np.datetime64(self.published_through))
-        end = (bisect_right if inclusive else bisect_left)(times, np.datetime64(until))
+        start, end = _due(times, self.published_through, until, inclusive)
         if end <= start:
             return 0, []
         moments = sorted(set(pd.DatetimeIndex(times[start:end]).to_pydatetime()))
@@ -409,12 +403,8 @@ class _ScheduleFeed:
         self.by_day = dict(list(flights.groupby("_day", sort=True)))
         self.days = sorted(self.by_day)
         self.times = [schedule_published_at(day) for day in self.days]
-        last = stream.last_offset(SCHEDULE_TOPIC)
-        self.published_through: dt.date | None = None
-        if last:
-            tail = [e for e in stream.read(SCHEDULE_TOPIC, after=max(0, last - 100)) if e.ok]
-            if tail:
-                self.published_through = dt.date.fromisoformat(tail[-1].payload["day"])
+        day = _last_published(stream, SCHEDULE_TOPIC, "day")
+        self.published_through: dt.date | None = dt.date.fromisoformat(day) if day else None
 
     def publish(self, until: dt.datetime, inclusive: bool) -> int:
         published = 0
@@ -437,6 +427,27 @@ class _ScheduleFeed:
             published += len(self.stream.append(SCHEDULE_TOPIC, payloads))
             self.published_through = day
         return published
+
+
+def _last_published(stream: EventStream, topic: str, field: str) -> str | None:
+    """``field`` of the newest readable event of ``topic`` (where a feed resumes), or None."""
+    last = stream.last_offset(topic)
+    if not last:
+        return None
+    tail = [e for e in stream.read(topic, after=max(0, last - 100)) if e.ok]
+    return tail[-1].payload[field] if tail else None
+
+
+def _due(
+    times: np.ndarray, published_through: dt.datetime | None, until: dt.datetime, inclusive: bool
+) -> tuple[int, int]:
+    """The index range of sorted publication ``times`` after ``published_through`` and up to
+    ``until`` (strictly before it unless ``inclusive``)."""
+    start = (
+        0 if published_through is None else bisect_right(times, np.datetime64(published_through))
+    )
+    end = (bisect_right if inclusive else bisect_left)(times, np.datetime64(until))
+    return start, end
 
 
 def _json_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -516,19 +527,13 @@ class _DeparturesFeed:
         return out
 
     def _resume(self) -> dt.datetime | None:
-        last = self.stream.last_offset(DEPARTURES_TOPIC)
-        if not last:
-            return None
-        tail = [e for e in self.stream.read(DEPARTURES_TOPIC, after=max(0, last - 100)) if e.ok]
-        return dt.datetime.fromisoformat(tail[-1].payload["published_at"]) if tail else None
+        published = _last_published(self.stream, DEPARTURES_TOPIC, "published_at")
+        return dt.datetime.fromisoformat(published) if published else None
 
     def publish(self, until: dt.datetime, inclusive: bool) -> tuple[int, list[dict[str, Any]]]:
         """Append every departure event due since the last one published, in time order."""
         times = self.times
-        start = 0
-        if self.published_through is not None:
-            start = bisect_right(times, np.datetime64(self.published_through))
-        end = (bisect_right if inclusive else bisect_left)(times, np.datetime64(until))
+        start, end = _due(times, self.published_through, until, inclusive)
         if end <= start:
             return 0, []
         faults = [
