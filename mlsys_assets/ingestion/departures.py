@@ -33,10 +33,9 @@ from mlsys_assets.ingestion.contracts import (
     departure_times_agree,
     departures_contract,
 )
-from mlsys_assets.ingestion.report import IngestReport, count_by_partition, day_keys
+from mlsys_assets.ingestion.event_batches import OFFSET, POSITION, judge_events
+from mlsys_assets.ingestion.report import IngestReport, day_keys
 from mlsys_assets.ingestion.store import (
-    LOG_COLUMNS,
-    QUARANTINE_COLUMNS,
     cursor,
     ensure_tables,
     insert_frame,
@@ -50,8 +49,6 @@ from mlsys_assets.resources.warehouse import transaction
 SOURCE = "departures"
 TOPIC = "departures"
 CONSUMER = "mlsys-ingestion"
-OFFSET = "_offset"
-POSITION = "_position"
 PUBLISHED = "_published_at"
 STREAM_ERROR = "_stream_error"  # key of a buffered bad event's record (with "_raw")
 YEAR_KEYS = frozenset(day_keys(dt.date(2013, 1, 1), dt.date(2013, 12, 31)))
@@ -176,26 +173,7 @@ def _rebuild(
     good["available_at"] = checked.good[PUBLISHED].to_numpy()
     good["event_offset"] = checked.good[OFFSET].to_numpy()
     good["ingested_at"] = now
-    bad = pd.concat([checked.bad, whole], ignore_index=True)
-    quarantine = pd.DataFrame(
-        {
-            "source": SOURCE,
-            "partition_key": bad[PARTITION],
-            "source_file": bad[POSITION] + "@" + bad[OFFSET].astype(str),
-            "contract_version": contract.version,
-            "reason": bad["reason"],
-            "record": bad["record"],
-            "quarantined_at": now,
-        }
-    )
-    counts = count_by_partition(
-        keys,
-        received=raw,
-        accepted=checked.good,
-        quarantined=bad,
-        duplicates=checked.duplicates,
-    )
-    log = counts.assign(source=SOURCE, run_id=run_id, ingested_at=now)[LOG_COLUMNS]
+    judged = judge_events(SOURCE, contract.version, keys, raw, checked, whole, run_id, now)
     days = [dt.date.fromisoformat(k) for k in keys]
     conn.execute("DELETE FROM raw.departures WHERE list_contains(?, flight_date)", [days])
     conn.execute(
@@ -203,13 +181,9 @@ def _rebuild(
         [SOURCE, keys],
     )
     insert_frame(conn, "raw.departures", good)
-    insert_frame(conn, "raw.quarantine", quarantine[QUARANTINE_COLUMNS])
-    insert_frame(conn, "raw.ingestion_log", log)
-    broken = [
-        {"event": f"{p}@{o}", "reason": r}
-        for p, o, r in zip(whole[POSITION], whole[OFFSET], whole["reason"], strict=True)
-    ]
-    return IngestReport(SOURCE, contract.version, counts, broken=broken[:50])
+    insert_frame(conn, "raw.quarantine", judged.quarantine)
+    insert_frame(conn, "raw.ingestion_log", judged.log)
+    return IngestReport(SOURCE, contract.version, judged.counts, broken=judged.broken)
 
 
 def _published(values: pd.Series) -> pd.Series:

@@ -21,10 +21,9 @@ import pandas as pd
 
 from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.contracts import Contract, weather_contract
-from mlsys_assets.ingestion.report import IngestReport, count_by_partition, day_keys
+from mlsys_assets.ingestion.event_batches import OFFSET, POSITION, judge_events
+from mlsys_assets.ingestion.report import IngestReport, day_keys
 from mlsys_assets.ingestion.store import (
-    LOG_COLUMNS,
-    QUARANTINE_COLUMNS,
     cursor,
     ensure_tables,
     insert_frame,
@@ -39,8 +38,6 @@ from mlsys_assets.resources.warehouse import transaction
 SOURCE = "weather"
 TOPIC = "weather"
 CONSUMER = "mlsys-ingestion"
-OFFSET = "_offset"
-POSITION = "_position"
 STREAM_ERROR = "_stream_error"  # key of a buffered bad event's record (with "_raw")
 
 
@@ -153,39 +150,16 @@ def _rebuild(
     good = canonical_weather(checked.good)
     good["event_offset"] = checked.good[OFFSET].to_numpy()
     good["ingested_at"] = now
-    bad = pd.concat([checked.bad, whole], ignore_index=True)
-    quarantine = pd.DataFrame(
-        {
-            "source": SOURCE,
-            "partition_key": bad[PARTITION],
-            "source_file": bad[POSITION] + "@" + bad[OFFSET].astype(str),
-            "contract_version": contract.version,
-            "reason": bad["reason"],
-            "record": bad["record"],
-            "quarantined_at": now,
-        }
-    )
-    counts = count_by_partition(
-        keys,
-        received=raw,
-        accepted=checked.good,
-        quarantined=bad,
-        duplicates=checked.duplicates,
-    )
-    log = counts.assign(source=SOURCE, run_id=run_id, ingested_at=now)[LOG_COLUMNS]
+    judged = judge_events(SOURCE, contract.version, keys, raw, checked, whole, run_id, now)
     conn.execute("DELETE FROM raw.weather WHERE obs_date BETWEEN ? AND ?", [start, end])
     conn.execute(
         "DELETE FROM raw.quarantine WHERE source = ? AND partition_key BETWEEN ? AND ?",
         [SOURCE, keys[0], keys[-1]],
     )
     insert_frame(conn, "raw.weather", good)
-    insert_frame(conn, "raw.quarantine", quarantine[QUARANTINE_COLUMNS])
-    insert_frame(conn, "raw.ingestion_log", log)
-    broken = [
-        {"event": f"{p}@{o}", "reason": r}
-        for p, o, r in zip(whole[POSITION], whole[OFFSET], whole["reason"], strict=True)
-    ]
-    return IngestReport(SOURCE, contract.version, counts, broken=broken[:50])
+    insert_frame(conn, "raw.quarantine", judged.quarantine)
+    insert_frame(conn, "raw.ingestion_log", judged.log)
+    return IngestReport(SOURCE, contract.version, judged.counts, broken=judged.broken)
 
 
 def _key_problems(records: list[dict], contract: Contract) -> pd.Series:
