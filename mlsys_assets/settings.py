@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     canary_min_labelled: int = Field(default=300, ge=1)
     canary_margin: float = Field(default=0.0, ge=0.0)  # challenger may be this much worse (AUC)
 
+    # Business cost of each kind of error, in the user's units (see business_cost.py).
+    cost_missed_delay: float = Field(default=50.0, ge=0.0)
+    cost_false_alarm: float = Field(default=10.0, ge=0.0)
+
     @model_validator(mode="after")
     def _prod_needs_real_backends(self) -> Settings:
         if self.profile == "prod":
