@@ -25,11 +25,8 @@ from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.features.entities import PREDICTION_LEAD
 from mlsys_assets.features.online import lookup_online_feature_columns
 from mlsys_assets.features.request import request_feature_columns
-from mlsys_assets.resources.online_store import (
-    OnlineStore,
-    SQLiteOnlineStore,
-    build_online_store,
-)
+from mlsys_assets.resources.backends import build_online_store
+from mlsys_assets.resources.online_store import OnlineStore, SQLiteOnlineStore
 from mlsys_assets.settings import Settings
 
 logger = logging.getLogger(__name__)

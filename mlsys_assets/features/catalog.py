@@ -274,6 +274,17 @@ INTRADAY_PLANE = OnDemandView(
 )
 INTRADAY_VIEWS: tuple[OnDemandView, ...] = (INTRADAY_ORIGIN, INTRADAY_CARRIER, INTRADAY_PLANE)
 
+
+def view_ttl_seconds() -> dict[str, float]:
+    """Each view's TTL in seconds, day tables included (they expire a day after their day).
+
+    The writers of the online store hand it to ``resources.backends.build_online_store``: Redis
+    expires each key that long after its write (the reader still judges staleness).
+    """
+    views = (*FEATURE_VIEWS, *INTRADAY_VIEWS)
+    return {v.name: v.ttl.total_seconds() for v in views if v.ttl is not None}
+
+
 FLIGHTS_V2 = FeatureService(
     name="flights_v2",
     views=FEATURE_VIEWS,

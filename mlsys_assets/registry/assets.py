@@ -30,8 +30,8 @@ def registered_model(
     tracking: Tracking,
 ) -> dg.Output[dict[str, Any]]:
     """A new version of the flight_delay model, registered only with a lossless signature."""
-    from mlsys_assets.registry.model_log import LoggedModel
     from mlsys_assets.registry.registration import register
+    from mlsys_assets.training.model_log import LoggedModel
 
     with warehouse.connect(read_only=True) as conn:
         spec = read_training_set(conn).spec

@@ -55,7 +55,8 @@ from mlsys_assets.replay.faults import (
     malformed_delay,
     plan_faults,
 )
-from mlsys_assets.resources.event_stream import EventStream, build_event_stream
+from mlsys_assets.resources.backends import build_event_stream
+from mlsys_assets.resources.event_stream import EventStream
 from mlsys_assets.resources.source_database import SourceDatabase
 from mlsys_assets.settings import Settings
 

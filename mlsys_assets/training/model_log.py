@@ -30,11 +30,11 @@ from mlsys_assets.model_contract import (
     TAG_TEST_WINDOW,
     TAG_THRESHOLD,
 )
-from mlsys_assets.registry.lineage import environment, git_commit
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.scoring.pyfunc_model import FlightDelayModel, artifacts_for
 from mlsys_assets.training.dataset import TrainingSet
 from mlsys_assets.training.evaluate import Evaluation
+from mlsys_assets.training.lineage import environment, git_commit
 from mlsys_assets.training.search import SearchResult
 from mlsys_assets.training.splits import TRAIN
 
