@@ -36,10 +36,11 @@ test: install ## every test, slow end-to-end ones included
 test-fast: install ## the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: install ## ruff check and format check, imports one way (import-linter)
+lint: install ## ruff, imports one way (import-linter), no unused code (vulture)
 	$(BIN)/ruff check mlsys_assets serving tests benchmarks
 	$(BIN)/ruff format --check mlsys_assets serving tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 fmt: install ## format and autofix
 	$(BIN)/ruff format mlsys_assets serving tests benchmarks

@@ -91,12 +91,6 @@ def write_clock_state(landing_dir: Path, state: ClockState, *, durable: bool = T
     atomic_write_text(Path(landing_dir) / CLOCK_FILE, text, durable=durable)
 
 
-def write_clock(landing_dir: Path, last_day: dt.date, *, faults: bool, seed: int) -> None:
-    """Move the clock to the end of ``last_day`` (atomically)."""
-    now = day_end_utc(last_day)
-    write_clock_state(landing_dir, ClockState(now, True, last_day, faults, seed))
-
-
 def ended_day(now: dt.datetime, inclusive: bool = True) -> dt.date | None:
     """The last local day whose end is at or before ``now`` (strictly before unless inclusive)."""
     day = local_day(now)

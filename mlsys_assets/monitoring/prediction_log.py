@@ -23,7 +23,6 @@ from mlsys_assets.settings import Settings
 
 PREDICTION_LOG_DIR = "log"  # serving.services.PREDICTION_LOG_DIR
 FEEDBACK_LOG_DIR = "feedback"  # serving.services.FEEDBACK_LOG_DIR
-FLIGHT_KEY = ["flight_date", "carrier", "flight", "origin"]
 
 PREDICTION_COLUMNS: dict[str, str] = {
     "request_id": "object",

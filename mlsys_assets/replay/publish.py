@@ -195,7 +195,6 @@ class Replayer:
         )
         self._days = sorted(set(flights["_day"]))
         self._day_starts = [day_start_utc(d) for d in self._days]
-        self._day_ends = [day_end_utc(d) for d in self._days]
         self._planes_through: dt.date | None = None
         self._weather = _WeatherFeed(self.stream, self.plan, self.seed)
         self._schedule = _ScheduleFeed(self.stream, flights)
