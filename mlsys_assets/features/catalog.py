@@ -1,8 +1,9 @@
 """The feature definitions of the flights task: every feature mlsys serves is declared here, once.
 
-Leakage rules they encode (DESIGN.md): outcomes of local day D are known at the end of D, weather
-of hour h once h is over, the schedule a day ahead, a plane's attributes from ``valid_from``. A
-feature value is usable at time t only if its ``event_timestamp`` is strictly before t.
+Leakage rules they encode (docs/architecture.md "Time"): outcomes of local day D are known at
+the end of D, weather of hour h once h is over, the schedule a day ahead, a plane's attributes
+from ``valid_from``. A feature value is usable at time t only if its ``event_timestamp`` is
+strictly before t.
 """
 
 from __future__ import annotations
