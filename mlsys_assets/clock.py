@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from mlsys_assets.files import atomic_write_text
-from mlsys_assets.nycflights import LOCAL_TZ
+from mlsys_assets.nycflights import FIRST_DAY, LOCAL_TZ
 from mlsys_assets.settings import Settings
 
 CLOCK_FILE = "_clock.json"
@@ -97,7 +97,7 @@ def ended_day(now: dt.datetime, inclusive: bool = True) -> dt.date | None:
     if day_start_utc(day) == now and not inclusive:
         day -= dt.timedelta(days=1)  # the day ending exactly now has not been published yet
     last = day - dt.timedelta(days=1)
-    return last if last.year >= 2013 else None
+    return last if last >= FIRST_DAY else None
 
 
 def day_start_utc(day: dt.date) -> dt.datetime:

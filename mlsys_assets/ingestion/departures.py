@@ -42,6 +42,7 @@ from mlsys_assets.ingestion.store import (
     set_cursor,
 )
 from mlsys_assets.ingestion.validate import PARTITION, RECORD, validate
+from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
 from mlsys_assets.raw_tables import canonical_departures
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent
 from mlsys_assets.resources.warehouse import transaction
@@ -51,7 +52,7 @@ TOPIC = "departures"
 CONSUMER = "mlsys-ingestion"
 PUBLISHED = "_published_at"
 STREAM_ERROR = "_stream_error"  # key of a buffered bad event's record (with "_raw")
-YEAR_KEYS = frozenset(day_keys(dt.date(2013, 1, 1), dt.date(2013, 12, 31)))
+YEAR_KEYS = frozenset(day_keys(FIRST_DAY, LAST_DAY))
 
 
 def ingest_departures(

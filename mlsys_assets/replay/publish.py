@@ -43,7 +43,7 @@ from mlsys_assets.clock import (
     utc_now,
     write_clock_state,
 )
-from mlsys_assets.nycflights import LOCAL_TZ, read_table
+from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY, LOCAL_TZ, read_table
 from mlsys_assets.raw_tables import canonical_departures
 from mlsys_assets.replay.faults import (
     FAULTS_FILE,
@@ -60,9 +60,7 @@ from mlsys_assets.resources.event_stream import EventStream
 from mlsys_assets.resources.source_database import SourceDatabase
 from mlsys_assets.settings import Settings
 
-FIRST_DAY = dt.date(2013, 1, 1)
-LAST_DAY = dt.date(2013, 12, 31)
-EPOCH = dt.datetime(2013, 1, 1)
+EPOCH = dt.datetime.combine(FIRST_DAY, dt.time())
 WEATHER_TOPIC = "weather"
 SCHEDULE_TOPIC = "schedule"
 DEPARTURES_TOPIC = "departures"
@@ -207,7 +205,7 @@ class Replayer:
         if until > day_end_utc(LAST_DAY):
             until, inclusive = day_end_utc(LAST_DAY), True
         if until < schedule_published_at(FIRST_DAY):
-            raise ValueError(f"--until must be in 2013, got {until}")
+            raise ValueError(f"--until must be in {FIRST_DAY.year}, got {until}")
         summary = ReplaySummary(until=until)
         if self.state is not None and (self.state.now, self.state.inclusive) >= (until, inclusive):
             return summary  # the clock is written last: everything up to it is published
