@@ -35,10 +35,7 @@ def registered_model(
 
     with warehouse.connect(read_only=True) as conn:
         spec = read_training_set(conn).spec
-    logged = LoggedModel(
-        model_evaluation["run_id"], model_evaluation["model_uri"], model_evaluation["model_id"]
-    )
-    ref = register(tracking, logged, spec, model_evaluation["tags"])
+    ref = register(tracking, LoggedModel.of(model_evaluation), spec, model_evaluation["tags"])
     context.log.info(f"registered {ref.registry_uri}")
     record = {
         "name": ref.name,

@@ -328,11 +328,7 @@ class _WeatherFeed:
         self.columns = [c for c in weather.columns if c not in ("_day", "_at")]
         self.by_day = dict(list(weather.groupby("_day", sort=True)))
         self.times = np.sort(weather["_at"].to_numpy())  # every publication instant
-        self.published_through: dt.datetime | None = self._resume()
-
-    def _resume(self) -> dt.datetime | None:
-        published = _last_published(self.stream, WEATHER_TOPIC, "published_at")
-        return dt.datetime.fromisoformat(published) if published else None
+        self.published_through = _published_through(self.stream, WEATHER_TOPIC)
 
     def publish(self, until: dt.datetime, inclusive: bool) -> tuple[int, list[dict[str, Any]]]:
         """Append every observation hour due since the last one published (one append each)."""
@@ -436,6 +432,12 @@ def _last_published(stream: EventStream, topic: str, field: str) -> str | None:
     return tail[-1].payload[field] if tail else None
 
 
+def _published_through(stream: EventStream, topic: str) -> dt.datetime | None:
+    """The publication instant of the newest event of ``topic``: a feed resumes after it."""
+    published = _last_published(stream, topic, "published_at")
+    return dt.datetime.fromisoformat(published) if published else None
+
+
 def _due(
     times: np.ndarray, published_through: dt.datetime | None, until: dt.datetime, inclusive: bool
 ) -> tuple[int, int]:
@@ -495,7 +497,7 @@ class _DeparturesFeed:
         # A day's faults are recorded when its first event is published (in any replay order).
         first = self.events.drop_duplicates("_day")
         self.first_of_day = dict(zip(first.index, first["_day"], strict=True))
-        self.published_through: dt.datetime | None = self._resume()
+        self.published_through = _published_through(self.stream, DEPARTURES_TOPIC)
 
     def _inject_faults(self, columns: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
         """A duplicate (right after its source), a bad ``dep_delay`` and a late event per day."""
@@ -523,10 +525,6 @@ class _DeparturesFeed:
         out = {name: np.concatenate([values, values[copies]]) for name, values in columns.items()}
         out["_seq"][len(columns["_seq"]) :] += 1
         return out
-
-    def _resume(self) -> dt.datetime | None:
-        published = _last_published(self.stream, DEPARTURES_TOPIC, "published_at")
-        return dt.datetime.fromisoformat(published) if published else None
 
     def publish(self, until: dt.datetime, inclusive: bool) -> tuple[int, list[dict[str, Any]]]:
         """Append every departure event due since the last one published, in time order."""

@@ -188,11 +188,7 @@ def model_evaluation(
         threshold=(float(threshold[0]), str(threshold[1]), float(threshold[2])),
     )
     evaluation.metrics["boosting_rounds"] = float(trained_model["boosting_rounds"])
-    log_evaluation(
-        tracking,
-        LoggedModel(trained_model["run_id"], trained_model["model_uri"], trained_model["model_id"]),
-        evaluation,
-    )
+    log_evaluation(tracking, LoggedModel.of(trained_model), evaluation)
     context.log.info(
         f"test auc {evaluation.metrics['test_roc_auc']:.4f} vs baseline "
         f"{evaluation.metrics['baseline_carrier_hour_roc_auc']:.4f}"

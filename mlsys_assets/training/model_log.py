@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,11 @@ class LoggedModel:
     run_id: str
     model_uri: str
     model_id: str | None
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> LoggedModel:
+        """The model a training asset's record names (``trained_model``, ``model_evaluation``)."""
+        return cls(record["run_id"], record["model_uri"], record["model_id"])
 
 
 def data_tags(training_set: TrainingSet) -> dict[str, str]:
