@@ -155,8 +155,13 @@ def demo(
             )
             # The nightly batch: the day's statistics must be online before the next morning.
             night = time.perf_counter()
-            wait_for(f"the pipeline run for {day}", pipeline_done(instance, day.isoformat()), 600,
-                     group, every=0.2)  # fmt: skip
+            wait_for(
+                f"the pipeline run for {day}",
+                pipeline_done(instance, day.isoformat()),
+                600,
+                group,
+                every=0.2,
+            )
             live_days.append({**asdict(played), "night_seconds": time.perf_counter() - night})
         # Let the sensors react to the last days (monitor, retrain, canary) before the summary.
         settle(instance, group)

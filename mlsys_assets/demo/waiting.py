@@ -78,9 +78,12 @@ def sensors_ticked(instance: dg.DagsterInstance, since: float) -> Callable[[], b
             if state.status == InstigatorStatus.STOPPED:
                 continue
             ticks = instance.get_ticks(
-                state.instigator_origin_id, state.selector_id, after=since, limit=1,
+                state.instigator_origin_id,
+                state.selector_id,
+                after=since,
+                limit=1,
                 statuses=DONE_TICKS,
-            )  # fmt: skip
+            )
             if not ticks:
                 return None
         return True
