@@ -12,12 +12,12 @@ stores it as one JSON payload per ``<view>:<entity value>|<day>`` key.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
 import numpy as np
+import orjson
 import pandas as pd
 
 from mlsys_assets.features.intraday import COMPUTE, NEVER, DayFlights
@@ -139,11 +139,11 @@ def offline_intraday(
 # ------------------------------------------------------------------------------ online
 def encode_table(rows: Mapping[str, Sequence[Any]]) -> str:
     """A day table's payload: ``{"f": flight ids, "s": [...], "a": [...], "v": [...]}``."""
-    return json.dumps(rows, separators=(",", ":"))
+    return orjson.dumps(rows).decode()
 
 
 def decode_table(payload: str) -> dict[str, list[Any]]:
-    return json.loads(payload)
+    return orjson.loads(payload)
 
 
 class _TableCache:
@@ -158,7 +158,7 @@ class _TableCache:
         if found is None:
             if len(self._items) >= self._size:
                 self._items.clear()
-            table = json.loads(payload)
+            table = orjson.loads(payload)
             found = self._items[payload] = (
                 np.asarray(table["s"], dtype=np.int64),
                 np.asarray(table["a"], dtype=np.int64),
