@@ -22,8 +22,9 @@ import pandas as pd
 
 from mlsys_assets.features.intraday import COMPUTE, NEVER, PREPARED, DayFlights, PreparedTable
 from mlsys_assets.features.spec import OnDemandView
+from mlsys_assets.nycflights import FIRST_DAY
 
-_FIRST = dt.date(2013, 1, 1)
+_FIRST = FIRST_DAY
 _DAYS = 1 << 9  # room for day codes in a group id (a year and more)
 
 

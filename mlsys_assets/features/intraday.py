@@ -36,20 +36,6 @@ def window_label(window: dt.timedelta) -> str:
     return f"{int(window.total_seconds() // 3600)}h"
 
 
-ORIGIN_FEATURES: tuple[str, ...] = tuple(
-    f"origin_{what}_{window_label(w)}"
-    for w in ORIGIN_WINDOWS
-    for what in ("dep_delay_so_far", "late_share_so_far", "waiting", "scheduled")
-)
-CARRIER_FEATURES: tuple[str, ...] = (
-    "carrier_today_late_share",
-    "carrier_today_dep_delay",
-    "carrier_today_departed",
-)
-TAIL_FEATURES: tuple[str, ...] = ("plane_prev_dep_delay", "plane_prev_minutes_ago")
-FEATURES: tuple[str, ...] = ORIGIN_FEATURES + CARRIER_FEATURES + TAIL_FEATURES
-
-
 @dataclass(frozen=True)
 class DayFlights:
     """Flights of many day tables at once (``group``: which table), int64 microseconds."""

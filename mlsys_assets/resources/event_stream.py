@@ -27,7 +27,6 @@ import orjson
 from pydantic import Field, PrivateAttr
 
 from mlsys_assets.files import atomic_write_text
-from mlsys_assets.settings import Settings
 
 _SETTLED_NS = 50_000_000  # 50 ms: far longer than a filesystem timestamp tick
 _SEGMENT = re.compile(r"^(\d{12})-(\d{12})\.jsonl$")
@@ -220,15 +219,3 @@ class FileEventStream(EventStream):
     def acked(self, topic: str, group: str) -> int:
         path = self._topic_dir(topic) / "_acks" / f"{group}.json"
         return int(json.loads(path.read_text())["offset"]) if path.exists() else 0
-
-
-def build_event_stream(settings: Settings, redis_url: str | None = None) -> EventStream:
-    """The stream chosen by ``MLSYS_EVENT_STREAM``: ``file`` (embedded default) or ``redis``.
-
-    ``redis_url`` overrides the settings' URL (Dagster's resources pass an ``EnvVar``).
-    """
-    if settings.event_stream == "file":
-        return FileEventStream(root=str(settings.landing_dir / "events"))
-    from mlsys_assets.resources.redis_event_stream import RedisEventStream
-
-    return RedisEventStream(url=redis_url or settings.redis, prefix=settings.redis_prefix)
