@@ -244,8 +244,7 @@ def lookup_online_feature_columns(
                 ]
     for view, (found_tables, groups) in zip(service.on_demand, on_demand, strict=True):
         payloads = [None if r is None else r[2] for r in found_tables]
-        for name, values in online_intraday(payloads, groups, now_us, view).items():
-            columns[name] = [None if v != v else float(v) for v in values.tolist()]
+        columns.update(online_intraday(payloads, groups, now_us, view))
     return OnlineFeatureColumns(columns, count, tuple(unserved))
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import orjson
 from pydantic import Field, PrivateAttr
 
 from mlsys_assets.files import atomic_write_text
@@ -58,6 +59,12 @@ class StreamEvent:
 
 def decode_event(data: bytes | str) -> tuple[dict[str, Any], str | None, str | None]:
     """``(payload, error, raw)`` of one stored event: a dict and no error, or ``{}`` and why."""
+    try:
+        payload = orjson.loads(data)  # the fast path; the slow one below words the errors
+    except orjson.JSONDecodeError:
+        payload = None
+    if isinstance(payload, dict):
+        return payload, None, None
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         payload = json.loads(text)
