@@ -56,4 +56,4 @@ bench: install ## every benchmark in benchmarks/
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean: ## delete MLSYS_HOME (the whole local world) and caches
-	rm -rf $(MLSYS_HOME) .pytest_cache .ruff_cache .test-cache .grimp_cache
+	rm -rf $(MLSYS_HOME) .pytest_cache .ruff_cache .test-cache .import_linter_cache
