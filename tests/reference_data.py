@@ -152,4 +152,5 @@ def feature_warehouse(start: dt.date, end: dt.date) -> Path:
             load_reference(conn, start, end)
             compute_all(conn, FEATURE_VIEWS)
 
-    return cached("features.duckdb", build, start, end)
+    # DuckDB names the catalog after the file: one named features.* would hide the schema.
+    return cached("base.duckdb", build, start, end)
