@@ -61,6 +61,7 @@ class Services:
             metrics=metrics,
             log=prediction_log,
             clock=serving_clock(settings),
+            shadow=settings.canary_shadow,
         )
         prediction_log.start()
         feedback_log.start()
