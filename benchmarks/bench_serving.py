@@ -5,10 +5,18 @@ Both servers run on 127.0.0.1 with one worker; the same flights are sent at conc
 MLflow gets the flight's feature values, looked up beforehand, and runs the registered pyfunc).
 Both must answer the same probability for the same flight, which is checked first. Then a
 1,000-flight batch against mlsys.
-Targets on 2 cores: mlsys p99 < 10 ms at c8, >= 4x MLflow's throughput, batch1000 < 50 ms.
+
+mlsys is measured twice: without a challenger (``mlsys``: canary share 0, no shadow scoring)
+and with one (``mlsys_challenger``: the default canary share 0.1 and shadow scoring of every
+champion answer by the challenger, one extra booster call per micro-batch). The shadow cost at
+c8 is then measured in alternating rounds of both servers (``--rounds``), so a busy machine
+slows both alike: ``shadow_cost_c8`` = 1 - median rps with / median rps without.
+Targets on 2 cores: mlsys p99 < 10 ms at c8 (with the challenger too), >= 4x MLflow's
+throughput, batch1000 < 50 ms, shadow_cost_c8 <= 0.10.
 The last line printed is one JSON object with every figure.
 
     python benchmarks/bench_serving.py [--home MLSYS_HOME] [--duration 8] [--skip-mlflow]
+        [--rounds 3]
 """
 
 from __future__ import annotations
@@ -77,11 +85,34 @@ def answers(port: int, path: str, bodies: list[bytes], key: str) -> list[float]:
     return out
 
 
+def shadow_rounds(
+    port: int, shadow_port: int, payloads: list[bytes], duration: float, rounds: int
+) -> dict[str, object]:
+    """c8 throughput without and with the challenger, alternating, and the shadow cost."""
+    without, with_shadow, p99 = [], [], []
+    for number in range(rounds):
+        a = closed_loop(port, payloads, 8, duration).summary()
+        b = closed_loop(shadow_port, payloads, 8, duration).summary()
+        without.append(a["rps"])
+        with_shadow.append(b["rps"])
+        p99.append(b["p99_ms"])
+        print(f"  round {number + 1}: c8 {a['rps']} rps alone, {b['rps']} with shadow", flush=True)
+    cost = 1.0 - float(np.median(with_shadow)) / float(np.median(without))
+    print(f"  shadow cost at c8: {cost:.1%} of throughput (median of {rounds} rounds)")
+    return {
+        "c8_rps_alone": without,
+        "c8_rps_shadow": with_shadow,
+        "c8_p99_ms_shadow": p99,
+        "shadow_cost_c8": round(cost, 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", help="an MLSYS_HOME with a champion (default: build one)")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per level")
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating c8 shadow rounds")
     args = parser.parse_args()
 
     world = prepare_world(args.home)
@@ -90,9 +121,14 @@ def main() -> None:
         flights = flights + world.requests
     results: dict[str, object] = {"model_version": world.champion}
 
-    port = free_port()
+    port, shadow_port = free_port(), free_port()
     print(f"mlsys serve (champion v{world.champion}) on 127.0.0.1:{port}", flush=True)
-    with mlsys_serve(world.home, port):
+    alone = {"MLSYS_CANARY_SHARE": "0", "MLSYS_CANARY_SHADOW": "false"}
+    with_challenger = {"MLSYS_CANARY_SHARE": "0.1", "MLSYS_CANARY_SHADOW": "true"}
+    with (
+        mlsys_serve(world.home, port, **alone),
+        mlsys_serve(world.home, shadow_port, **with_challenger),
+    ):
         payloads = [
             http_request("/predict", dumps(f | {"request_id": f"bench-{i}"}))
             for i, f in enumerate(world.requests)
@@ -104,6 +140,9 @@ def main() -> None:
         results["mlsys"] = measure(port, payloads, args.duration)
         results["batch1000_ms"] = batch_ms(port, flights)
         print(f"  batch of 1000: {results['batch1000_ms']} ms (median)", flush=True)
+        print(f"mlsys serve with a challenger in canary and shadow on :{shadow_port}", flush=True)
+        results["mlsys_challenger"] = measure(shadow_port, payloads, args.duration)
+        results.update(shadow_rounds(port, shadow_port, payloads, args.duration, args.rounds))
 
     if not args.skip_mlflow:
         columns, rows = mlflow_rows(world)
