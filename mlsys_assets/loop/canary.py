@@ -11,7 +11,6 @@ with a few hundred flights a share, close to a coin toss.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
@@ -24,9 +23,8 @@ from mlsys_assets.business_cost import CostModel
 from mlsys_assets.loop.verdict import KEEP, ROLLBACK, VerdictRule, judge
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
+from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
 from mlsys_assets.settings import Settings
-
-FIRST_DAY, LAST_DAY = dt.date(2013, 1, 1), dt.date(2013, 12, 31)
 
 
 @dataclass(frozen=True)
