@@ -118,10 +118,17 @@ def _verdicts(result: BacktestResult, settings: Settings) -> None:
     """Judge every challenger both ways; the table, a CSV, and the JSON closing line."""
     import json
 
-    from mlsys_assets.backtest.verdicts import closing_line, format_verdicts, judge_challengers
+    from mlsys_assets.backtest.verdicts import (
+        closing_line,
+        format_verdicts,
+        judge_challengers,
+        max_wait_tradeoff,
+    )
     from mlsys_assets.loop.verdict import VerdictRule
 
-    table = judge_challengers(result, result.period, settings)
+    cache: dict = {}
+    table = judge_challengers(result, result.period, settings, cache)
+    tradeoff = max_wait_tradeoff(result, result.period, settings, cache=cache)
     out = settings.reports_dir / "backtest" / "verdicts.csv"
     table.to_csv(out, index=False)
     click.echo()
@@ -132,5 +139,10 @@ def _verdicts(result: BacktestResult, settings: Settings) -> None:
         f"next 30 days"
     )
     click.echo(format_verdicts(table))
+    click.echo()
+    click.echo(
+        "the paired verdict's maximum wait (MLSYS_CANARY_MAX_LABELLED) against its accuracy:"
+    )
+    click.echo(tradeoff.to_string(index=False))
     click.echo(f"verdicts: {out}")
     click.echo(json.dumps(closing_line(table)))

@@ -116,15 +116,25 @@ def challengers(result: BacktestResult) -> list[tuple[str, dt.date, dt.date, dt.
     return out
 
 
+Scores = dict[tuple[dt.date, dt.date], np.ndarray]
+
+
 def judge_challengers(
-    result: BacktestResult, period: PeriodFrame, settings: Settings
+    result: BacktestResult,
+    period: PeriodFrame,
+    settings: Settings,
+    cache: Scores | None = None,
 ) -> pd.DataFrame:
-    """Every challenger's truth and both procedures' verdicts (one row per policy retrain)."""
+    """Every challenger's truth and both procedures' verdicts (one row per policy retrain).
+
+    ``cache`` keeps each model's scores of a canary's truth window between calls (a sweep of
+    the rule's settings scores nothing twice).
+    """
     rule = VerdictRule.from_settings(settings)
     cost = CostModel.from_settings(settings)
     threshold = cost.optimal_threshold  # both models decide at the cost-optimal threshold
     rows = []
-    cache: dict[tuple[dt.date, dt.date], np.ndarray] = {}
+    cache = {} if cache is None else cache
     for policy, champion, challenger, first in challengers(result):
         last = min(first + dt.timedelta(days=TRUTH_DAYS - 1), period.end)
         frame = period.between(first, last)
@@ -315,3 +325,22 @@ def format_verdicts(table: pd.DataFrame) -> str:
             f"{interval:>20}{r['unpaired']:>10}{r['unpaired_days']:>5}"
         )
     return "\n".join(lines)
+
+
+def max_wait_tradeoff(
+    result: BacktestResult,
+    period: PeriodFrame,
+    settings: Settings,
+    max_waits: tuple[int, ...] = (1200, 2400, 4800, 9600),
+    cache: Scores | None = None,
+) -> pd.DataFrame:
+    """The paired verdict's accuracy and median labelled days for several maximum waits:
+    a shorter wait decides sooner but keeps the champion on more truly better challengers."""
+    cache = {} if cache is None else cache
+    rows = []
+    for max_wait in max_waits:
+        tried = settings.model_copy(update={"canary_max_labelled": max_wait})
+        rows.append({"max_labelled": max_wait, **closing_line(
+            judge_challengers(result, period, tried, cache)
+        )})  # fmt: skip
+    return pd.DataFrame(rows)
