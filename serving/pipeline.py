@@ -33,8 +33,9 @@ from serving.features import STORE_UNAVAILABLE, FeatureBatch, FeatureSource
 from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher, ServingModels
 from serving.prediction_log import ParquetLog
-from serving.routing import CHALLENGER, CHAMPION, FALLBACK, SHADOW, Variant, choose_variant
+from serving.routing import CHALLENGER, CHAMPION, FALLBACK, Variant, choose_variant
 from serving.schemas import FlightRequest, Prediction
+from serving.shadow import ShadowScorer
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,8 @@ class InferencePipeline:
         self.metrics = metrics
         self.log = log
         self.clock = clock  # the request's moment: wall clock, or the replay clock
-        self.shadow = shadow  # score the champion's flights with the challenger too (logged only)
+        # the challenger scores the champion's flights too, logged only (serving/shadow.py)
+        self.shadow = ShadowScorer(log, model_name, self.rules) if shadow else None
 
     def predict(self, request: FlightRequest) -> Prediction:
         """Score one flight; never raises for a valid request."""
@@ -154,56 +156,16 @@ class InferencePipeline:
             **self._decide(state, models, probabilities, flights),
         )
         self._log(flights, features, scored, endpoint, latency_ms, now)
-        if self.shadow and state.challenger is not None:
-            self._log_shadow(state.challenger, features, flights, scored, models, endpoint, now)
+        if self.shadow is not None and state.challenger is not None:
+            rows = [
+                i for i, v in enumerate(scored.variant) if v == CHAMPION and models[i] is not None
+            ]
+            self.shadow.add(
+                state.challenger, features.columns, flights, scored.request_id,
+                scored.missing_features, rows, endpoint, now,
+            )  # fmt: skip
         self._count(scored)
         return scored
-
-    def _log_shadow(
-        self,
-        challenger: ModelBundle,
-        features: FeatureBatch,
-        flights: list[dict[str, Any]],
-        scored: Scored,
-        models: list[ModelBundle | None],
-        endpoint: str,
-        now: dt.datetime,
-    ) -> None:
-        """Score the champion's flights with the challenger on the same feature columns (one
-        booster call, no lookup) and log them as variant ``shadow``: never returned, they give
-        the canary verdict both models on the same flights (``loop/verdict.py``)."""
-        rows = [i for i, v in enumerate(scored.variant) if v == CHAMPION and models[i] is not None]
-        if not rows:
-            return
-        try:
-            found = challenger.predict_matrix(challenger.encode_columns(features.columns, rows))
-        except Exception:  # noqa: BLE001 - a shadow failure never touches the answers
-            logger.exception("shadow scoring by v%s failed", challenger.version)
-            return
-        probabilities = np.clip(found, 0.0, 1.0).tolist()
-        decided = [
-            decide(p, challenger.threshold, flights[i], self.rules)
-            for i, p in zip(rows, probabilities, strict=True)
-        ]
-        count = len(rows)
-        columns: dict[str, Any] = {
-            "request_id": [scored.request_id[i] for i in rows],
-            "delay_probability": probabilities,
-            "delayed": [d for d, _ in decided],
-            "rule": [r for _, r in decided],
-            "threshold": [challenger.threshold] * count,
-            "model_name": [self.model_name] * count,
-            "model_version": [challenger.version] * count,
-            "variant": [SHADOW] * count,
-            "missing_features": [scored.missing_features[i] for i in rows],
-            "fallbacks": [[] for _ in rows],
-            "requested_at": [now] * count,
-            "logged_at": [utc_now()] * count,
-            "endpoint": [endpoint] * count,
-        }
-        for name in REQUEST_FIELDS:
-            columns[name] = [flights[i][name] for i in rows]
-        self.log.append_columns(columns, count)
 
     def _count(self, scored: Scored) -> None:
         """Metrics once per call and label set, not once per flight (a batch has 1,000)."""
