@@ -130,7 +130,8 @@ def offline_intraday(
             flights["v"].to_numpy()[keep],
         )
         values = compute(table, query_groups, at)
-        absent = ~np.isin(query_groups, flight_groups)  # no day table: unknown (as online)
+        # no day table: unknown (as online)
+        absent = ~np.isin(query_groups, flight_groups, kind="table")
         for column in values.values():
             column[absent | np.isnan(column)] = np.nan  # one NaN (0/0 gives a negative one)
         out |= values

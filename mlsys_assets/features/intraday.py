@@ -106,7 +106,8 @@ class _Intervals:
         # random probes at a year's size); results go back to query order by ``_unsort``.
         self._order = np.argsort(query, kind="stable")
         self._query = query[self._order]
-        self._query_first = (group << _ROOM)[self._order]
+        # Where each query's table starts among the keys: one probe per distinct table.
+        self._tables, self._table_of = np.unique((group << _ROOM)[self._order], return_inverse=True)
         self._unsort = np.empty_like(self._order)
         self._unsort[self._order] = np.arange(len(self._order))
         self.flight_group = flights.group
@@ -127,7 +128,7 @@ class _Intervals:
             order = np.argsort(keys, kind="stable")
             keys = keys[order]
             hit = np.searchsorted(keys, self._query, side="left")
-            first = np.searchsorted(keys, self._query_first, side="left")
+            first = np.searchsorted(keys, self._tables, side="left")[self._table_of]
             sums.append((order, hit, first))
         for weight in weights:
             total = np.zeros(len(self._query))
