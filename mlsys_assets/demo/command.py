@@ -26,6 +26,7 @@ from mlsys_assets.demo.live import play_day, stream_caught_up
 from mlsys_assets.demo.plan import FULL, QUICK, DemoPlan
 from mlsys_assets.demo.summary import (
     check_outcomes,
+    cost_per_variant,
     failed_runs,
     live_vs_offline,
     monthly_auc,
@@ -186,6 +187,9 @@ def demo(
             ),
             "live_vs_offline": live_vs_offline(
                 settings, Warehouse(path=str(settings.warehouse_path)), tracking
+            ),
+            "cost_per_variant": cost_per_variant(
+                settings, Warehouse(path=str(settings.warehouse_path))
             ),
             "checks": check_outcomes(instance),
             "where": {

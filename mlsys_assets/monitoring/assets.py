@@ -23,6 +23,7 @@ from mlsys_assets.monitoring import coverage, quality, skew
 from mlsys_assets.monitoring import drift as drift_mod
 from mlsys_assets.monitoring import operations as ops_mod
 from mlsys_assets.monitoring import performance as perf
+from mlsys_assets.monitoring.cost import read_variant_costs
 from mlsys_assets.monitoring.daily import day_scores, prediction_stats, reference_or_none
 from mlsys_assets.monitoring.overview import overview_frame, overview_png
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
@@ -33,6 +34,8 @@ from mlsys_assets.resources.online_store import OnlineStore
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import Settings, get_settings
 from mlsys_assets.stream.freshness import read_freshness
+
+FIRST_COST_DAY, LAST_COST_DAY = dt.date(2013, 1, 1), dt.date(2013, 12, 31)  # the replayed year
 
 GROUP = "monitoring"
 POOL = "warehouse"
@@ -617,6 +620,7 @@ def monitoring_overview(warehouse: Warehouse) -> dg.MaterializeResult:
     settings = get_settings()
     with warehouse.connect() as conn:
         frame = overview_frame(conn)
+        costs = read_variant_costs(settings, conn, FIRST_COST_DAY, LAST_COST_DAY)
     png = overview_png(frame)
     path = Path(settings.reports_dir) / "monitoring_overview.png"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -635,6 +639,7 @@ def monitoring_overview(warehouse: Warehouse) -> dg.MaterializeResult:
                 "latest_live_roc_auc": latest.get("roc_auc"),
                 "latest_positive_rate": latest.get("positive_rate"),
                 "latest_fallback_rate": latest.get("fallback_rate"),
+                "cost_per_variant": _md(costs),  # realised and estimated (monitoring/cost.py)
             }
         )
     )

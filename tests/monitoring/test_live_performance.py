@@ -127,3 +127,5 @@ def test_live_metrics_match_a_hand_computation(mon: Settings) -> None:
     meta = overview.asset_materializations_for_node("monitoring_overview")[0].metadata
     assert meta["overview"].value.startswith("![monitoring overview](data:image/png;base64,")
     assert meta["latest_live_roc_auc"].value == pytest.approx(8 / 9, abs=1e-6)
+    costs = meta["cost_per_variant"].value  # realised and estimated cost per variant
+    assert "champion" in costs and "challenger" in costs and "realised_per_flight" in costs
