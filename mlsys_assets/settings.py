@@ -139,12 +139,17 @@ class Settings(BaseSettings):
     slo_latency_p99_ms: float = Field(default=100.0, gt=0)
     slo_window_days: int = Field(default=28, ge=1)
     # Segments (carrier, origin, departure-hour band): a segment is tested only with this many
-    # flights (and labelled ones for the calibration test); flagged when its family-wise
-    # (Holm) corrected p-value is below alpha AND its effect is at least min_effect.
+    # flights (labelled ones for the calibration test); z-scores are widened by their
+    # dispersion over the last history_days (min_tests z-scores at least); significant when the
+    # Holm-corrected p-value is below alpha AND the effect is at least min_effect; flagged
+    # when significant persist_days days in a row (see monitoring/segments.py).
     monitoring_segment_min_rows: int = Field(default=100, ge=10)
     monitoring_segment_min_labelled: int = Field(default=80, ge=10)
+    monitoring_segment_min_tests: int = Field(default=10, ge=3)
+    monitoring_segment_history_days: int = Field(default=28, ge=1)
     monitoring_segment_alpha: float = Field(default=0.01, gt=0.0, lt=1.0)
-    monitoring_segment_min_effect: float = Field(default=0.08, ge=0.0, le=1.0)
+    monitoring_segment_min_effect: float = Field(default=0.10, ge=0.0, le=1.0)
+    monitoring_segment_persist_days: int = Field(default=2, ge=1)
     # Alerts: a webhook receiving a Slack-compatible JSON body ({"text": ...}); unset: alerts
     # are only recorded (MLSYS_HOME/alerts/alerts.sqlite). Only this severity and above go out.
     alert_webhook_url: SecretStr | None = None  # a Slack hook URL is a secret

@@ -49,7 +49,8 @@ class Alert:
 def slack_body(alert: Alert, state: str) -> dict:
     """Slack's incoming-webhook body: a ``text`` fallback and one mrkdwn section."""
     mark = {FIRING: ":red_circle: FIRING", RESOLVED: ":white_check_mark: RESOLVED"}[state]
-    lines = [f"{mark} [{alert.severity.upper()}] {alert.title}", f"key: `{alert.key}`"]
+    cleared = "cleared: " if state == RESOLVED else ""
+    lines = [f"{mark} [{alert.severity.upper()}] {cleared}{alert.title}", f"key: `{alert.key}`"]
     if alert.detail and state == FIRING:
         lines.append(alert.detail)
     if alert.link:

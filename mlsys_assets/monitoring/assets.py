@@ -230,6 +230,9 @@ def notify(settings: Settings, asset: str, results: list[DayResult]) -> None:
     day's segment alerts, so a bad day inside a range alerts once and its end recovers."""
     notifier = Notifier.from_settings(settings)
     for result in results:
+        if asset == SEGMENT_ASSET:  # its alerts are per segment: the check would repeat them
+            notifier.sync("segment:", result.alerts)
+            continue
         for name, check in result.checks.items():
             key = f"check:{asset}:{name}"
             if check.passed:
@@ -244,8 +247,6 @@ def notify(settings: Settings, asset: str, results: list[DayResult]) -> None:
                     link=_link(result.metadata) or _link(check.metadata),
                 )
             )
-        if asset == SEGMENT_ASSET:
-            notifier.sync("segment:", result.alerts)
 
 
 def _summary(metadata: dict[str, object]) -> str:
@@ -727,9 +728,16 @@ def _segments_day(d: Day) -> DayResult:
     labelled = d.labelled
     ref = d.reference.train
     reference = ref.assign(hour=ref["hour"]) if "hour" in ref else ref.assign(hour=None)
-    table = segments_mod.segment_table(
-        labelled, reference, segments_mod.SegmentRules.from_settings(d.settings)
-    )
+    rules = segments_mod.SegmentRules.from_settings(d.settings)
+    history = pd.DataFrame()
+    if _has_table(d.conn, "segments"):
+        history = d.conn.execute(
+            "SELECT day, dimension, segment, shift_z, calibration_z, significant "
+            "FROM monitoring.segments "
+            "WHERE day >= ? AND day < ?",
+            [d.day - dt.timedelta(days=rules.history_days), d.day],
+        ).df()
+    table = segments_mod.segment_table(labelled, reference, rules, history)
     source = str(d.scores["source"].iloc[0]) if len(d.scores) else None
     replace_day(d.conn, "segments", d.day, table.assign(source=source, computed_at=utc_now()))
     flagged = table[table["flagged"].astype(bool)] if len(table) else table

@@ -87,7 +87,8 @@ DDL: dict[str, str] = {
         labelled BIGINT, mean_score DOUBLE, reference_mean_score DOUBLE, observed_rate DOUBLE,
         expected_rate DOUBLE, roc_auc DOUBLE, est_roc_auc DOUBLE, drift_score DOUBLE,
         shift DOUBLE, shift_z DOUBLE, shift_p DOUBLE, calibration_gap DOUBLE,
-        calibration_z DOUBLE, calibration_p DOUBLE, p_adjusted DOUBLE, flagged BOOLEAN,
+        calibration_z DOUBLE, calibration_p DOUBLE, shift_dispersion DOUBLE,
+        calibration_dispersion DOUBLE, p_adjusted DOUBLE, significant BOOLEAN, flagged BOOLEAN,
         reason VARCHAR, source VARCHAR, computed_at TIMESTAMP NOT NULL)""",
 }
 
