@@ -110,15 +110,18 @@ def overview_png(frame: pd.DataFrame) -> bytes:
 
 
 def segment_frame(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per segment and day: the effect (calibration gap, else score shift) and the flag."""
+    """Per tested segment and day: the effect (calibration gap, else score shift), the flag."""
     rows = history(conn, "segments")
     if rows.empty:
         return rows
     rows = rows.assign(
         name=rows["dimension"] + "=" + rows["segment"],
-        effect=rows["calibration_gap"].fillna(rows["shift"]),
+        effect=rows["calibration_gap"].fillna(rows["shift"]).where(rows["p_adjusted"].notna()),
     )
-    return rows[["day", "name", "dimension", "n", "effect", "flagged"]]
+    # Only segments with enough traffic to be tested: a carrier with two flights a day would
+    # paint its noise in the deepest colours.
+    tested = rows.groupby("name")["effect"].transform(lambda e: e.notna().any())
+    return rows.loc[tested, ["day", "name", "dimension", "n", "effect", "flagged"]]
 
 
 def segment_heatmap_png(frame: pd.DataFrame) -> bytes:
