@@ -28,9 +28,10 @@ RETRAIN_SENSORS = {"drift_retrain", "labelled_volume_retrain"}
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo") / "mlsys"
     env = child_environment() | {"MLSYS_HOME": str(home)}
-    ports = [str(free_port()) for _ in range(3)]
+    ports = [str(free_port()) for _ in range(4)]
     command = [sys.executable, "-m", "mlsys_assets.cli", "demo", "--quick"]
     command += ["--api-port", ports[0], "--dagster-port", ports[1], "--mlflow-port", ports[2]]
+    command += ["--reports-port", ports[3]]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return home
