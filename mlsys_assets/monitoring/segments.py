@@ -46,7 +46,6 @@ DIMENSIONS = ("carrier", "origin", "hour_band")
 # Departure-hour bands (local hour of the scheduled departure): the bank structure of a day.
 HOUR_BANDS = [(0, 9, "05-08"), (9, 12, "09-11"), (12, 15, "12-14"), (15, 18, "15-17"),
               (18, 24, "18-23")]  # fmt: skip
-SHIFT, CALIBRATION = "score_shift", "calibration"
 COLUMNS = ["dimension", "segment", "n", "labelled", "mean_score", "reference_mean_score",
            "observed_rate", "expected_rate", "roc_auc", "est_roc_auc", "drift_score",
            "shift", "shift_z", "shift_p", "calibration_gap", "calibration_z", "calibration_p",
