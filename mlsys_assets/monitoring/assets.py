@@ -141,6 +141,7 @@ class Day:
 
 # Per run, per day and reference: what Day reads once (a run's steps share one process).
 _RUN_CACHE: dict[tuple[str, dt.date, str | None], dict[str, object]] = {}
+_RUN_REFERENCE: dict[str, object] = {}
 
 
 def monitored_days(context: dg.AssetExecutionContext) -> list[dt.date]:
@@ -161,7 +162,12 @@ def open_days(
     for key in [k for k in _RUN_CACHE if k[0] != run_id]:
         del _RUN_CACHE[key]  # an earlier run's frames
     with warehouse.connect() as conn:
-        reference = reference_or_none(conn, settings)
+        # The champion is resolved once per run (a registry lookup and a model load each time
+        # cost more than most assets' work): every asset of a run judges against the same one.
+        if _RUN_REFERENCE.get("run_id") != run_id:
+            _RUN_REFERENCE.clear()
+            _RUN_REFERENCE.update(run_id=run_id, reference=reference_or_none(conn, settings))
+        reference = _RUN_REFERENCE["reference"]
         ref_id = reference.reference_id if reference is not None else None
         yield (
             settings,
