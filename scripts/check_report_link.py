@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from typing import Any
 
 import httpx
@@ -29,17 +30,31 @@ from websockets.sync.client import connect
 
 FIND_LINK = """[...document.querySelectorAll('a[href]')].map(a => a.href)
     .filter(h => h.includes('/drift/drift_') && h.startsWith('http'))"""
-CLICK_LINK = """(() => { const a = [...document.querySelectorAll('a[href]')]
+# Dagster greets a new browser profile with a "Join the Dagster community" dialog over the
+# page; a person skips it once.
+SKIP_WELCOME = """(() => { const b = [...document.querySelectorAll('button')]
+    .find(b => b.textContent.trim() === 'Skip'); if (b) { b.click(); return true; }
+    return false; })()"""
+WHERE_LINK = """(() => { const a = [...document.querySelectorAll('a[href]')]
     .find(a => a.href.includes('/drift/drift_') && a.href.startsWith('http'));
-    a.scrollIntoView(); a.click(); return a.target || '_self'; })()"""
+    a.scrollIntoView({block: 'center'}); const r = a.getBoundingClientRect();
+    return {x: r.left + r.width / 2, y: r.top + r.height / 2, target: a.target || '_self'}; })()"""
 
 
 class Page:
     """A Chromium tab over the DevTools protocol: navigate and evaluate JavaScript."""
 
     def __init__(self, ws_url: str) -> None:
-        self.ws = connect(ws_url, max_size=None, open_timeout=30)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.ws = connect(ws_url, max_size=None, open_timeout=30)
         self.ids = itertools.count(1)
+
+    def click(self, x: float, y: float) -> None:
+        """A real left click (pressed, released) at viewport coordinates: a user gesture."""
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
+                      clickCount=1)  # fmt: skip
 
     def call(self, method: str, **params: Any) -> dict:
         message_id = next(self.ids)
@@ -103,7 +118,13 @@ def main() -> int:
             print(json.dumps({"ok": False, "page": asset_url, "error": "no drift report link"}))
             return 1
         before = {t["id"] for t in httpx.get(f"{devtools}/json/list").json()}
-        opened_in = page.evaluate(CLICK_LINK)  # the one click
+        if page.wait_for(SKIP_WELCOME, 10):  # it shows a moment after the page
+            time.sleep(0.5)
+        where = page.evaluate(WHERE_LINK)
+        time.sleep(0.5)  # the scroll settles
+        where = page.evaluate(WHERE_LINK)
+        opened_in = where["target"]
+        page.click(where["x"], where["y"])  # the one click
         report_tab = None
         deadline = time.monotonic() + 30
         while report_tab is None and time.monotonic() < deadline:
@@ -118,9 +139,11 @@ def main() -> int:
             print(json.dumps({"ok": False, "link": links[0], "error": "the click opened nothing"}))
             return 1
         report = Page(report_tab["webSocketDebuggerUrl"])
+        # Evidently's ValueDrift widgets: their data says "Drift score", the rendered page
+        # shows the column names and "drift" once its scripts ran.
         evidently = report.wait_for(
             "document.readyState === 'complete' && document.documentElement.outerHTML"
-            ".toLowerCase().includes('evidently')",
+            ".includes('Drift score') && document.body.innerText.toLowerCase().includes('drift')",
             args.timeout,
         )
         result = {"ok": bool(evidently), "page": asset_url, "link": links[0],
