@@ -107,3 +107,33 @@ def test_calm_days_stay_silent(monitored_world) -> None:
     assert len(tested) >= 8 * 10  # carriers, origins and hour bands with enough traffic
     assert not table["flagged"].any()
     assert receiver.bodies == []
+
+
+@pytest.mark.slow
+def test_one_run_monitors_every_day_of_a_range(monitored_world) -> None:
+    """The whole monitoring group over a catch-up of three days: one run, a row per day in every
+    table, a point per day in the overview, per-day reports served by URL."""
+    from mlsys_assets.monitoring.assets import ASSETS
+    from mlsys_assets.resources import build_resources
+
+    settings, _ = monitored_world
+    days = [dt.date(2013, 1, 19), dt.date(2013, 1, 20), dt.date(2013, 1, 21)]
+    result = dg.materialize(
+        ASSETS,
+        resources=build_resources(settings),
+        tags={RANGE_START_TAG: days[0].isoformat(), RANGE_END_TAG: days[-1].isoformat()},
+    )
+    assert result.success
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        for table in ["drift_summary", "prediction_drift", "performance_estimate",
+                      "live_performance", "confidence", "class_balance", "business_cost",
+                      "segments"]:  # fmt: skip
+            held = conn.execute(f"SELECT DISTINCT day FROM monitoring.{table} ORDER BY day")
+            assert [r[0] for r in held.fetchall()] == days, table
+    drift = result.asset_materializations_for_node("feature_drift")
+    assert sorted(m.partition for m in drift) == [d.isoformat() for d in days]
+    metadata = drift[0].metadata
+    assert metadata["days_monitored"].value == 3
+    assert metadata["report_url"].value == f"{settings.reports_url}/drift/drift_2013-01-21.html"
+    overview = result.asset_materializations_for_node("monitoring_overview")[0].metadata
+    assert overview["days"].value == 3
