@@ -314,6 +314,9 @@ class Replayer:
         atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
 
 
+APPEND_EVENTS = 5_000  # at most this many events per append (one stream segment each)
+
+
 class _WeatherFeed:
     """Hourly observations, each published when its hour is over, in publication order."""
 
@@ -331,14 +334,17 @@ class _WeatherFeed:
         self.published_through = _published_through(self.stream, WEATHER_TOPIC)
 
     def publish(self, until: dt.datetime, inclusive: bool) -> tuple[int, list[dict[str, Any]]]:
-        """Append every observation hour due since the last one published (one append each)."""
+        """Append every observation hour due since the last one published, in one append (a
+        catch-up of weeks is a few files, not one durable write per hour)."""
         times = self.times
         start, end = _due(times, self.published_through, until, inclusive)
         if end <= start:
             return 0, []
         moments = sorted(set(pd.DatetimeIndex(times[start:end]).to_pydatetime()))
-        published, faults = 0, []
+        faults: list[dict[str, Any]] = []
+        payloads: list[dict[str, Any]] = []
         records_by_day: dict[dt.date, list[tuple[dt.datetime, dict[str, Any]]]] = {}
+        emitted = utc_now().isoformat()
         for moment in moments:
             day = _local_day_of_hour_end(moment)
             if day not in records_by_day:
@@ -348,19 +354,22 @@ class _WeatherFeed:
                 )
                 if first_of_day:
                     faults += injected
-            batch = [r for at, r in records_by_day[day] if at == moment]
-            emitted = utc_now().isoformat()
-            payloads = [
+            payloads += [
                 {
                     "day": day.isoformat(),
                     "published_at": moment.isoformat(),
                     "emitted_at": emitted,
                     "record": r,
                 }
-                for r in batch
+                for at, r in records_by_day[day]
+                if at == moment
             ]
-            published += len(self.stream.append(WEATHER_TOPIC, payloads))
-            self.published_through = moment
+        published = 0
+        for first in range(0, len(payloads), APPEND_EVENTS):
+            published += len(
+                self.stream.append(WEATHER_TOPIC, payloads[first : first + APPEND_EVENTS])
+            )
+        self.published_through = moments[-1]
         return published, faults
 
     def _day_records(
