@@ -85,6 +85,16 @@ def test_a_challenger_went_through_canary_and_was_decided(
     assert actions & {"promote", "canary_rollback"}
 
 
+def test_every_live_day_is_monitored(summary: dict) -> None:
+    """A catch-up monitors each new day (one run per batch of days): every live day has its row
+    in every monitoring table, segments included, and the overview a point per day."""
+    live = {d["day"] for d in summary["live_days"]}
+    held = summary["monitoring"]["days"]
+    for table in ("drift_summary", "confidence", "class_balance", "business_cost",
+                  "availability", "segments"):  # fmt: skip
+        assert live <= set(held[table]), (table, sorted(live - set(held[table])))
+
+
 def test_reconciliation_and_parity_checks_passed(summary: dict) -> None:
     assert summary["checks"]["raw_flights:reconciliation"] is True
     assert summary["checks"]["online_features:online_offline_parity"] is True
