@@ -743,7 +743,7 @@ def _segments_day(d: Day) -> DayResult:
             "WHERE day >= ? AND day < ?",
             [d.day - dt.timedelta(days=rules.history_days), d.day],
         ).df()
-    table = segments_mod.segment_table(labelled, reference, rules, history)
+    table = segments_mod.segment_table(measures.answered(labelled), reference, rules, history)
     source = str(d.scores["source"].iloc[0]) if len(d.scores) else None
     replace_day(d.conn, "segments", d.day, table.assign(source=source, computed_at=utc_now()))
     flagged = table[table["flagged"].astype(bool)] if len(table) else table

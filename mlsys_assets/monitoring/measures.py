@@ -31,8 +31,18 @@ CALIBRATED = "calibrated"
 HISTOGRAM_BINS = 10
 
 
+SHADOW = "shadow"  # scored beside the served answer, never told to anyone (issue 16)
+
+
+def answered(frame: pd.DataFrame) -> pd.DataFrame:
+    """The answers clients got: shadow scores of the same flights would count them twice."""
+    return frame[frame["variant"] != SHADOW] if "variant" in frame else frame
+
+
 def _groups(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    return [(ALL, frame), *((str(v), p) for v, p in frame.groupby("variant", dropna=False))]
+    """``all`` (what clients were told), then each variant, shadow included."""
+    variants = ((str(v), p) for v, p in frame.groupby("variant", dropna=False))
+    return [(ALL, answered(frame)), *variants]
 
 
 def confidence(scores: pd.DataFrame, band: float) -> pd.DataFrame:
@@ -116,6 +126,7 @@ def availability(
     ``(1 - objective) x requests``; what is left is ``1 - failures / allowed`` (negative when
     overspent). The latency budget likewise allows 1% of answers over the p99 objective.
     """
+    predictions = answered(predictions)
     if predictions.empty:
         return None
     latency = predictions["latency_ms"].astype("float64").to_numpy()

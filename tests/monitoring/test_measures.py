@@ -26,27 +26,31 @@ def _answers() -> pd.DataFrame:
 
 def test_confidence_counts_answers_near_the_threshold() -> None:
     table = measures.confidence(_answers(), band=0.05).set_index("variant")
-    assert table.loc["all", "near_threshold_share"] == pytest.approx(0.5)  # .52 and .48
+    assert table.loc["all", "n"] == 3  # what clients were told: the shadow score is apart
+    assert table.loc["all", "near_threshold_share"] == pytest.approx(1 / 3)  # .52
+    assert table.loc["shadow", "near_threshold_share"] == pytest.approx(1.0)  # .48
     assert table.loc["champion", "n"] == 2
-    assert sum(eval(table.loc["all", "histogram"])) == 4  # noqa: S307 - a JSON list
+    assert sum(eval(table.loc["all", "histogram"])) == 3  # noqa: S307 - a JSON list
 
 
 def test_class_balance_sets_predicted_against_realised_and_training() -> None:
     table = measures.class_balance(_answers(), training_rate=0.2).set_index("variant")
-    assert table.loc["all", "predicted_positive_rate"] == pytest.approx(0.5)
-    assert table.loc["all", "realised_delay_rate"] == pytest.approx(2 / 3)
-    assert table.loc["all", "expected_delay_rate"] == pytest.approx(0.475)
+    assert table.loc["all", "predicted_positive_rate"] == pytest.approx(2 / 3)
+    assert table.loc["all", "realised_delay_rate"] == pytest.approx(0.5)
+    assert table.loc["all", "expected_delay_rate"] == pytest.approx(1.4 / 3)
+    assert table.loc["all", "training_delay_rate"] == pytest.approx(0.2)
     assert pd.isna(table.loc["challenger", "realised_delay_rate"])  # no label yet
 
 
 def test_business_cost_per_variant_shadow_included() -> None:
     table = measures.business_cost(_answers(), CostModel(50, 10)).set_index("variant")
-    # champion: a hit and a false alarm (10); shadow: a missed delay (50)
+    # champion: a hit and a false alarm (10); shadow: a missed delay (50), never told anyone
     assert table.loc["champion", "realised_cost"] == pytest.approx(10)
     assert table.loc["shadow", "realised_cost"] == pytest.approx(50)
-    assert table.loc["all", "missed_delays"] == 1 and table.loc["all", "false_alarms"] == 1
-    # expected before labels: champion .2x10 + .5x10, challenger .1x50, shadow .5x50
-    assert table.loc["all", "expected_cost"] == pytest.approx(2 + 5 + 5 + 25)
+    assert table.loc["all", "missed_delays"] == 0 and table.loc["all", "false_alarms"] == 1
+    # expected before labels: champion .2x10 + .5x10, challenger .1x50 (shadow .5x50 apart)
+    assert table.loc["all", "expected_cost"] == pytest.approx(2 + 5 + 5)
+    assert table.loc["shadow", "expected_cost"] == pytest.approx(25)
     assert pd.isna(table.loc["challenger", "realised_cost"])
 
 
