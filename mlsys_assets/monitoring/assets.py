@@ -236,6 +236,8 @@ def notify(settings: Settings, asset: str, results: list[DayResult]) -> None:
     day's segment alerts, so a bad day inside a range alerts once and its end recovers."""
     notifier = Notifier.from_settings(settings)
     for result in results:
+        if any("skipped" in c.metadata for c in result.checks.values()):
+            continue  # nothing was measured that day: nothing failed, nothing cleared
         if asset == SEGMENT_ASSET:  # its alerts are per segment: the check would repeat them
             notifier.sync("segment:", result.alerts)
             continue
