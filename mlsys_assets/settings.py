@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     monitoring_latency_p95_ms: float = Field(default=50.0, gt=0)
     monitoring_fallback_rate_warn: float = Field(default=0.05, ge=0.0, le=1.0)
     # Issue 17: confidence, serving objectives, segments, alerts and the report server.
+    # The Evidently HTML report (about 2 s a day) for the last N days of a run only (drift is
+    # scored every day regardless); unset: every day. The demo draws the newest day's.
+    monitoring_report_last_days: int | None = Field(default=None, ge=1)
     # "Near the threshold": a score within this distance of the decision threshold.
     monitoring_confidence_band: float = Field(default=0.05, gt=0.0, lt=0.5)
     # Serving objectives: share of successful answers, p99 latency, over a rolling window.

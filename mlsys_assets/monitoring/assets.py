@@ -86,6 +86,7 @@ class Day:
     conn: duckdb.DuckDBPyConnection
     reference: Reference | None
     cache: dict[str, object] = field(default_factory=dict)
+    from_end: int = 0  # 0: the newest day of the run
 
     def _once(self, name: str, compute: Callable[[], object]) -> object:
         if name not in self.cache:
@@ -172,9 +173,16 @@ def open_days(
         yield (
             settings,
             [
-                Day(d, settings, conn, reference, _RUN_CACHE.setdefault((run_id, d, ref_id), {}))
-                for d in days
-            ],
+                Day(
+                    d,
+                    settings,
+                    conn,
+                    reference,
+                    _RUN_CACHE.setdefault((run_id, d, ref_id), {}),
+                    from_end=len(days) - 1 - i,
+                )
+                for i, d in enumerate(days)
+            ],  # fmt: skip
         )
 
 
@@ -412,7 +420,8 @@ def _feature_drift_day(d: Day) -> DayResult:
     predicted = scores[perf.SCORE] if len(scores) else None
     result = drift_mod.compute_drift(d.reference, features, predicted)
     path = drift_mod.report_path(d.settings.reports_dir, d.day)
-    if len(features):
+    last = d.settings.monitoring_report_last_days
+    if len(features) and (last is None or d.from_end < last):
         drift_mod.write_report(d.reference, _report_frame(features, scores), result,
                                path, max_columns=d.settings.monitoring_report_max_columns)  # fmt: skip
     stamp = utc_now()
