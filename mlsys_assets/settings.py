@@ -168,6 +168,16 @@ class Settings(BaseSettings):
     retrain_cooldown_days: int = Field(default=7, ge=0)
     canary_min_labelled: int = Field(default=300, ge=1)
     canary_margin: float = Field(default=0.0, ge=0.0)  # challenger may be this much worse (AUC)
+    # The paired canary verdict (issue 16, loop/verdict.py): serving scores every champion-answered
+    # request with the challenger too (logged as variant "shadow", never returned); the verdict is
+    # a sequential test on those pairs: error rate alpha over all looks, no promotion or rollback
+    # for an AUC difference inside the margin, looks doubling from canary_min_labelled pairs up to
+    # the maximum wait. "unpaired" keeps the previous rule (each variant's own traffic share).
+    canary_shadow: bool = True
+    canary_rule: Literal["paired", "unpaired"] = "paired"
+    canary_verdict_alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    canary_verdict_margin: float = Field(default=0.005, ge=0.0, le=1.0)
+    canary_max_labelled: int = Field(default=9600, ge=1)
 
     # Business cost of each kind of error, in the user's units (see business_cost.py).
     cost_missed_delay: float = Field(default=50.0, ge=0.0)

@@ -35,6 +35,7 @@ from serving.models import ModelWatcher, ServingModels
 from serving.prediction_log import ParquetLog
 from serving.routing import CHALLENGER, CHAMPION, FALLBACK, Variant, choose_variant
 from serving.schemas import FlightRequest, Prediction
+from serving.shadow import ShadowScorer
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class InferencePipeline:
         metrics: ServingMetrics,
         log: ParquetLog,
         clock: Callable[[], dt.datetime] = utc_now,
+        shadow: bool = True,
     ) -> None:
         self.model_name = model_name
         self.watcher = watcher
@@ -113,6 +115,8 @@ class InferencePipeline:
         self.metrics = metrics
         self.log = log
         self.clock = clock  # the request's moment: wall clock, or the replay clock
+        # the challenger scores the champion's flights too, logged only (serving/shadow.py)
+        self.shadow = ShadowScorer(log, model_name, self.rules) if shadow else None
 
     def predict(self, request: FlightRequest) -> Prediction:
         """Score one flight; never raises for a valid request."""
@@ -152,6 +156,14 @@ class InferencePipeline:
             **self._decide(state, models, probabilities, flights),
         )
         self._log(flights, features, scored, endpoint, latency_ms, now)
+        if self.shadow is not None and state.challenger is not None:
+            rows = [
+                i for i, v in enumerate(scored.variant) if v == CHAMPION and models[i] is not None
+            ]
+            self.shadow.add(
+                state.challenger, features.columns, flights, scored.request_id,
+                scored.missing_features, rows, endpoint, now,
+            )  # fmt: skip
         self._count(scored)
         return scored
 

@@ -64,6 +64,7 @@ class Services:
             metrics=metrics,
             log=prediction_log,
             clock=serving_clock(settings),
+            shadow=settings.canary_shadow,
         )
         prediction_log.start()
         feedback_log.start()
@@ -84,6 +85,8 @@ class Services:
     def stop(self) -> None:
         """Stop polling and flush every buffered record (a graceful stop loses none)."""
         self.watcher.stop()
+        if self.pipeline.shadow is not None:
+            self.pipeline.shadow.close()  # its last rows into the prediction log first
         self.prediction_log.close()
         self.feedback_log.close()
         self.features.close()

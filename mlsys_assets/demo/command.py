@@ -26,6 +26,7 @@ from mlsys_assets.demo.live import play_day, stream_caught_up
 from mlsys_assets.demo.plan import FULL, QUICK, DemoPlan
 from mlsys_assets.demo.summary import (
     check_outcomes,
+    cost_per_variant,
     failed_runs,
     live_vs_offline,
     monitored_days,
@@ -164,8 +165,13 @@ def demo(
             )
             # The nightly batch: the day's statistics must be online before the next morning.
             night = time.perf_counter()
-            wait_for(f"the pipeline run for {day}", pipeline_done(instance, day.isoformat()), 600,
-                     group, every=0.2)  # fmt: skip
+            wait_for(
+                f"the pipeline run for {day}",
+                pipeline_done(instance, day.isoformat()),
+                600,
+                group,
+                every=0.2,
+            )
             live_days.append({**asdict(played), "night_seconds": time.perf_counter() - night})
         # Let the sensors react to the last days (monitor, retrain, canary) before the summary.
         settle(instance, group)
@@ -191,6 +197,9 @@ def demo(
             ),
             "live_vs_offline": live_vs_offline(
                 settings, Warehouse(path=str(settings.warehouse_path)), tracking
+            ),
+            "cost_per_variant": cost_per_variant(
+                settings, Warehouse(path=str(settings.warehouse_path))
             ),
             "checks": check_outcomes(instance),
             "monitoring": monitored,

@@ -51,6 +51,8 @@ QUICK = DemoPlan(
         "MLSYS_RETRAIN_MIN_NEW_LABELS": "3500",
         "MLSYS_CANARY_SHARE": "0.3",
         "MLSYS_CANARY_MIN_LABELLED": "60",
+        # ~190 shadow pairs a live day: the verdict's maximum wait is reached within the demo
+        "MLSYS_CANARY_MAX_LABELLED": "480",
         "MLSYS_MONITORING_EVERY_DAYS": "4",
     },
 )
@@ -71,6 +73,7 @@ FULL = DemoPlan(
         "MLSYS_RETRAIN_MIN_NEW_LABELS": "7000",
         "MLSYS_CANARY_SHARE": "0.2",
         "MLSYS_CANARY_MIN_LABELLED": "200",
+        "MLSYS_CANARY_MAX_LABELLED": "1600",  # ~215 shadow pairs a live day
         "MLSYS_MONITORING_EVERY_DAYS": "7",
     },
 )

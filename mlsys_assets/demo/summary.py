@@ -213,6 +213,17 @@ def live_vs_offline(settings: Settings, warehouse: Warehouse, tracking: Tracking
     }
 
 
+def cost_per_variant(settings: Settings, warehouse: Warehouse) -> list[dict[str, Any]]:
+    """Realised and estimated business cost per variant (shadow: the challenger on the
+    champion's flights), in the units of ``MLSYS_COST_*``."""
+    from mlsys_assets.monitoring.cost import read_variant_costs
+
+    with warehouse.connect(read_only=True) as conn:
+        table = read_variant_costs(settings, conn, dt.date(2013, 1, 1), dt.date(2013, 12, 31))
+    table = table.astype(object).where(table.notna(), None)
+    return table.to_dict("records")
+
+
 def check_outcomes(instance: dg.DagsterInstance) -> dict[str, bool | None]:
     """The latest result of the reconciliation and parity checks."""
     wanted = {
@@ -297,6 +308,16 @@ def render(summary: dict[str, Any]) -> str:
             f"{lv['offline_missing_share']:.1%} offline at the same moments; worst excess "
             f"{lv['worst_excess_missing']}; weather present in "
             f"{'n/a' if weather is None else f'{weather:.1%}'} of requests where it was known"
+        )
+    costs = summary.get("cost_per_variant") or []
+    if costs:
+        lines.append("business cost per variant (realised on labelled flights, estimated from p):")
+    for c in costs:
+        realised = c["realised_per_flight"]
+        lines.append(
+            f"  {c['variant']:<10} {c['flights']} flights: realised "
+            f"{'n/a' if realised is None else f'{realised:.2f}'} per flight "
+            f"({c['labelled']} labelled), estimated {c['estimated_per_flight']:.2f} per flight"
         )
     lines.append(f"checks: {summary['checks']}")
     monitoring = summary.get("monitoring") or {}

@@ -9,6 +9,7 @@ from typing import TypeVar
 import dagster as dg
 import httpx
 from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType, TickStatus
+from dagster._core.storage.tags import WILL_RETRY_TAG
 
 from mlsys_assets.ingestion.run import RANGE_END_TAG
 from mlsys_assets.loop.signals import ACTIVE
@@ -48,7 +49,13 @@ def pipeline_done(instance: dg.DagsterInstance, last_day: str) -> Callable[[], b
         )
         if any(r.status == dg.DagsterRunStatus.SUCCESS for r in found):
             return True
-        failed = [r for r in found if r.status == dg.DagsterRunStatus.FAILURE]
+        # A failed run the daemon will re-execute (a crashed or never-started worker) is not
+        # the end: its retry carries the same partition tags.
+        failed = [
+            r
+            for r in found
+            if r.status == dg.DagsterRunStatus.FAILURE and r.tags.get(WILL_RETRY_TAG) != "true"
+        ]
         if failed and len(failed) == len(found):
             raise RuntimeError(f"daily pipeline run {failed[0].run_id} for {last_day} failed")
         return None
@@ -78,9 +85,12 @@ def sensors_ticked(instance: dg.DagsterInstance, since: float) -> Callable[[], b
             if state.status == InstigatorStatus.STOPPED:
                 continue
             ticks = instance.get_ticks(
-                state.instigator_origin_id, state.selector_id, after=since, limit=1,
+                state.instigator_origin_id,
+                state.selector_id,
+                after=since,
+                limit=1,
                 statuses=DONE_TICKS,
-            )  # fmt: skip
+            )
             if not ticks:
                 return None
         return True

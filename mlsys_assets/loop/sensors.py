@@ -202,7 +202,8 @@ def labelled_volume_retrain(
 def canary_evaluation(
     context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
 ) -> dg.RunRequest | dg.SkipReason:
-    """Launch the canary decision once the challenger has enough labelled live predictions."""
+    """Launch the canary decision once the verdict is in (the paired rule: a boundary crossed
+    at one of its looks, or the maximum wait)."""
     from mlsys_assets.loop.canary import evaluate_canary
     from mlsys_assets.registry import aliases
 
@@ -226,6 +227,8 @@ def canary_evaluation(
     signal = (
         f"{verdict.labelled_challenger} labelled challenger / "
         f"{verdict.labelled_champion} champion predictions"
+        if verdict.n is None
+        else f"{verdict.n} labelled shadow pairs"
     )
     return dg.RunRequest(
         run_key=f"canary:{state['challenger']}",

@@ -31,6 +31,7 @@ from mlsys_assets.monitoring import drift as drift_mod
 from mlsys_assets.monitoring import operations as ops_mod
 from mlsys_assets.monitoring import performance as perf
 from mlsys_assets.monitoring import segments as segments_mod
+from mlsys_assets.monitoring.cost import read_variant_costs
 from mlsys_assets.monitoring.daily import day_scores, prediction_stats, reference_or_none
 from mlsys_assets.monitoring.overview import (
     OVERVIEW_DESCRIPTION,
@@ -49,6 +50,8 @@ from mlsys_assets.resources.online_store import OnlineStore
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import Settings, get_settings
 from mlsys_assets.stream.freshness import read_freshness
+
+FIRST_COST_DAY, LAST_COST_DAY = dt.date(2013, 1, 1), dt.date(2013, 12, 31)  # the replayed year
 
 GROUP = "monitoring"
 POOL = "warehouse"
@@ -122,22 +125,33 @@ class Day:
     def labelled(self) -> pd.DataFrame:
         """``scores`` with labels (feedback, else landed outcomes), calibrated probabilities
         and the local departure hour."""
+        return self._once("labelled", lambda: self._label(self.scores))
+
+    @property
+    def shadow_labelled(self) -> pd.DataFrame:
+        """The challenger's shadow scores of the day (variant ``shadow``, never told to anyone),
+        labelled the same way: their own variant in the business cost."""
 
         def compute() -> pd.DataFrame:
-            scores = self.scores
-            if scores.empty:
-                return scores.assign(**{perf.LABEL: [], measures.CALIBRATED: [], "hour": []})
-            feedback = read_feedback(self.settings, scores["request_id"].dropna())
-            out = perf.attach_labels(self.conn, self.settings, scores, feedback)
-            raw = out[perf.SCORE].to_numpy(dtype="float64")
-            calibrator = self.calibrator
-            out[measures.CALIBRATED] = (
-                calibrator.predict(raw) if calibrator is not None else raw.clip(0, 1)
-            )
-            out["hour"] = pd.to_datetime(local_time(out["scheduled_departure"])).dt.hour
-            return out
+            shadow = read_predictions(self.settings, self.day, self.day, shadow=True)
+            if shadow.empty:
+                return pd.DataFrame()
+            return self._label(day_scores(self.reference, shadow, pd.DataFrame()))
 
-        return self._once("labelled", compute)
+        return self._once("shadow_labelled", compute)
+
+    def _label(self, scores: pd.DataFrame) -> pd.DataFrame:
+        if scores.empty:
+            return scores.assign(**{perf.LABEL: [], measures.CALIBRATED: [], "hour": []})
+        feedback = read_feedback(self.settings, scores["request_id"].dropna())
+        out = perf.attach_labels(self.conn, self.settings, scores, feedback)
+        raw = out[perf.SCORE].to_numpy(dtype="float64")
+        calibrator = self.calibrator
+        out[measures.CALIBRATED] = (
+            calibrator.predict(raw) if calibrator is not None else raw.clip(0, 1)
+        )
+        out["hour"] = pd.to_datetime(local_time(out["scheduled_departure"])).dt.hour
+        return out
 
 
 # Per run, per day and reference: what Day reads once (a run's steps share one process).
@@ -697,7 +711,8 @@ def business_cost(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg
 def _business_cost_day(d: Day) -> DayResult:
     if d.reference is None:
         return DayResult(d.day, {"status": NO_REFERENCE})
-    table = measures.business_cost(d.labelled, CostModel.from_settings(d.settings))
+    both = pd.concat([d.labelled, d.shadow_labelled], ignore_index=True)
+    table = measures.business_cost(both, CostModel.from_settings(d.settings))
     source = str(d.scores["source"].iloc[0]) if len(d.scores) else None
     replace_day(d.conn, "business_cost", d.day, table.assign(source=source, computed_at=utc_now()))
     if table.empty:
@@ -983,6 +998,7 @@ def monitoring_overview(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as conn:
         frame = overview_frame(conn)
         heat = segment_frame(conn)
+        costs = read_variant_costs(settings, conn, FIRST_COST_DAY, LAST_COST_DAY)
     folder = Path(settings.reports_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / OVERVIEW_PNG
@@ -1006,6 +1022,7 @@ def monitoring_overview(warehouse: Warehouse) -> dg.MaterializeResult:
                 "latest_live_roc_auc": latest.get("roc_auc"),
                 "latest_positive_rate": latest.get("positive_rate"),
                 "latest_fallback_rate": latest.get("fallback_rate"),
+                "cost_per_variant": _md(costs),  # realised and estimated (monitoring/cost.py)
             }
         )
     )

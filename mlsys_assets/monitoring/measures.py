@@ -23,15 +23,12 @@ import pandas as pd
 
 from mlsys_assets.business_cost import CostModel
 from mlsys_assets.monitoring.operations import _is_error
-from mlsys_assets.monitoring.prediction_log import has_fallback
+from mlsys_assets.monitoring.prediction_log import SHADOW, has_fallback
 from mlsys_assets.monitoring.reference import LABEL, SCORE
 
 ALL = "all"
 CALIBRATED = "calibrated"
 HISTOGRAM_BINS = 10
-
-
-SHADOW = "shadow"  # scored beside the served answer, never told to anyone (issue 16)
 
 
 def answered(frame: pd.DataFrame) -> pd.DataFrame:

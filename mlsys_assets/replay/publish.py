@@ -64,17 +64,16 @@ EPOCH = dt.datetime.combine(FIRST_DAY, dt.time())
 WEATHER_TOPIC = "weather"
 SCHEDULE_TOPIC = "schedule"
 DEPARTURES_TOPIC = "departures"
-DEPARTURE_COLUMNS = [
-    "year", "month", "day", "carrier", "flight", "origin", "tailnum", "sched_dep_time",
-    "dep_time", "dep_delay",
-]  # fmt: skip
+DEPARTURE_COLUMNS = list(
+    "year month day carrier flight origin tailnum sched_dep_time dep_time dep_delay".split()
+)
 # At most this many departure events per append; the events of one instant are never split.
 DEPARTURES_APPEND_MAX = 2000
 SCHEDULE_LEAD_DAYS = 1  # day D's timetable is published when local day D-1 starts
-SCHEDULE_COLUMNS = [
-    "year", "month", "day", "sched_dep_time", "sched_arr_time", "carrier", "flight",
-    "tailnum", "origin", "dest", "distance", "hour", "minute", "time_hour",
-]  # fmt: skip
+SCHEDULE_COLUMNS = list(
+    "year month day sched_dep_time sched_arr_time carrier flight tailnum origin dest distance "
+    "hour minute time_hour".split()
+)
 # Integer-valued columns that pandas reads as float because of missing values.
 _INT_LIKE = ["dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"]
 
@@ -521,8 +520,14 @@ class _DeparturesFeed:
             if picks is None:
                 continue
             dup, bad, late = (int(rows[i]) for i in (picks.duplicate, picks.malformed, picks.late))
-            keys = {kind: _departure_key(columns, i) for kind, i in
-                    (("duplicate", dup), ("unparseable_delay", bad), ("late_event", late))}  # fmt: skip
+            keys = {
+                kind: _departure_key(columns, i)
+                for kind, i in (
+                    ("duplicate", dup),
+                    ("unparseable_delay", bad),
+                    ("late_event", late),
+                )
+            }
             value = malformed_delay(int(columns["dep_delay"][bad]))
             columns["dep_delay"][bad] = value
             event_time = pd.Timestamp(columns["_event_time"][late]).to_pydatetime()
@@ -572,9 +577,12 @@ class _DeparturesFeed:
 
 def _departure_key(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
     """A departure's natural key as ``_faults.json`` names it."""
-    return {"flight_date": columns["_day"][index].isoformat(),
-            "carrier": str(columns["carrier"][index]), "flight": int(columns["flight"][index]),
-            "origin": str(columns["origin"][index])}  # fmt: skip
+    return {
+        "flight_date": columns["_day"][index].isoformat(),
+        "carrier": str(columns["carrier"][index]),
+        "flight": int(columns["flight"][index]),
+        "origin": str(columns["origin"][index]),
+    }
 
 
 def _int_or_none(values: np.ndarray) -> np.ndarray:

@@ -78,11 +78,12 @@ def test_a_challenger_went_through_canary_and_was_decided(
     decided = [
         mv
         for mv in tracking.client().search_model_versions(f"name='{tracking.model_name}'")
-        if mv.tags.get("canary_decision") in ("promote", "rollback")
+        if mv.tags.get("canary_decision") in ("promote", "rollback", "keep")
     ]
     assert decided, "no version carries a canary decision"
+    assert all(mv.tags.get("canary_interval") for mv in decided)  # the paired verdict's
     actions = {e.action for e in aliases.history(tracking)}
-    assert actions & {"promote", "canary_rollback"}
+    assert actions & {"promote", "canary_rollback", "canary_keep"}
 
 
 def test_every_live_day_is_monitored(summary: dict) -> None:

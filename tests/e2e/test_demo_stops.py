@@ -58,8 +58,16 @@ def _demo_command(launcher: str, tmp_path: Path, ports: list[int]) -> list[str]:
     stamp = tmp_path / "installed"  # newer than pyproject.toml: `make install` has nothing to do
     stamp.touch()
     bin_dir = Path(sys.executable).parent
-    return ["make", "-s", "-C", str(REPO), "demo", f"BIN={bin_dir}", f"STAMP={stamp}",
-            f"DEMO_ARGS={' '.join(args)}"]  # fmt: skip
+    return [
+        "make",
+        "-s",
+        "-C",
+        str(REPO),
+        "demo",
+        f"BIN={bin_dir}",
+        f"STAMP={stamp}",
+        f"DEMO_ARGS={' '.join(args)}",
+    ]
 
 
 @pytest.mark.parametrize(

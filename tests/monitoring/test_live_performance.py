@@ -130,3 +130,5 @@ def test_live_metrics_match_a_hand_computation(mon: Settings) -> None:
     assert f"]({mon.reports_url}/monitoring_overview.png)" in meta["overview"].value
     assert (mon.reports_dir / "monitoring_overview.png").read_bytes().startswith(b"\x89PNG")
     assert meta["latest_live_roc_auc"].value == pytest.approx(8 / 9, abs=1e-6)
+    costs = meta["cost_per_variant"].value  # realised and estimated cost per variant
+    assert "champion" in costs and "challenger" in costs and "realised_per_flight" in costs
