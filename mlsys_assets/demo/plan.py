@@ -27,6 +27,8 @@ class DemoPlan:
 
 # Settings for every process the demo starts (MLSYS_* variables), sized for two cores.
 _COMMON = {
+    # Every live day is monitored (a week per run); the Evidently HTML of the newest day only.
+    "MLSYS_MONITORING_REPORT_LAST_DAYS": "1",
     "MLSYS_SERVING_POLL_SECONDS": "2",
     "MLSYS_PREDICTION_LOG_FLUSH_SECONDS": "1",
     "MLSYS_STREAM_POLL_SECONDS": "0.005",  # each moment waits for its departures online

@@ -107,6 +107,38 @@ def versions(tracking: Tracking) -> list[dict[str, Any]]:
     return out
 
 
+MONITORED_TABLES = ["drift_summary", "prediction_drift", "confidence", "class_balance",
+                    "business_cost", "availability", "segments"]  # fmt: skip
+
+
+def monitored_days(warehouse: Warehouse) -> dict[str, Any]:
+    """Which days each monitoring table holds, and the segments flagged (every live day should
+    be there: a catch-up is monitored day by day, in one run)."""
+    out: dict[str, Any] = {}
+    with warehouse.connect(read_only=True) as conn:
+        known = {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'monitoring'"
+        ).fetchall()}  # fmt: skip
+        for table in MONITORED_TABLES:
+            if table not in known:
+                out[table] = []
+                continue
+            rows = conn.execute(f"SELECT DISTINCT day FROM monitoring.{table} ORDER BY day")
+            out[table] = [r[0].isoformat() for r in rows.fetchall()]
+        flagged = []
+        if "segments" in known:
+            flagged = (
+                conn.execute(
+                    "SELECT day, dimension || '=' || segment AS segment, reason "
+                    "FROM monitoring.segments WHERE flagged ORDER BY day"
+                )
+                .df()
+                .astype(str)
+                .to_dict("records")
+            )
+    return {"days": out, "flagged_segments": flagged}
+
+
 def monthly_auc(
     settings: Settings, warehouse: Warehouse, tracking: Tracking, first_champion: str | None
 ) -> list[dict[str, Any]]:
@@ -288,6 +320,14 @@ def render(summary: dict[str, Any]) -> str:
             f"({c['labelled']} labelled), estimated {c['estimated_per_flight']:.2f} per flight"
         )
     lines.append(f"checks: {summary['checks']}")
+    monitoring = summary.get("monitoring") or {}
+    if monitoring:
+        days = monitoring["days"]
+        lines.append(
+            "monitored days: "
+            + ", ".join(f"{t} {len(d)}" for t, d in days.items())
+            + f"; segments flagged: {len(monitoring['flagged_segments'])}"
+        )
     lines.append("where to look:")
     for name, where in summary["where"].items():
         lines.append(f"  {name:<18} {where}")

@@ -58,6 +58,11 @@ def local_date(timestamps: pd.Series) -> pd.Series:
     return ts.dt.tz_localize("UTC").dt.tz_convert(LOCAL_TZ).dt.date
 
 
+def local_time(timestamps: pd.Series) -> pd.Series:
+    """New York local times of naive-UTC timestamps."""
+    return pd.to_datetime(timestamps).dt.tz_localize("UTC").dt.tz_convert(LOCAL_TZ)
+
+
 def read_predictions(
     settings: Settings, start: dt.date, end: dt.date, *, shadow: bool = False
 ) -> pd.DataFrame:
