@@ -168,7 +168,7 @@ class Settings(BaseSettings):
     retrain_cooldown_days: int = Field(default=7, ge=0)
     canary_min_labelled: int = Field(default=300, ge=1)
     canary_margin: float = Field(default=0.0, ge=0.0)  # challenger may be this much worse (AUC)
-    # The paired canary verdict (issue 16, loop/verdict.py): serving scores every champion-answered
+    # The paired canary verdict (issue 16, registry/verdict.py): serving scores every champion-answered
     # request with the challenger too (logged as variant "shadow", never returned); the verdict is
     # a sequential test on those pairs: error rate alpha over all looks, no promotion or rollback
     # for an AUC difference inside the margin, looks doubling from canary_min_labelled pairs up to

@@ -41,3 +41,18 @@ do_POST
 do_PUT
 do_DELETE
 do_PATCH
+# Dataclass fields written out whole (dataclasses.asdict: run metadata, version tags, reports).
+_.canary_from
+_.truth_auc_diff
+_.truth_flights
+_.truth_cost_diff
+_.paired_days
+_.paired_flights
+_.paired_low
+_.paired_high
+_.unpaired_days
+_.unpaired_flights
+_.cost_champion
+_.cost_challenger
+_.log_loss_low
+_.log_loss_high

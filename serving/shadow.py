@@ -1,6 +1,6 @@
 """Shadow scoring: the challenger scores the flights the champion answered, logged, never returned.
 
-The canary verdict (``mlsys_assets/loop/verdict.py``) compares both models on the *same*
+The canary verdict (``mlsys_assets/registry/verdict.py``) compares both models on the *same*
 flights; this gives it the challenger's probability and decision for every champion answer,
 from the feature columns serving already looked up (no second lookup), logged as variant
 ``shadow`` with the answer's request id.

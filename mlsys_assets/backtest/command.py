@@ -124,7 +124,7 @@ def _verdicts(result: BacktestResult, settings: Settings) -> None:
         judge_challengers,
         max_wait_tradeoff,
     )
-    from mlsys_assets.loop.verdict import VerdictRule
+    from mlsys_assets.registry.verdict import VerdictRule
 
     cache: dict = {}
     table = judge_challengers(result, result.period, settings, cache)

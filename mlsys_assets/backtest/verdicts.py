@@ -4,7 +4,7 @@ For every retrain of a policy the model it replaces is the champion and the new 
 challenger. From the day the challenger would enter the canary, the labelled flights arrive day
 by day (each day's outcomes at its end) and two procedures decide:
 
-- **paired** (``loop/verdict.py``): shadow scoring gives both models' probabilities on every
+- **paired** (``registry/verdict.py``): shadow scoring gives both models' probabilities on every
   flight; the sequential test is looked at after each day's labels, up to its maximum wait;
 - **unpaired** (the earlier rule): ``canary_share`` of the flights (a stable hash of the flight,
   as serving hashes the request id) are answered by the challenger, the rest by the champion;
@@ -31,8 +31,8 @@ import pandas as pd
 from mlsys_assets.backtest.engine import BacktestResult
 from mlsys_assets.backtest.frame import DAY, PeriodFrame, labelled
 from mlsys_assets.business_cost import CostModel
-from mlsys_assets.loop.verdict import KEEP, PROMOTE, ROLLBACK, WAIT, VerdictRule, judge
 from mlsys_assets.monitoring.reference import LABEL
+from mlsys_assets.registry.verdict import KEEP, PROMOTE, ROLLBACK, WAIT, VerdictRule, judge
 from mlsys_assets.settings import Settings
 from mlsys_assets.training import metrics
 from mlsys_assets.training.evaluate import predict

@@ -16,9 +16,9 @@ import pytest
 from mlsys_assets.loop.canary_asset import canary_decision
 from mlsys_assets.loop.jobs import SIGNAL_TAG
 from mlsys_assets.loop.sensors import canary_evaluation
-from mlsys_assets.loop.verdict import VerdictRule
 from mlsys_assets.model_contract import ALIAS_CHALLENGER, ALIAS_CHAMPION
 from mlsys_assets.registry import aliases
+from mlsys_assets.registry.verdict import VerdictRule
 from mlsys_assets.resources import build_resources
 from mlsys_assets.resources.tracking import Tracking
 from tests.loop.conftest import Candidates, register, serve_day, use_settings

@@ -14,7 +14,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mlsys_assets.business_cost import CostModel
-from mlsys_assets.loop.verdict import (
+from mlsys_assets.registry.verdict import (
     KEEP,
     PROMOTE,
     ROLLBACK,
