@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 FEATURE_VALUES = pa.struct(
     [(f.name, pa.string() if f.categorical else pa.float64()) for f in SERVED.features]
 )
+CONTRIBUTIONS = pa.struct([(f.name, pa.float64()) for f in SERVED.features])
 PREDICTION_SCHEMA = pa.schema(
     [
         ("request_id", pa.string()),
@@ -76,6 +77,10 @@ PREDICTION_SCHEMA = pa.schema(
         ("threshold", pa.float64()),
         ("fallbacks", pa.list_(pa.string())),
         ("latency_ms", pa.float64()),
+        # explain=true: every feature's TreeSHAP contribution (log-odds) and the bias (null
+        # when the answer was not explained), see serving/explain.py.
+        ("contributions", CONTRIBUTIONS),
+        ("contribution_bias", pa.float64()),
     ]
 )
 FEEDBACK_SCHEMA = pa.schema(

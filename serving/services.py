@@ -7,10 +7,12 @@ import os
 from dataclasses import dataclass
 
 from mlsys_assets.clock import serving_clock
+from mlsys_assets.resources.event_stream import EventStream, build_event_stream
 from mlsys_assets.scoring.loading import RegistryReader
 from mlsys_assets.scoring.rules import BusinessRule
 from mlsys_assets.settings import Settings
 from serving.batcher import MicroBatcher
+from serving.decisions import DecisionPublisher
 from serving.features import FeatureSource
 from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher
@@ -35,6 +37,7 @@ class Services:
     feedback_log: ParquetLog
     pipeline: InferencePipeline
     batcher: MicroBatcher
+    decisions: DecisionPublisher | None = None
 
     @classmethod
     def start(
@@ -52,6 +55,7 @@ class Services:
             generation=ReloadGeneration(settings.home_dir / "serving" / "reload_generation"),
         )
         features = FeatureSource.from_settings(settings)
+        decisions = _decisions(settings, metrics) if settings.serving_decisions else None
         pipeline = InferencePipeline(
             model_name=settings.model_name,
             watcher=watcher,
@@ -61,8 +65,12 @@ class Services:
             metrics=metrics,
             log=prediction_log,
             clock=serving_clock(settings),
+            explain_top_k=settings.serving_explain_top_k,
+            outputs=decisions,
         )
         prediction_log.start()
+        if decisions is not None:
+            decisions.start()
         feedback_log.start()
         result = watcher.refresh()
         logger.info("initial model load: %s", result)
@@ -76,14 +84,27 @@ class Services:
             feedback_log,
             pipeline,
             MicroBatcher(pipeline),
+            decisions,
         )
 
     def stop(self) -> None:
         """Stop polling and flush every buffered record (a graceful stop loses none)."""
         self.watcher.stop()
+        if self.decisions is not None:
+            self.decisions.close()
         self.prediction_log.close()
         self.feedback_log.close()
         self.features.close()
+
+
+def _decisions(settings: Settings, metrics: ServingMetrics) -> DecisionPublisher:
+    """The outbound stream's publisher, on the event stream the settings name."""
+    stream: EventStream = build_event_stream(settings)
+    return DecisionPublisher(
+        stream,
+        on_published=metrics.decisions_published.inc,
+        on_dropped=metrics.decisions_dropped.inc,
+    )
 
 
 def bound_registry_calls(settings: Settings) -> None:
