@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from mlsys_assets.monitoring.explanations import mean_abs_contributions, store_day
 from serving.app import create_app
 from serving.explain import contributions
 from serving.pipeline import flight_fields
@@ -111,3 +112,27 @@ def test_contributions_are_logged_with_the_prediction(world: World) -> None:
     for flight in flights[20:]:
         bias, values = by_id[flight["request_id"]]
         assert bias is None and all(v is None for v in values.values())
+
+
+def test_monitoring_keeps_the_days_mean_absolute_contribution_per_feature(
+    all_features: TestClient, world: World
+) -> None:
+    flights = [f | {"request_id": f"mon-{i}"} for i, f in enumerate(next_day_requests(world, 80))]
+    answers = all_features.post("/predict/batch?explain=true", json={"flights": flights}).json()
+    all_features.post("/predict/batch", json={"flights": flights[:10]})  # not explained
+    all_features.app.state.services.prediction_log.flush()
+    found = mean_abs_contributions(world.settings.predictions_dir / "log", world.next_day)
+    expected: dict[str, list[float]] = {}
+    for answer in answers["predictions"]:
+        for c in answer["explanation"]["contributions"]:
+            expected.setdefault(c["feature"], []).append(abs(c["contribution"]))
+    by_feature = dict(zip(found["feature"], found["mean_abs_contribution"], strict=True))
+    assert by_feature == pytest.approx({k: float(np.mean(v)) for k, v in expected.items()})
+    assert set(found["explained"]) == {80}
+    assert list(found["mean_abs_contribution"]) == sorted(by_feature.values(), reverse=True)
+    with duckdb.connect(str(world.settings.home_dir / "m.duckdb")) as conn:
+        store_day(conn, world.next_day, found)
+        store_day(conn, world.next_day, found)  # a rerun replaces the day
+        assert conn.execute("SELECT count(*) FROM monitoring.feature_contributions").fetchone()[
+            0
+        ] == len(found)
