@@ -356,6 +356,7 @@ async def _grpc_loop(
     concurrency: int,
     duration: float,
     rate: float | None,
+    on_tick: object = None,
 ) -> LoadResult:
     """Closed loop (``rate`` None: each worker sends on each answer) or open loop (``rate``
     requests/s over the workers, latency counted from the scheduled time)."""
@@ -388,7 +389,10 @@ async def _grpc_loop(
                     result.errors += 1
                 result.latencies.append(time.perf_counter() - min(sent, scheduled))
 
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        tasks = [asyncio.create_task(worker(i)) for i in range(concurrency)]
+        if on_tick is not None:
+            tasks.append(asyncio.create_task(on_tick()))  # type: ignore[operator]
+        await asyncio.gather(*tasks)
         result.elapsed = time.perf_counter() - begin
     return result
 
@@ -401,10 +405,15 @@ def grpc_closed_loop(
 
 
 def grpc_open_loop(
-    port: int, requests: Sequence[bytes], rate: float, duration: float, workers: int = 8
+    port: int,
+    requests: Sequence[bytes],
+    rate: float,
+    duration: float,
+    workers: int = 8,
+    on_tick: object = None,
 ) -> LoadResult:
     """A constant ``rate`` of ModelInfer calls/s for ``duration`` s."""
-    return _run(_grpc_loop(port, requests, workers, duration, rate))
+    return _run(_grpc_loop(port, requests, workers, duration, rate, on_tick))
 
 
 def v2_rest_body(flight: dict[str, object]) -> bytes:
