@@ -9,7 +9,7 @@ export MLSYS_HOME ?= $(CURDIR)/.mlsys
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install services demo test test-fast lint fmt dev ui serve bench clean
+.PHONY: help install services demo test test-fast test-not-slow lint fmt dev ui serve bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,12 +33,17 @@ demo: install ## the main job on the embedded default; leaves the UIs up until C
 test: install ## every test, slow end-to-end ones included
 	$(BIN)/python -m pytest
 
-test-fast: install ## the tests not marked slow
+test-fast: install ## the unit tier (tests/unit: no MLflow/XGBoost, in-memory stores), seconds
+	$(BIN)/python -m pytest -m unit tests/unit -p no:schemathesis -p no:faker -p no:typeguard
+
+test-not-slow: install ## every test not marked slow
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: install ## ruff check and format check
+lint: install ## ruff, imports one way (import-linter), no unused code (vulture)
 	$(BIN)/ruff check mlsys_assets serving tests benchmarks
 	$(BIN)/ruff format --check mlsys_assets serving tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 fmt: install ## format and autofix
 	$(BIN)/ruff format mlsys_assets serving tests benchmarks

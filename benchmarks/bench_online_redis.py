@@ -33,10 +33,11 @@ from mlsys_assets.features import (  # noqa: E402
     lookup_online_features_batch,
     materialize_online,
 )
-from mlsys_assets.features.catalog import FEATURE_VIEWS  # noqa: E402
+from mlsys_assets.features.catalog import FEATURE_VIEWS, view_ttl_seconds  # noqa: E402
 from mlsys_assets.features.offline import compute_all  # noqa: E402
 from mlsys_assets.features.parity import parity_moment  # noqa: E402
-from mlsys_assets.resources.online_store import OnlineStore, build_online_store  # noqa: E402
+from mlsys_assets.resources.backends import build_online_store  # noqa: E402
+from mlsys_assets.resources.online_store import OnlineStore  # noqa: E402
 from mlsys_assets.resources.redis_online_store import RedisOnlineStore  # noqa: E402
 from mlsys_assets.settings import Settings  # noqa: E402
 from tests.reference_data import load_reference  # noqa: E402
@@ -98,7 +99,8 @@ def main() -> None:
     redis_store = build_online_store(
         Settings(
             home=WORK / "mlsys", online_store="redis", redis_url=args.redis_url, redis_prefix=PREFIX
-        )
+        ),
+        view_ttl_seconds=view_ttl_seconds(),
     )
     assert isinstance(redis_store, RedisOnlineStore)
     redis_store.clear()

@@ -33,9 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mlsys_assets.clock import day_end_utc, utc_now  # noqa: E402
+from mlsys_assets.features.catalog import view_ttl_seconds  # noqa: E402
 from mlsys_assets.replay.publish import WEATHER_TOPIC, Replayer, _WeatherFeed  # noqa: E402
-from mlsys_assets.resources.event_stream import EventStream, build_event_stream  # noqa: E402
-from mlsys_assets.resources.online_store import OnlineStore, build_online_store  # noqa: E402
+from mlsys_assets.resources.backends import build_event_stream, build_online_store  # noqa: E402
+from mlsys_assets.resources.event_stream import EventStream  # noqa: E402
+from mlsys_assets.resources.online_store import OnlineStore  # noqa: E402
 from mlsys_assets.settings import Settings  # noqa: E402
 from mlsys_assets.stream.freshness import Freshness  # noqa: E402
 from mlsys_assets.stream.processor import StreamProcessor  # noqa: E402
@@ -91,7 +93,7 @@ def _publish_weather_in_bulk(stream: EventStream, end: dt.datetime) -> int:
 def _drain(settings: Settings, stream: EventStream, sources: tuple) -> tuple[int, float]:
     processor = StreamProcessor(
         stream,
-        build_online_store(settings),
+        build_online_store(settings, view_ttl_seconds=view_ttl_seconds()),
         sources=sources,
         batch_events=settings.stream_batch_events,
     )
@@ -139,7 +141,7 @@ def fast(month: Settings, year: Settings, departures: Settings) -> dict[str, flo
 def live(settings: Settings, hours: int, gap: float) -> dict[str, float]:
     """One observation hour every ``gap`` s while the processor polls; lag per event."""
     stream: EventStream = build_event_stream(settings)
-    store: OnlineStore = build_online_store(settings)
+    store: OnlineStore = build_online_store(settings, view_ttl_seconds=view_ttl_seconds())
     feed = _WeatherFeed(stream, None, settings.seed)
     processor = StreamProcessor(
         stream, store, group="bench-live", batch_events=settings.stream_batch_events

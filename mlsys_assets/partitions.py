@@ -1,7 +1,13 @@
-"""Partitions shared by every time-based asset: one per New York local day of 2013."""
+"""Partitions shared by every time-based asset: one per New York local day of the data span."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dagster as dg
 
-DAILY_2013 = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2014-01-01")
+from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
+
+DAILY_2013 = dg.DailyPartitionsDefinition(
+    start_date=FIRST_DAY.isoformat(), end_date=(LAST_DAY + dt.timedelta(days=1)).isoformat()
+)

@@ -168,7 +168,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"MLSYS_PROFILE=prod needs {', '.join(missing)} to be set")
         return self
 
-    # Derived locations under MLSYS_HOME (see DESIGN.md "Where state lives").
+    # Derived locations under MLSYS_HOME (docs/architecture.md "Where state lives").
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()

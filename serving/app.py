@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 # While serving: how long a thread may hold the GIL when another wants it (Python's default 5 ms).
 GIL_SWITCH_SECONDS = 0.0005
-# The contract's endpoints (DESIGN.md): metric labels are these, anything else is "other".
+# The contract's endpoints (docs/architecture.md "HTTP"): metric labels are these, anything
+# else is "other".
 ENDPOINTS = (
     "/predict",
     "/predict/batch",

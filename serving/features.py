@@ -22,14 +22,11 @@ from typing import Any
 
 from mlsys_assets.clock import utc_now
 from mlsys_assets.features.catalog import SERVED
-from mlsys_assets.features.entities import PREDICTION_LEAD
 from mlsys_assets.features.online import lookup_online_feature_columns
 from mlsys_assets.features.request import request_feature_columns
-from mlsys_assets.resources.online_store import (
-    OnlineStore,
-    SQLiteOnlineStore,
-    build_online_store,
-)
+from mlsys_assets.prediction_log_contract import feature_time as contract_feature_time
+from mlsys_assets.resources.backends import build_online_store
+from mlsys_assets.resources.online_store import OnlineStore, SQLiteOnlineStore
 from mlsys_assets.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -147,13 +144,8 @@ class FeatureSource:
 
 
 def feature_time(scheduled_departure: dt.datetime, now: dt.datetime | None = None) -> dt.datetime:
-    """The feature time of a request: now, but never later than training's prediction time.
-
-    Training sees each flight's features as of ``scheduled_departure - PREDICTION_LEAD``; a
-    request made earlier uses what is known now, and a replayed (past) flight gets exactly the
-    features training would have seen, which keeps online and offline scores equal.
-    """
-    return min(now or utc_now(), scheduled_departure - PREDICTION_LEAD)
+    """The feature time of a request made ``now`` (``prediction_log_contract.feature_time``)."""
+    return contract_feature_time(scheduled_departure, now or utc_now())
 
 
 def _inode(path: Path | None) -> int | None:

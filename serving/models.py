@@ -69,7 +69,6 @@ class ModelWatcher:
         self.baseline_cache = baseline_cache
         self.state = ServingModels(**_cached_baseline(baseline_cache))
         self.last_refresh_ok: bool | None = None
-        self.last_refresh_at: float | None = None
         self.last_error: str | None = None
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
@@ -113,7 +112,6 @@ class ModelWatcher:
     def refresh(self) -> RefreshResult:
         """Read both aliases and load what changed; keep serving the current set on failure."""
         with self._refresh_lock:
-            self.last_refresh_at = time.time()
             try:
                 wanted = {
                     ALIAS_CHAMPION: self.reader.alias_version(ALIAS_CHAMPION),

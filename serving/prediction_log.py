@@ -37,7 +37,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mlsys_assets.features.catalog import SERVED
+from mlsys_assets.nycflights import LOCAL_TZ
+from mlsys_assets.prediction_log_contract import (  # noqa: F401  (the log's schemas, re-exported)
+    FEEDBACK_SCHEMA,
+    PREDICTION_SCHEMA,
+)
 from serving.wal import (
     WriteAheadLog,
     dead_owner,
@@ -49,52 +53,8 @@ from serving.wal import (
 
 logger = logging.getLogger(__name__)
 
-FEATURE_VALUES = pa.struct(
-    [(f.name, pa.string() if f.categorical else pa.float64()) for f in SERVED.features]
-)
-CONTRIBUTIONS = pa.struct([(f.name, pa.float64()) for f in SERVED.features])
-PREDICTION_SCHEMA = pa.schema(
-    [
-        ("request_id", pa.string()),
-        ("logged_at", pa.timestamp("us")),  # naive UTC, wall clock: when it was answered
-        ("requested_at", pa.timestamp("us")),  # naive UTC: the request's moment (replay clock)
-        ("endpoint", pa.string()),
-        ("carrier", pa.string()),
-        ("flight", pa.int64()),
-        ("tailnum", pa.string()),
-        ("origin", pa.string()),
-        ("dest", pa.string()),
-        ("scheduled_departure", pa.timestamp("us")),  # naive UTC
-        ("distance", pa.float64()),
-        ("feature_values", FEATURE_VALUES),  # what the model received (null: missing)
-        ("missing_features", pa.list_(pa.string())),
-        ("model_name", pa.string()),
-        ("model_version", pa.string()),
-        ("variant", pa.string()),
-        ("delay_probability", pa.float64()),
-        ("delayed", pa.bool_()),
-        ("rule", pa.string()),
-        ("threshold", pa.float64()),
-        ("fallbacks", pa.list_(pa.string())),
-        ("latency_ms", pa.float64()),
-        # explain=true: every feature's TreeSHAP contribution (log-odds) and the bias (null
-        # when the answer was not explained), see serving/explain.py.
-        ("contributions", CONTRIBUTIONS),
-        ("contribution_bias", pa.float64()),
-    ]
-)
-FEEDBACK_SCHEMA = pa.schema(
-    [
-        ("request_id", pa.string()),
-        ("logged_at", pa.timestamp("us")),
-        ("arr_delay", pa.float64()),
-        ("cancelled", pa.bool_()),
-    ]
-)
 Columns = Mapping[str, Any]
 """Records column by column: a list per field (a struct field: a dict of lists per sub-field)."""
-
-LOCAL_TZ = "America/New_York"
 
 
 def flight_day(table: pa.Table) -> pa.Array:

@@ -1,4 +1,5 @@
-"""The HTTP contract's bodies (DESIGN.md "HTTP"): pydantic models, so the OpenAPI schema is exact.
+"""The HTTP contract's bodies (docs/architecture.md "HTTP"): pydantic models, so the OpenAPI
+schema is exact.
 
 Validation is strict about formats and ranges so that a 422 names the offending field, and
 ``extra="forbid"`` means no request can smuggle a model URI, a path or a backend choice in.

@@ -15,10 +15,6 @@ from fastapi import Header, HTTPException, Request, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    """Raised from ``receive`` when a streamed body passes the limit."""
-
-
 class BodyLimitMiddleware:
     """Answer 413 to any request whose body is larger than ``max_bytes``."""
 

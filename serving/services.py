@@ -7,6 +7,13 @@ import os
 from dataclasses import dataclass
 
 from mlsys_assets.clock import serving_clock
+from mlsys_assets.prediction_log_contract import (
+    FEEDBACK_LOG_DIR,
+    FEEDBACK_SCHEMA,
+    PREDICTION_LOG_DIR,
+    PREDICTION_SCHEMA,
+    WAL_DIR,
+)
 from mlsys_assets.resources.event_stream import EventStream, build_event_stream
 from mlsys_assets.scoring.loading import RegistryReader
 from mlsys_assets.scoring.rules import BusinessRule
@@ -17,14 +24,10 @@ from serving.features import FeatureSource
 from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher
 from serving.pipeline import InferencePipeline
-from serving.prediction_log import FEEDBACK_SCHEMA, PREDICTION_SCHEMA, ParquetLog, flight_day
+from serving.prediction_log import ParquetLog, flight_day
 from serving.reload_broadcast import ReloadGeneration
 
 logger = logging.getLogger(__name__)
-
-PREDICTION_LOG_DIR = "log"
-FEEDBACK_LOG_DIR = "feedback"
-WAL_DIR = "wal"  # predictions/wal/<log>/: each process's write-ahead segments
 
 
 @dataclass

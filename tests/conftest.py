@@ -1,10 +1,15 @@
-"""Shared fixtures: every test gets its own MLSYS_HOME under tmp_path."""
+"""Shared fixtures: every test gets its own MLSYS_HOME under tmp_path.
+
+Nothing here imports MLflow, XGBoost or serving at collection time: the unit tier
+(``make test-fast``) loads this file too, and a world is built only for the tests that ask.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,7 +19,9 @@ import pytest
 os.environ.setdefault("MLSYS_SERVING_GRPC_PORT", "0")
 
 from mlsys_assets.settings import Settings, get_settings
-from tests.serving.world import World, build_world
+
+if TYPE_CHECKING:
+    from tests.serving.world import World
 
 
 @pytest.fixture
@@ -36,5 +43,7 @@ def settings(mlsys_home: Path) -> Settings:
 def world_template(tmp_path_factory: pytest.TempPathFactory) -> World:
     """A real world, built once per session: reference data, offline and online features, and
     real models in a real MLflow registry. Serving and loop tests copy it or read it."""
+    from tests.serving.world import build_world  # MLflow, XGBoost: only when a test needs it
+
     home = tmp_path_factory.mktemp("serving-world") / "home"
     return build_world(Settings(home=home))

@@ -7,6 +7,7 @@ import time
 
 import click
 
+from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
 from mlsys_assets.settings import get_settings
 
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
@@ -20,8 +21,8 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
     multiple=True,
     help="Retraining policy to replay (repeatable; default: all three side by side).",
 )
-@click.option("--from", "start", type=_DAY, default="2013-01-01", show_default=True)
-@click.option("--to", "end", type=_DAY, default="2013-12-31", show_default=True)
+@click.option("--from", "start", type=_DAY, default=FIRST_DAY.isoformat(), show_default=True)
+@click.option("--to", "end", type=_DAY, default=LAST_DAY.isoformat(), show_default=True)
 @click.option(
     "--initial-months",
     type=click.IntRange(1, 11),

@@ -25,6 +25,7 @@ from mlsys_assets.backtest.frame import DAY, PeriodFrame, labelled, load_period
 from mlsys_assets.backtest.models import BacktestModel, ModelCache
 from mlsys_assets.backtest.policies import Policy, PolicyRun, steps, walk
 from mlsys_assets.monitoring.reference import LABEL
+from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
 from mlsys_assets.settings import Settings
 from mlsys_assets.training import metrics
 
@@ -35,8 +36,8 @@ MODEL_DAY = "model_data_day"
 class BacktestConfig:
     """The period, the initial training months and the walk's step."""
 
-    start: dt.date = dt.date(2013, 1, 1)
-    end: dt.date = dt.date(2013, 12, 31)
+    start: dt.date = FIRST_DAY
+    end: dt.date = LAST_DAY
     initial_months: int = 3
     step_days: int = 1
     policies: tuple[Policy, ...] = ("never", "monthly", "drift")

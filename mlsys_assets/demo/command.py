@@ -89,7 +89,7 @@ def demo(
     """Run the main job end to end on the embedded default, then print a summary."""
     from mlsys_assets.registry import aliases
     from mlsys_assets.replay.publish import Replayer
-    from mlsys_assets.resources.event_stream import build_event_stream
+    from mlsys_assets.resources.backends import build_event_stream
     from mlsys_assets.resources.tracking import Tracking
     from mlsys_assets.resources.warehouse import Warehouse
 

@@ -22,6 +22,7 @@ from mlsys_assets.loop.jobs import REASON_TAG, SIGNAL_TAG
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions, served_features
 from mlsys_assets.monitoring.skew import offline_features
+from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
 from mlsys_assets.registry import aliases
 from mlsys_assets.registry.store import load_version
 from mlsys_assets.resources.tracking import Tracking
@@ -110,7 +111,7 @@ def monthly_auc(
     settings: Settings, warehouse: Warehouse, tracking: Tracking, first_champion: str | None
 ) -> list[dict[str, Any]]:
     """Live AUC per month of what was served, beside the first champion on the same flights."""
-    predictions = read_predictions(settings, dt.date(2013, 1, 1), dt.date(2013, 12, 31))
+    predictions = read_predictions(settings, FIRST_DAY, LAST_DAY)
     if predictions.empty:
         return []
     with warehouse.connect(read_only=True) as conn:
@@ -146,7 +147,7 @@ def live_vs_offline(settings: Settings, warehouse: Warehouse, tracking: Tracking
     looked it up, scored by the version that answered. Equal features give equal scores, so
     the two AUCs differ only where serving saw a different world than training does.
     """
-    predictions = read_predictions(settings, dt.date(2013, 1, 1), dt.date(2013, 12, 31))
+    predictions = read_predictions(settings, FIRST_DAY, LAST_DAY)
     predictions = predictions[predictions["variant"] != "fallback"].reset_index(drop=True)
     if predictions.empty:
         return {}

@@ -13,6 +13,7 @@ from mlsys_assets.features.docs import service_markdown, view_metadata
 from mlsys_assets.features.offline import compute_view, ensure_tables
 from mlsys_assets.features.online import from_us, materialize_online
 from mlsys_assets.features.spec import FeatureView, format_ttl
+from mlsys_assets.nycflights import FIRST_DAY
 from mlsys_assets.partitions import DAILY_2013
 from mlsys_assets.resources.online_store import OnlineStore
 from mlsys_assets.resources.warehouse import Warehouse
@@ -74,7 +75,7 @@ def feature_table_asset(view: FeatureView) -> dg.AssetsDefinition:
             start = window.start.date()
             end = (window.end - dt.timedelta(days=1)).date()
         else:
-            start = end = dt.date(2013, 1, 1)  # unused: full refresh
+            start = end = FIRST_DAY  # unused: full refresh
         with warehouse.connect() as conn:
             ensure_tables(conn, FEATURE_VIEWS)
             rows = compute_view(conn, view, start, end)

@@ -1,8 +1,9 @@
 """The feature definitions of the flights task: every feature mlsys serves is declared here, once.
 
-Leakage rules they encode (DESIGN.md): outcomes of local day D are known at the end of D, weather
-of hour h once h is over, the schedule a day ahead, a plane's attributes from ``valid_from``. A
-feature value is usable at time t only if its ``event_timestamp`` is strictly before t.
+Leakage rules they encode (docs/architecture.md "Time"): outcomes of local day D are known at
+the end of D, weather of hour h once h is over, the schedule a day ahead, a plane's attributes
+from ``valid_from``. A feature value is usable at time t only if its ``event_timestamp`` is
+strictly before t.
 """
 
 from __future__ import annotations
@@ -273,6 +274,17 @@ INTRADAY_PLANE = OnDemandView(
     ttl=dt.timedelta(days=2),
 )
 INTRADAY_VIEWS: tuple[OnDemandView, ...] = (INTRADAY_ORIGIN, INTRADAY_CARRIER, INTRADAY_PLANE)
+
+
+def view_ttl_seconds() -> dict[str, float]:
+    """Each view's TTL in seconds, day tables included (they expire a day after their day).
+
+    The writers of the online store hand it to ``resources.backends.build_online_store``: Redis
+    expires each key that long after its write (the reader still judges staleness).
+    """
+    views = (*FEATURE_VIEWS, *INTRADAY_VIEWS)
+    return {v.name: v.ttl.total_seconds() for v in views if v.ttl is not None}
+
 
 FLIGHTS_V2 = FeatureService(
     name="flights_v2",

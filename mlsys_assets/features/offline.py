@@ -16,7 +16,7 @@ import duckdb
 
 from mlsys_assets.clock import utc_now
 from mlsys_assets.features.spec import FeatureView
-from mlsys_assets.nycflights import LOCAL_TZ
+from mlsys_assets.nycflights import FIRST_DAY, LOCAL_TZ
 from mlsys_assets.resources.warehouse import transaction
 
 SCHEMA = "features"
@@ -206,6 +206,6 @@ def compute_all(
     if start is None or end is None:
         span = raw_date_range(conn)
         if span is None:
-            span = (dt.date(2013, 1, 1), dt.date(2013, 1, 1))
+            span = (FIRST_DAY, FIRST_DAY)
         start, end = start or span[0], end or span[1]
     return {view.name: compute_view(conn, view, start, end) for view in views}

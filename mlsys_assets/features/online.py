@@ -244,8 +244,7 @@ def lookup_online_feature_columns(
                 ]
     for view, (found_tables, groups) in zip(service.on_demand, on_demand, strict=True):
         payloads = [None if r is None else r[2] for r in found_tables]
-        for name, values in online_intraday(payloads, groups, now_us, view).items():
-            columns[name] = [None if v != v else float(v) for v in values.tolist()]
+        columns.update(online_intraday(payloads, groups, now_us, view))
     return OnlineFeatureColumns(columns, count, tuple(unserved))
 
 
@@ -309,10 +308,6 @@ def _resolve(
 
 
 # ------------------------------------------------------------------------------ materialize
-class MaterializationInterrupted(RuntimeError):
-    """Raised by ``materialize_online(stop_after_chunks=...)``: simulates a crash (tests)."""
-
-
 def _clean(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
 
@@ -372,7 +367,6 @@ def materialize_online(
     views: Sequence[FeatureView],
     *,
     chunk_size: int = 5_000,
-    stop_after_chunks: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Push each view's changed entities (newest value per entity) to the store.
@@ -384,7 +378,6 @@ def materialize_online(
     Returns per view: rows written, chunks, and the watermark (epoch microseconds).
     """
     stats: dict[str, dict[str, int]] = {}
-    chunks_done = 0
     for view in views:
         wm_name, pending_name, newest_name = _state_names(view)
         written = chunks = 0
@@ -409,8 +402,6 @@ def materialize_online(
             ).fetchall()
             newest = int(state.get(newest_name, "-1"))
             for start in range(0, len(rows), chunk_size):
-                if stop_after_chunks is not None and chunks_done >= stop_after_chunks:
-                    raise MaterializationInterrupted(f"stopped after {chunks_done} chunks")
                 chunk = rows[start : start + chunk_size]
                 batch = [online_row(view, r) for r in chunk]
                 newest = max(newest, max(b.event_us for b in batch))
@@ -418,7 +409,6 @@ def materialize_online(
                 store.write_batch(batch, {pending_name: progress, newest_name: str(newest)})
                 written += len(batch)
                 chunks += 1
-                chunks_done += 1
             store.write_batch([], {wm_name: str(target), pending_name: None})
             if log is not None:
                 log(f"{view.name}: {len(rows)} entities up to computed_at {from_us(target)}")

@@ -64,10 +64,6 @@ class Entity:
     description: str
     derived: Mapping[str, DerivedKey] = field(default_factory=dict)
 
-    def row_expr(self, key: str) -> str:
-        """SQL giving join key ``key`` from an entity row."""
-        return self.derived[key].sql if key in self.derived else key
-
     def key_sql(self, alias: str = "") -> str:
         """SQL giving the online key string of a feature-table row (same format as ``keys``)."""
         prefix = f"{alias}." if alias else ""
@@ -179,10 +175,6 @@ class OnDemandView:
     compute: str  # the entity kind in ``intraday.COMPUTE``
     params: Mapping[str, Any] = field(default_factory=dict)
     ttl: dt.timedelta | None = None  # how long the online store keeps a day table
-
-    @property
-    def state_prefix(self) -> str:
-        return f"{self.name}:"
 
 
 @dataclass(frozen=True)

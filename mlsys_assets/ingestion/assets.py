@@ -7,9 +7,10 @@ sits in the ``warehouse`` pool (DuckDB has one writer).
 """
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import dagster as dg
+import duckdb
 
 from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.checks import (
@@ -25,6 +26,7 @@ from mlsys_assets.ingestion.contracts import DEPARTURES_VERSION, FLIGHTS_VERSION
 from mlsys_assets.ingestion.departures import ingest_departures
 from mlsys_assets.ingestion.flights import ingest_flights
 from mlsys_assets.ingestion.reference import REFERENCE_TABLES, ingest_reference
+from mlsys_assets.ingestion.report import IngestReport
 from mlsys_assets.ingestion.store import ensure_tables
 from mlsys_assets.ingestion.weather import ingest_weather
 from mlsys_assets.partitions import DAILY_2013
@@ -54,77 +56,76 @@ def _range(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
     return dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)
 
 
-@dg.asset(
-    key="raw_flights",
-    group_name=GROUP,
-    partitions_def=DAILY_2013,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=POOL,
-    kinds={"duckdb"},
-    check_specs=_checks("raw_flights", _CONTRACT, _RECONCILIATION),
-    metadata={"contract_version": FLIGHTS_VERSION, "table": "raw.flights"},
-)
+def _daily(table: str, contract_version: str) -> dict:
+    """The ``@dg.asset`` arguments of the daily raw table ``raw.<table>``."""
+    return {
+        "key": f"raw_{table}",
+        "group_name": GROUP,
+        "partitions_def": DAILY_2013,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "pool": POOL,
+        "kinds": {"duckdb"},
+        "check_specs": _checks(f"raw_{table}", _CONTRACT, _RECONCILIATION),
+        "metadata": {"contract_version": contract_version, "table": f"raw.{table}"},
+    }
+
+
+def _ingest_daily(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    table: str,
+    ingest: Callable[[duckdb.DuckDBPyConnection, dt.date, dt.date, str], IngestReport],
+) -> Results:
+    """Ingest the run's partition range into ``raw.<table>`` and reconcile it: yields the
+    materialization, the contract check and the reconciliation check."""
+    start, end = _range(context)
+    with warehouse.connect() as conn:
+        report = ingest(conn, start, end, context.run.run_id)
+        reconciliation = reconcile_daily(conn, table, start, end)
+    context.log.info(f"raw_{table} {start}..{end}: {report.totals()} in {report.seconds:.1f}s")
+    yield dg.MaterializeResult(metadata=report.metadata())
+    yield contract_result(report, "contract")
+    yield reconciliation
+
+
+@dg.asset(**_daily("flights", FLIGHTS_VERSION))
 def raw_flights(
     context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone
 ) -> Results:
     """Completed flights from the daily landing files, validated by the flights contract."""
-    start, end = _range(context)
-    with warehouse.connect() as conn:
-        report = ingest_flights(conn, landing_zone.root, start, end, context.run.run_id)
-        reconciliation = reconcile_daily(conn, "flights", start, end)
-    context.log.info(f"raw_flights {start}..{end}: {report.totals()} in {report.seconds:.1f}s")
-    yield dg.MaterializeResult(metadata=report.metadata())
-    yield contract_result(report, "contract")
-    yield reconciliation
+    yield from _ingest_daily(
+        context,
+        warehouse,
+        "flights",
+        lambda conn, start, end, run: ingest_flights(conn, landing_zone.root, start, end, run),
+    )
 
 
-@dg.asset(
-    key="raw_weather",
-    group_name=GROUP,
-    partitions_def=DAILY_2013,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=POOL,
-    kinds={"duckdb"},
-    check_specs=_checks("raw_weather", _CONTRACT, _RECONCILIATION),
-    metadata={"contract_version": WEATHER_VERSION, "table": "raw.weather"},
-)
+@dg.asset(**_daily("weather", WEATHER_VERSION))
 def raw_weather(
     context: dg.AssetExecutionContext, warehouse: Warehouse, event_stream: EventStream
 ) -> Results:
     """Hourly weather consumed from the event stream with a durable cursor in the warehouse."""
-    start, end = _range(context)
-    with warehouse.connect() as conn:
-        report = ingest_weather(conn, event_stream, start, end, context.run.run_id)
-        reconciliation = reconcile_daily(conn, "weather", start, end)
-    context.log.info(f"raw_weather {start}..{end}: {report.totals()} in {report.seconds:.1f}s")
-    yield dg.MaterializeResult(metadata=report.metadata())
-    yield contract_result(report, "contract")
-    yield reconciliation
+    yield from _ingest_daily(
+        context,
+        warehouse,
+        "weather",
+        lambda conn, start, end, run: ingest_weather(conn, event_stream, start, end, run),
+    )
 
 
-@dg.asset(
-    key="raw_departures",
-    group_name=GROUP,
-    partitions_def=DAILY_2013,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=POOL,
-    kinds={"duckdb"},
-    check_specs=_checks("raw_departures", _CONTRACT, _RECONCILIATION),
-    metadata={"contract_version": DEPARTURES_VERSION, "table": "raw.departures"},
-)
+@dg.asset(**_daily("departures", DEPARTURES_VERSION))
 def raw_departures(
     context: dg.AssetExecutionContext, warehouse: Warehouse, event_stream: EventStream
 ) -> Results:
     """Departures and cancellations consumed from the event stream (bitemporal: event_time and
     available_at), with a durable cursor in the warehouse."""
-    start, end = _range(context)
-    with warehouse.connect() as conn:
-        report = ingest_departures(conn, event_stream, start, end, context.run.run_id)
-        reconciliation = reconcile_daily(conn, "departures", start, end)
-    context.log.info(f"raw_departures {start}..{end}: {report.totals()} in {report.seconds:.1f}s")
-    yield dg.MaterializeResult(metadata=report.metadata())
-    yield contract_result(report, "contract")
-    yield reconciliation
+    yield from _ingest_daily(
+        context,
+        warehouse,
+        "departures",
+        lambda conn, start, end, run: ingest_departures(conn, event_stream, start, end, run),
+    )
 
 
 def _reference_asset(table: str) -> dg.AssetsDefinition:

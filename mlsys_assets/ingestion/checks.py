@@ -14,9 +14,8 @@ import duckdb
 
 from mlsys_assets.clock import day_start_utc, ended_day, local_day
 from mlsys_assets.ingestion.report import IngestReport
+from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
 
-FIRST_DAY = dt.date(2013, 1, 1)
-LAST_DAY = dt.date(2013, 12, 31)
 WEATHER_MAX_LAG = dt.timedelta(hours=3)
 # Nights are quiet: the last departures leave around 1 am and the first around 5 am, so the
 # newest departure event may be this old without anything being late.

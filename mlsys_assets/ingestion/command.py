@@ -12,19 +12,22 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command()
-@click.option("--from", "start", type=_DAY, default=None, help="First day (default 2013-01-01).")
+@click.option(
+    "--from", "start", type=_DAY, default=None, help="First day (default: the first day of data)."
+)
 @click.option("--to", "end", type=_DAY, default=None, help="Last day (default: replay clock).")
 def ingest(start: dt.datetime | None, end: dt.datetime | None) -> None:
     """Materialize every ingestion asset for a range of days, as one Dagster run."""
     from mlsys_assets.clock import read_state
     from mlsys_assets.ingestion.run import check_results, ingest_range
+    from mlsys_assets.nycflights import FIRST_DAY
     from mlsys_assets.pool_wait import PoolWaitTimeout
 
     settings = get_settings()
     state = read_state(settings.landing_dir)
     if end is None and state is None:
         raise click.UsageError("nothing replayed yet: run `mlsys replay --until ...` or pass --to")
-    first = start.date() if start else dt.date(2013, 1, 1)
+    first = start.date() if start else FIRST_DAY
     last = end.date() if end else dt.date.fromisoformat(state["last_day"])  # type: ignore[index]
     try:
         result = ingest_range(settings, first, last, say=lambda line: click.echo(line, err=True))

@@ -322,7 +322,3 @@ def current_contract(source: str) -> Contract:
     if source in CONTRACTS:
         return CONTRACTS[source]()
     return reference_contracts()[source]
-
-
-def empty_like(contract: Contract) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in contract.columns})

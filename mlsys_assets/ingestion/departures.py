@@ -33,7 +33,16 @@ from mlsys_assets.ingestion.contracts import (
     departure_times_agree,
     departures_contract,
 )
-from mlsys_assets.ingestion.event_batches import OFFSET, POSITION, judge_events
+from mlsys_assets.ingestion.event_batches import (
+    OFFSET,
+    POSITION,
+    STREAM_ERROR,
+    buffered_records,
+    event_partitions,
+    event_problems,
+    event_records,
+    judge_events,
+)
 from mlsys_assets.ingestion.report import IngestReport, day_keys
 from mlsys_assets.ingestion.store import (
     cursor,
@@ -42,6 +51,7 @@ from mlsys_assets.ingestion.store import (
     set_cursor,
 )
 from mlsys_assets.ingestion.validate import PARTITION, RECORD, validate
+from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
 from mlsys_assets.raw_tables import canonical_departures
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent
 from mlsys_assets.resources.warehouse import transaction
@@ -50,8 +60,7 @@ SOURCE = "departures"
 TOPIC = "departures"
 CONSUMER = "mlsys-ingestion"
 PUBLISHED = "_published_at"
-STREAM_ERROR = "_stream_error"  # key of a buffered bad event's record (with "_raw")
-YEAR_KEYS = frozenset(day_keys(dt.date(2013, 1, 1), dt.date(2013, 12, 31)))
+YEAR_KEYS = frozenset(day_keys(FIRST_DAY, LAST_DAY))
 
 
 def ingest_departures(
@@ -99,9 +108,7 @@ def buffer_events(conn: duckdb.DuckDBPyConnection, events: list[StreamEvent]) ->
     partitions that received events."""
     if not events:
         return set()
-    records: list[Any] = [
-        e.payload.get("record") if e.ok else {STREAM_ERROR: e.error, "_raw": e.raw} for e in events
-    ]
+    records = event_records(events)
     parts = pd.DataFrame(
         [
             {k: r.get(k) for k in ("year", "month", "day")} if isinstance(r, dict) else {}
@@ -110,14 +117,8 @@ def buffer_events(conn: duckdb.DuckDBPyConnection, events: list[StreamEvent]) ->
         columns=["year", "month", "day"],
     ).apply(pd.to_numeric, errors="coerce")
     day = pd.to_datetime(parts, errors="coerce")
-    # An unparseable day falls back to the day the producer published the event for.
-    fallback = pd.Series([str(e.payload.get("day", "unknown")) for e in events])
-    partition = day.dt.strftime("%Y-%m-%d").where(day.notna(), fallback)
-    # A bad event has no day of its own: it goes with the event before it.
-    bad = pd.Series([not e.ok for e in events])
-    if bad.any():
-        before = _partition_before(conn, events[0].offset)
-        partition = partition.where(~bad).ffill().bfill().fillna(before or "unknown")
+    own_day = day.dt.strftime("%Y-%m-%d").where(day.notna())
+    partition = event_partitions(conn, "ingest.departure_events", events, own_day)
     frame = pd.DataFrame(
         {
             "event_offset": [e.offset for e in events],
@@ -136,15 +137,6 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _partition_before(conn: duckdb.DuckDBPyConnection, offset: int) -> str | None:
-    row = conn.execute(
-        """SELECT partition_key FROM ingest.departure_events WHERE event_offset < ?
-           ORDER BY event_offset DESC LIMIT 1""",
-        [offset],
-    ).fetchone()
-    return str(row[0]) if row else None
-
-
 def _rebuild(
     conn: duckdb.DuckDBPyConnection,
     buffered: pd.DataFrame,
@@ -153,8 +145,7 @@ def _rebuild(
     contract: Contract,
 ) -> IngestReport:
     now = utc_now()
-    records = [json.loads(r) for r in buffered["record"]]
-    records = [r if isinstance(r, dict) else {"_not_an_object": r} for r in records]
+    records = buffered_records(buffered)
     problems = _event_problems(records, buffered["published_at"], contract)
     raw = contract.apply_aliases(pd.DataFrame.from_records(records))
     raw = raw.reindex(columns=list(contract.columns))
@@ -195,14 +186,9 @@ def _published(values: pd.Series) -> pd.Series:
 def _event_problems(records: list[dict], published: pd.Series, contract: Contract) -> pd.Series:
     """Why a whole event is refused (NA when it is not): an undecodable event, fields that break
     the contract, or no publication time (without it the row has no ``available_at``)."""
-    shapes = [tuple(r) for r in records]
-    verdicts = {shape: contract.column_problems(list(shape)) for shape in set(shapes)}
-    problems = pd.Series([verdicts[s] for s in shapes], dtype=object)
+    problems = event_problems(records, contract)
     when = _published(published).reset_index(drop=True)
     for index in when.index[when.isna()]:
-        value = published.iloc[index]
-        problems[index] = f"published_at: unparseable value {value!r}"
-    for index, record in enumerate(records):
-        if STREAM_ERROR in record:
-            problems[index] = f"undecodable event: {record[STREAM_ERROR]}"
+        if STREAM_ERROR not in records[index]:  # an undecodable event says so first
+            problems[index] = f"published_at: unparseable value {published.iloc[index]!r}"
     return problems

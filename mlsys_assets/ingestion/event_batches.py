@@ -5,17 +5,73 @@ event is accounted for the same way whatever its topic."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pandas as pd
 
+from mlsys_assets.ingestion.contracts import Contract
 from mlsys_assets.ingestion.report import count_by_partition
 from mlsys_assets.ingestion.store import LOG_COLUMNS, QUARANTINE_COLUMNS
 from mlsys_assets.ingestion.validate import PARTITION, Validated
+from mlsys_assets.resources.event_stream import StreamEvent
 
 OFFSET = "_offset"  # the event's offset in its topic
 POSITION = "_position"  # the segment (or stream) it was read from
+STREAM_ERROR = "_stream_error"  # key of a buffered bad event's record (with "_raw")
+
+
+def event_records(events: Sequence[StreamEvent]) -> list[Any]:
+    """Each event's record; an undecodable event as a record naming its error, so it is
+    buffered (and later quarantined) like any other."""
+    return [
+        e.payload.get("record") if e.ok else {STREAM_ERROR: e.error, "_raw": e.raw} for e in events
+    ]
+
+
+def event_partitions(
+    conn: duckdb.DuckDBPyConnection,
+    buffer_table: str,
+    events: Sequence[StreamEvent],
+    own_day: pd.Series,
+) -> pd.Series:
+    """The partition of each event: its own local day (``own_day``, ``YYYY-MM-DD``, NA when
+    unparseable), else the day the producer published it for; a bad event has no day of its
+    own and goes with the event before it (the same publication)."""
+    fallback = pd.Series([str(e.payload.get("day", "unknown")) for e in events])
+    partition = own_day.where(own_day.notna(), fallback)
+    bad = pd.Series([not e.ok for e in events])
+    if bad.any():
+        row = conn.execute(
+            f"""SELECT partition_key FROM {buffer_table} WHERE event_offset < ?
+                ORDER BY event_offset DESC LIMIT 1""",
+            [events[0].offset],
+        ).fetchone()
+        before = str(row[0]) if row else None
+        partition = partition.where(~bad).ffill().bfill().fillna(before or "unknown")
+    return partition
+
+
+def buffered_records(buffered: pd.DataFrame) -> list[dict[str, Any]]:
+    """The buffered events' records, each a dict (a JSON value that is not an object is kept
+    under ``_not_an_object``, for the contract to refuse)."""
+    records = [json.loads(r) for r in buffered["record"]]
+    return [r if isinstance(r, dict) else {"_not_an_object": r} for r in records]
+
+
+def event_problems(records: list[dict[str, Any]], contract: Contract) -> pd.Series:
+    """Why each whole event is refused (NA when it is not): undecodable, or fields that break
+    the contract (one check per shape of record)."""
+    shapes = [tuple(r) for r in records]
+    verdicts = {shape: contract.column_problems(list(shape)) for shape in set(shapes)}
+    problems = pd.Series([verdicts[s] for s in shapes], dtype=object)
+    for index, record in enumerate(records):
+        if STREAM_ERROR in record:
+            problems[index] = f"undecodable event: {record[STREAM_ERROR]}"
+    return problems
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from typing import Any
 
 import duckdb
 import pandas as pd
 
 from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.contracts import Contract, weather_contract
-from mlsys_assets.ingestion.event_batches import OFFSET, POSITION, judge_events
+from mlsys_assets.ingestion.event_batches import (
+    OFFSET,
+    POSITION,
+    buffered_records,
+    event_partitions,
+    event_problems,
+    event_records,
+    judge_events,
+)
 from mlsys_assets.ingestion.report import IngestReport, day_keys
 from mlsys_assets.ingestion.store import (
     cursor,
@@ -38,7 +45,6 @@ from mlsys_assets.resources.warehouse import transaction
 SOURCE = "weather"
 TOPIC = "weather"
 CONSUMER = "mlsys-ingestion"
-STREAM_ERROR = "_stream_error"  # key of a buffered bad event's record (with "_raw")
 
 
 def ingest_weather(
@@ -79,24 +85,15 @@ def buffer_events(conn: duckdb.DuckDBPyConnection, events: list[StreamEvent]) ->
     """Store events as received, each assigned to the local day of its observation."""
     if not events:
         return 0
-    records: list[Any] = [
-        e.payload.get("record") if e.ok else {STREAM_ERROR: e.error, "_raw": e.raw} for e in events
-    ]
+    records = event_records(events)
     stamps = pd.to_datetime(
         pd.Series([r.get("time_hour") if isinstance(r, dict) else None for r in records]),
         utc=True,
         errors="coerce",
         format="ISO8601",
     )
-    local = stamps.dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m-%d")
-    # An unparseable time falls back to the day the producer published the event for.
-    fallback = pd.Series([str(e.payload.get("day", "unknown")) for e in events])
-    partition = local.where(stamps.notna(), fallback)
-    # A bad event has no day of its own: it goes with the event before it (the same publication).
-    bad = pd.Series([not e.ok for e in events])
-    if bad.any():
-        before = _partition_before(conn, events[0].offset)
-        partition = partition.where(~bad).ffill().bfill().fillna(before or "unknown")
+    local = stamps.dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m-%d").where(stamps.notna())
+    partition = event_partitions(conn, "ingest.weather_events", events, local)
     frame = pd.DataFrame(
         {
             "event_offset": [e.offset for e in events],
@@ -110,15 +107,6 @@ def buffer_events(conn: duckdb.DuckDBPyConnection, events: list[StreamEvent]) ->
     return len(frame)
 
 
-def _partition_before(conn: duckdb.DuckDBPyConnection, offset: int) -> str | None:
-    row = conn.execute(
-        """SELECT partition_key FROM ingest.weather_events WHERE event_offset < ?
-           ORDER BY event_offset DESC LIMIT 1""",
-        [offset],
-    ).fetchone()
-    return str(row[0]) if row else None
-
-
 def _rebuild(
     conn: duckdb.DuckDBPyConnection,
     buffered: pd.DataFrame,
@@ -129,12 +117,8 @@ def _rebuild(
     contract: Contract,
 ) -> IngestReport:
     now = utc_now()
-    records = [json.loads(r) for r in buffered["record"]]
-    records = [r if isinstance(r, dict) else {"_not_an_object": r} for r in records]
-    problems = _key_problems(records, contract)
-    for index, record in enumerate(records):
-        if STREAM_ERROR in record:
-            problems[index] = f"undecodable event: {record[STREAM_ERROR]}"
+    records = buffered_records(buffered)
+    problems = event_problems(records, contract)
     raw = contract.apply_aliases(pd.DataFrame.from_records(records))
     raw = raw.reindex(columns=list(contract.columns))
     raw[PARTITION] = buffered["partition_key"].to_numpy()
@@ -160,10 +144,3 @@ def _rebuild(
     insert_frame(conn, "raw.quarantine", judged.quarantine)
     insert_frame(conn, "raw.ingestion_log", judged.log)
     return IngestReport(SOURCE, contract.version, judged.counts, broken=judged.broken)
-
-
-def _key_problems(records: list[dict], contract: Contract) -> pd.Series:
-    """Why each event's fields break the contract (NA when they do not); one check per shape."""
-    shapes = [tuple(r) for r in records]
-    verdicts = {shape: contract.column_problems(list(shape)) for shape in set(shapes)}
-    return pd.Series([verdicts[s] for s in shapes], dtype=object)

@@ -7,7 +7,6 @@ verdict is only given once the challenger has enough labelled predictions.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
@@ -18,9 +17,8 @@ import pandas as pd
 
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
+from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
 from mlsys_assets.settings import Settings
-
-FIRST_DAY, LAST_DAY = dt.date(2013, 1, 1), dt.date(2013, 12, 31)
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,12 @@ from mlsys_assets.loop.signals import (
     read_warehouse,
     retrain_blocked,
 )
+from mlsys_assets.nycflights import FIRST_DAY
 from mlsys_assets.resources.landing_zone import LandingZone
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import get_settings
 
-FIRST_DAY = dt.date(2013, 1, 1)
 RUNNING = dg.DefaultSensorStatus.RUNNING
 # The daemon evaluates sensors in a loop that runs every 5 s at most. A minimum interval of 5 s
 # would let a sensor evaluated late in one loop miss the next (ticking every 10 s); a shorter one

@@ -8,8 +8,6 @@ column (``log`` or ``batch``) says which.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 
@@ -69,10 +67,6 @@ def prediction_stats(scores: pd.DataFrame, reference: Reference) -> pd.DataFrame
             }
         )
     return pd.DataFrame(rows)
-
-
-def parse_day(partition_key: str) -> dt.date:
-    return dt.date.fromisoformat(partition_key)
 
 
 def reference_or_none(conn: object, settings: Settings) -> Reference | None:

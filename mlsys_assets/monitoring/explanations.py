@@ -16,9 +16,9 @@ import duckdb
 import pandas as pd
 
 from mlsys_assets.clock import utc_now
-from mlsys_assets.monitoring.prediction_log import PREDICTION_LOG_DIR
 from mlsys_assets.monitoring.store import SCHEMA
 from mlsys_assets.partitions import DAILY_2013
+from mlsys_assets.prediction_log_contract import PREDICTION_LOG_DIR
 from mlsys_assets.resources.warehouse import Warehouse, transaction
 from mlsys_assets.settings import get_settings
 

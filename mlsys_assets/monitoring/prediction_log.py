@@ -4,7 +4,8 @@ Serving (``serving/prediction_log.py``) writes ``<predictions_dir>/log/date=<fli
 (the New York day of the flight's scheduled departure; logs written before that rule used the
 write day) and ``<predictions_dir>/feedback/date=<write day>/*.parquet``. Monitoring assigns a
 prediction to the New York local day of the flight's scheduled departure (``flight_date``, the
-partition key everywhere else), so a replayed 2013 day sent today is monitored as that 2013 day. A change of the log format touches this file only.
+partition key everywhere else), so a replayed 2013 day sent today is monitored as that 2013 day.
+The format (folders, schema, dtypes, the feature-time rule) is ``prediction_log_contract.py``.
 """
 
 from __future__ import annotations
@@ -14,48 +15,17 @@ import json
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
-from mlsys_assets.features import PREDICTION_LEAD
 from mlsys_assets.nycflights import LOCAL_TZ
+from mlsys_assets.prediction_log_contract import (
+    FEEDBACK_COLUMNS,
+    FEEDBACK_LOG_DIR,
+    PREDICTION_COLUMNS,
+    PREDICTION_LOG_DIR,
+    feature_time,
+)
 from mlsys_assets.settings import Settings
-
-PREDICTION_LOG_DIR = "log"  # serving.services.PREDICTION_LOG_DIR
-FEEDBACK_LOG_DIR = "feedback"  # serving.services.FEEDBACK_LOG_DIR
-FLIGHT_KEY = ["flight_date", "carrier", "flight", "origin"]
-
-PREDICTION_COLUMNS: dict[str, str] = {
-    "request_id": "object",
-    "logged_at": "datetime64[us]",
-    "requested_at": "datetime64[us]",  # the request's moment (absent in older logs)
-    "endpoint": "object",
-    "carrier": "object",
-    "flight": "Int64",
-    "tailnum": "object",
-    "origin": "object",
-    "dest": "object",
-    "scheduled_departure": "datetime64[us]",
-    "distance": "float64",
-    "feature_values": "object",  # a dict per record: what the model received
-    "features": "object",  # the same as JSON text, in logs written before feature_values
-    "missing_features": "object",
-    "model_name": "object",
-    "model_version": "object",
-    "variant": "object",
-    "delay_probability": "float64",
-    "delayed": "boolean",
-    "rule": "object",
-    "threshold": "float64",
-    "fallbacks": "object",
-    "latency_ms": "float64",
-}
-FEEDBACK_COLUMNS: dict[str, str] = {
-    "request_id": "object",
-    "logged_at": "datetime64[us]",
-    "arr_delay": "float64",
-    "cancelled": "boolean",
-}
 
 
 def _files(folder: Path) -> list[str]:
@@ -109,9 +79,8 @@ def read_predictions(settings: Settings, start: dt.date, end: dt.date) -> pd.Dat
     frame["flight_date"] = local_date(frame["scheduled_departure"]) if len(frame) else []
     frame = frame[(frame["flight_date"] >= start) & (frame["flight_date"] <= end)]
     frame = frame.sort_values("logged_at").drop_duplicates("request_id", keep="last")
-    lead = pd.to_datetime(frame["scheduled_departure"]) - PREDICTION_LEAD
     asked = pd.to_datetime(frame["requested_at"]).fillna(pd.to_datetime(frame["logged_at"]))
-    frame["feature_time"] = np.minimum(asked, lead)
+    frame["feature_time"] = feature_time(pd.to_datetime(frame["scheduled_departure"]), asked)
     return frame.reset_index(drop=True)
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_for_flights
 from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.model_contract import ALIAS_CHAMPION, TAG_TEST_WINDOW
-from mlsys_assets.monitoring.scores import calibrated_thresholds, score_columns
+from mlsys_assets.monitoring.scores import calibrated_thresholds
 from mlsys_assets.monitoring.store import SCHEMA
 from mlsys_assets.settings import Settings
 from mlsys_assets.training.labels import labels, outcomes
@@ -287,9 +287,3 @@ def scored(reference: Reference, frame: pd.DataFrame) -> pd.Series:
     if reference.bundle is None:
         return pd.Series(np.nan, index=frame.index)
     return pd.Series(reference.bundle.predict_frame(frame), index=frame.index)
-
-
-def reference_scores(reference: Reference, frame: pd.DataFrame) -> dict[str, float]:
-    """Convenience for tests and reports: drift scores of ``frame`` against the reference."""
-    names, categorical = feature_columns()
-    return score_columns(reference.train, frame, names, categorical)

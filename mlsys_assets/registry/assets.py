@@ -30,15 +30,12 @@ def registered_model(
     tracking: Tracking,
 ) -> dg.Output[dict[str, Any]]:
     """A new version of the flight_delay model, registered only with a lossless signature."""
-    from mlsys_assets.registry.model_log import LoggedModel
     from mlsys_assets.registry.registration import register
+    from mlsys_assets.training.model_log import LoggedModel
 
     with warehouse.connect(read_only=True) as conn:
         spec = read_training_set(conn).spec
-    logged = LoggedModel(
-        model_evaluation["run_id"], model_evaluation["model_uri"], model_evaluation["model_id"]
-    )
-    ref = register(tracking, logged, spec, model_evaluation["tags"])
+    ref = register(tracking, LoggedModel.of(model_evaluation), spec, model_evaluation["tags"])
     context.log.info(f"registered {ref.registry_uri}")
     record = {
         "name": ref.name,

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from mlsys_assets.model_contract import ALIAS_CHAMPION, BASELINE_ARTIFACT, TAG_GATE, TAG_TEST_WINDOW
-from mlsys_assets.registry.model_log import read_json_artifact
 from mlsys_assets.registry.store import load_version, version_by_alias
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.training.evaluate import predict
 from mlsys_assets.training.metrics import score
+from mlsys_assets.training.model_log import read_json_artifact
 
 PASSED, FAILED = "passed", "failed"
 

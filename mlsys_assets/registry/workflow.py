@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 from mlsys_assets.registry import aliases
 from mlsys_assets.registry.gate import GateResult, run_gate
-from mlsys_assets.registry.model_log import data_tags, evaluation_tags, log_evaluation, log_model
 from mlsys_assets.registry.registration import ModelVersionRef, register
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import Settings
+from mlsys_assets.training.model_log import data_tags, evaluation_tags, log_evaluation, log_model
 from mlsys_assets.training.pipeline import TrainedModel, build_training_set, explicit_windows
 from mlsys_assets.training.pipeline import train_model as run_training
 from mlsys_assets.training.splits import TEST

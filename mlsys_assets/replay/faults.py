@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlsys_assets.nycflights import FIRST_DAY
+
 FAULTS_FILE = "_faults.json"
 UNKNOWN_AIRPORT = "XXX"
 LATE_BY_DAYS = 2
@@ -61,8 +63,8 @@ def plan_faults(seed: int, planes: pd.DataFrame, first_flown: pd.Series) -> Faul
     """Draw the day-level faults; the changing plane is one that flies on 1 January."""
     rng = np.random.default_rng(seed)
     offsets = rng.choice(np.arange(1, 9), size=4, replace=False)
-    days = [dt.date(2013, 1, 1) + dt.timedelta(days=int(o)) for o in offsets]
-    early = sorted(first_flown[first_flown == dt.date(2013, 1, 1)].index)
+    days = [FIRST_DAY + dt.timedelta(days=int(o)) for o in offsets]
+    early = sorted(first_flown[first_flown == FIRST_DAY].index)
     tailnum = str(early[int(rng.integers(len(early)))])
     old = int(planes.loc[planes.tailnum == tailnum, "seats"].iloc[0])
     return FaultPlan(

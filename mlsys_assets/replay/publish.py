@@ -43,7 +43,7 @@ from mlsys_assets.clock import (
     utc_now,
     write_clock_state,
 )
-from mlsys_assets.nycflights import LOCAL_TZ, read_table
+from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY, LOCAL_TZ, read_table
 from mlsys_assets.raw_tables import canonical_departures
 from mlsys_assets.replay.faults import (
     FAULTS_FILE,
@@ -55,13 +55,12 @@ from mlsys_assets.replay.faults import (
     malformed_delay,
     plan_faults,
 )
-from mlsys_assets.resources.event_stream import EventStream, build_event_stream
+from mlsys_assets.resources.backends import build_event_stream
+from mlsys_assets.resources.event_stream import EventStream
 from mlsys_assets.resources.source_database import SourceDatabase
 from mlsys_assets.settings import Settings
 
-FIRST_DAY = dt.date(2013, 1, 1)
-LAST_DAY = dt.date(2013, 12, 31)
-EPOCH = dt.datetime(2013, 1, 1)
+EPOCH = dt.datetime.combine(FIRST_DAY, dt.time())
 WEATHER_TOPIC = "weather"
 SCHEDULE_TOPIC = "schedule"
 DEPARTURES_TOPIC = "departures"
@@ -194,7 +193,6 @@ class Replayer:
         )
         self._days = sorted(set(flights["_day"]))
         self._day_starts = [day_start_utc(d) for d in self._days]
-        self._day_ends = [day_end_utc(d) for d in self._days]
         self._planes_through: dt.date | None = None
         self._weather = _WeatherFeed(self.stream, self.plan, self.seed)
         self._schedule = _ScheduleFeed(self.stream, flights)
@@ -207,7 +205,7 @@ class Replayer:
         if until > day_end_utc(LAST_DAY):
             until, inclusive = day_end_utc(LAST_DAY), True
         if until < schedule_published_at(FIRST_DAY):
-            raise ValueError(f"--until must be in 2013, got {until}")
+            raise ValueError(f"--until must be in {FIRST_DAY.year}, got {until}")
         summary = ReplaySummary(until=until)
         if self.state is not None and (self.state.now, self.state.inclusive) >= (until, inclusive):
             return summary  # the clock is written last: everything up to it is published
@@ -330,11 +328,7 @@ class _WeatherFeed:
         self.columns = [c for c in weather.columns if c not in ("_day", "_at")]
         self.by_day = dict(list(weather.groupby("_day", sort=True)))
         self.times = np.sort(weather["_at"].to_numpy())  # every publication instant
-        self.published_through: dt.datetime | None = self._resume()
-
-    def _resume(self) -> dt.datetime | None:
-        published = _last_published(self.stream, WEATHER_TOPIC, "published_at")
-        return dt.datetime.fromisoformat(published) if published else None
+        self.published_through = _published_through(self.stream, WEATHER_TOPIC)
 
     def publish(self, until: dt.datetime, inclusive: bool) -> tuple[int, list[dict[str, Any]]]:
         """Append every observation hour due since the last one published (one append each)."""
@@ -438,6 +432,12 @@ def _last_published(stream: EventStream, topic: str, field: str) -> str | None:
     return tail[-1].payload[field] if tail else None
 
 
+def _published_through(stream: EventStream, topic: str) -> dt.datetime | None:
+    """The publication instant of the newest event of ``topic``: a feed resumes after it."""
+    published = _last_published(stream, topic, "published_at")
+    return dt.datetime.fromisoformat(published) if published else None
+
+
 def _due(
     times: np.ndarray, published_through: dt.datetime | None, until: dt.datetime, inclusive: bool
 ) -> tuple[int, int]:
@@ -497,7 +497,7 @@ class _DeparturesFeed:
         # A day's faults are recorded when its first event is published (in any replay order).
         first = self.events.drop_duplicates("_day")
         self.first_of_day = dict(zip(first.index, first["_day"], strict=True))
-        self.published_through: dt.datetime | None = self._resume()
+        self.published_through = _published_through(self.stream, DEPARTURES_TOPIC)
 
     def _inject_faults(self, columns: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
         """A duplicate (right after its source), a bad ``dep_delay`` and a late event per day."""
@@ -525,10 +525,6 @@ class _DeparturesFeed:
         out = {name: np.concatenate([values, values[copies]]) for name, values in columns.items()}
         out["_seq"][len(columns["_seq"]) :] += 1
         return out
-
-    def _resume(self) -> dt.datetime | None:
-        published = _last_published(self.stream, DEPARTURES_TOPIC, "published_at")
-        return dt.datetime.fromisoformat(published) if published else None
 
     def publish(self, until: dt.datetime, inclusive: bool) -> tuple[int, list[dict[str, Any]]]:
         """Append every departure event due since the last one published, in time order."""

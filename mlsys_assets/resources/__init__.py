@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mlsys_assets.resources.warehouse import Warehouse
@@ -10,11 +11,14 @@ from mlsys_assets.settings import Settings
 __all__ = ["Warehouse", "build_resources"]
 
 
-def build_resources(settings: Settings) -> dict[str, Any]:
+def build_resources(
+    settings: Settings, view_ttl_seconds: Mapping[str, float] | None = None
+) -> dict[str, Any]:
     """Return the resources for ``settings.profile``: the embedded default or production.
 
     Each layer registers the resources it needs here, so that switching a backend is a change of
-    settings, not of code.
+    settings, not of code. ``view_ttl_seconds`` (``features.catalog.view_ttl_seconds()``) is
+    how long the Redis online store keeps each view's keys; the code location hands it in.
     """
     from mlsys_assets.resources.registry import layer_resources
 
@@ -24,5 +28,5 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             lock_timeout_seconds=settings.warehouse_lock_timeout_seconds,
         ),
     }
-    resources.update(layer_resources(settings))
+    resources.update(layer_resources(settings, view_ttl_seconds))
     return resources

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import orjson
 from pydantic import Field, PrivateAttr
 
 from mlsys_assets.files import atomic_write_text
-from mlsys_assets.settings import Settings
 
 _SETTLED_NS = 50_000_000  # 50 ms: far longer than a filesystem timestamp tick
 _SEGMENT = re.compile(r"^(\d{12})-(\d{12})\.jsonl$")
@@ -59,6 +59,12 @@ class StreamEvent:
 
 def decode_event(data: bytes | str) -> tuple[dict[str, Any], str | None, str | None]:
     """``(payload, error, raw)`` of one stored event: a dict and no error, or ``{}`` and why."""
+    try:
+        payload = orjson.loads(data)  # the fast path; the slow one below words the errors
+    except orjson.JSONDecodeError:
+        payload = None
+    if isinstance(payload, dict):
+        return payload, None, None
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         payload = json.loads(text)
@@ -213,15 +219,3 @@ class FileEventStream(EventStream):
     def acked(self, topic: str, group: str) -> int:
         path = self._topic_dir(topic) / "_acks" / f"{group}.json"
         return int(json.loads(path.read_text())["offset"]) if path.exists() else 0
-
-
-def build_event_stream(settings: Settings, redis_url: str | None = None) -> EventStream:
-    """The stream chosen by ``MLSYS_EVENT_STREAM``: ``file`` (embedded default) or ``redis``.
-
-    ``redis_url`` overrides the settings' URL (Dagster's resources pass an ``EnvVar``).
-    """
-    if settings.event_stream == "file":
-        return FileEventStream(root=str(settings.landing_dir / "events"))
-    from mlsys_assets.resources.redis_event_stream import RedisEventStream
-
-    return RedisEventStream(url=redis_url or settings.redis, prefix=settings.redis_prefix)

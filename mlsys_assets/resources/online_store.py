@@ -19,8 +19,6 @@ from typing import NamedTuple
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from mlsys_assets.settings import Settings
-
 
 class OnlineRow(NamedTuple):
     """One entity's newest values of one view: ``key`` is ``"<view>:<entity key>"``."""
@@ -157,24 +155,3 @@ class SQLiteOnlineStore(OnlineStore):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
-
-
-def build_online_store(settings: Settings, redis_url: str | None = None) -> OnlineStore:
-    """The online store chosen by ``settings.online_store``: ``sqlite`` (default) or ``redis``.
-
-    ``redis_url`` overrides the settings' URL (Dagster's resources pass an ``EnvVar``).
-    """
-    if settings.online_store == "sqlite":
-        return SQLiteOnlineStore(path=str(settings.online_store_path))
-    from mlsys_assets.features.catalog import FEATURE_VIEWS, INTRADAY_VIEWS
-    from mlsys_assets.resources.redis_online_store import RedisOnlineStore
-
-    # Redis expires each key its view's TTL after the write (the reader still judges staleness).
-    ttls = {
-        v.name: v.ttl.total_seconds()
-        for v in (*FEATURE_VIEWS, *INTRADAY_VIEWS)  # day tables expire a day after their day
-        if v.ttl is not None
-    }
-    return RedisOnlineStore(
-        url=redis_url or settings.redis, prefix=settings.redis_prefix, view_ttl_seconds=ttls
-    )

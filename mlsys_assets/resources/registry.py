@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from mlsys_assets.resources.event_stream import build_event_stream
+from mlsys_assets.resources.backends import build_event_stream, build_online_store
 from mlsys_assets.resources.landing_zone import LandingZone
-from mlsys_assets.resources.online_store import build_online_store
 from mlsys_assets.resources.source_database import SourceDatabase
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.secrets import dagster_secret
 from mlsys_assets.settings import Settings
 
 
-def layer_resources(settings: Settings) -> dict[str, Any]:
-    """Resources of every layer beyond the warehouse, keyed by resource name."""
+def layer_resources(
+    settings: Settings, view_ttl_seconds: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """Resources of every layer beyond the warehouse, keyed by resource name.
+
+    ``view_ttl_seconds``: how long Redis keeps each online view's keys (``features.catalog``).
+    """
     # Dagster's UI shows resource config: a URL holding a password goes in as an EnvVar.
     redis_url = dagster_secret(settings.redis)
     tracking = Tracking.from_settings(settings)
@@ -24,7 +29,7 @@ def layer_resources(settings: Settings) -> dict[str, Any]:
         artifact_root=tracking.artifact_root,
         model_name=tracking.model_name,
     )
-    resources["online_store"] = build_online_store(settings, redis_url)
+    resources["online_store"] = build_online_store(settings, redis_url, view_ttl_seconds)
     # ingestion
     resources["landing_zone"] = LandingZone(path=str(settings.landing_dir))
     resources["event_stream"] = build_event_stream(settings, redis_url)

@@ -19,15 +19,15 @@ REPORT_SECONDS = 30.0
 @click.option("--consumer", default="stream-1", show_default=True, help="Consumer name.")
 def stream(once: bool, consumer: str) -> None:
     """Consume the event stream and keep the online store current (Ctrl-C stops it)."""
-    from mlsys_assets.resources.event_stream import build_event_stream
-    from mlsys_assets.resources.online_store import build_online_store
+    from mlsys_assets.features.catalog import view_ttl_seconds
+    from mlsys_assets.resources.backends import build_event_stream, build_online_store
     from mlsys_assets.stream.processor import StreamProcessor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = get_settings()
     processor = StreamProcessor(
         build_event_stream(settings),
-        build_online_store(settings),
+        build_online_store(settings, view_ttl_seconds=view_ttl_seconds()),
         consumer=consumer,
         batch_events=settings.stream_batch_events,
     )

@@ -13,31 +13,39 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import pandas as pd
 
-from mlsys_assets.features.day_tables import decode_table, encode_table, state_key
+from mlsys_assets.features.day_tables import decode_table, encode_table
 from mlsys_assets.features.intraday import NEVER
 from mlsys_assets.features.spec import OnDemandView
 from mlsys_assets.resources.online_store import OnlineRow, OnlineStore
 
 
-@dataclass
 class _Table:
-    flights: list[str] = field(default_factory=list)
-    scheduled: list[int] = field(default_factory=list)
-    actual: list[int] = field(default_factory=list)
-    available: list[int] = field(default_factory=list)
-    index: dict[str, int] = field(default_factory=dict)
-    event_us: int = 0
+    """One day table in memory: parallel columns and each flight's row."""
+
+    __slots__ = ("actual", "available", "event_us", "flights", "index", "scheduled")
+
+    def __init__(
+        self,
+        flights: list[str] | None = None,
+        scheduled: list[int] | None = None,
+        actual: list[int] | None = None,
+        available: list[int] | None = None,
+        event_us: int = 0,
+    ) -> None:
+        self.flights = flights if flights is not None else []
+        self.scheduled = scheduled if scheduled is not None else []
+        self.actual = actual if actual is not None else []
+        self.available = available if available is not None else []
+        self.index: dict[str, int] = {f: i for i, f in enumerate(self.flights)}
+        self.event_us = event_us
 
     @classmethod
     def decode(cls, payload: str, event_us: int) -> _Table:
         raw = decode_table(payload)
-        table = cls(raw["f"], raw["s"], raw["a"], raw["v"], event_us=event_us)
-        table.index = {f: i for i, f in enumerate(table.flights)}
-        return table
+        return cls(raw["f"], raw["s"], raw["a"], raw["v"], event_us=event_us)
 
     def encode(self) -> str:
         return encode_table(
@@ -78,19 +86,25 @@ class DayState:
         carriers, flights, origins = (rows[c].tolist() for c in ("carrier", "flight", "origin"))
         values = {"origin": origins, "carrier": carriers, "tailnum": rows["tailnum"].tolist()}
         s, a, v = (rows[c].tolist() for c in ("s", "a", "v"))
-        published = list(published_us)
-        keyed = []  # (row, key)
+        published = [int(p) for p in published_us]
+        iso: dict[dt.date, str] = {}
+        day_text = [iso.get(d) or iso.setdefault(d, d.isoformat()) for d in days]
+        ids = [f"{c}{f}-{o}" for c, f, o in zip(carriers, flights, origins, strict=True)]
+        keyed = []  # (row, key): state_key's format, built here without a call per row
         for view in self.views:
+            prefix = f"{view.name}:"
             for i, value in enumerate(values[view.entity]):
                 if value is None or value != value:  # no tail number: no aircraft table
                     continue
-                keyed.append((i, state_key(view, value, days[i])))
+                keyed.append((i, f"{prefix}{value}|{day_text[i]}"))
         self._load(key for _, key in keyed)
+        tables, dirty = self._tables, self._dirty
         for i, key in keyed:
-            table = self._tables[key]
-            table.upsert(f"{carriers[i]}{flights[i]}-{origins[i]}", s[i], a[i], v[i])
-            table.event_us = max(table.event_us, int(published[i]))
-            self._dirty.add(key)
+            table = tables[key]
+            table.upsert(ids[i], s[i], a[i], v[i])
+            if published[i] > table.event_us:
+                table.event_us = published[i]
+            dirty.add(key)
         if days:
             self.evict_before(max(days) - dt.timedelta(days=2))
         return len(days)

@@ -16,10 +16,12 @@ with their own cursor for the offline store, the daily statistics and backfills.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -38,6 +40,20 @@ logger = logging.getLogger(__name__)
 GROUP = "mlsys-stream"
 CONTEXT_EVENTS = 2_000  # events re-read on start to rebuild a source's context (one day's schedule)
 STATE_EVERY_SECONDS = 1.0  # how often freshness is written to the store's state
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside a batch. A batch allocates a few hundred thousand
+    short-lived objects (decoded events, rows, day tables) that reference counting frees; left
+    on, the collector keeps scanning the day state for cycles, a third of a catch-up's CPU."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass
@@ -73,12 +89,13 @@ class StreamProcessor:
         """Process one batch per topic (what is waiting, up to ``batch_events``); events seen."""
         seen = 0
         for source in self.sources:
-            events = self.stream.read_group(
-                source.topic, self.group, self.consumer, limit=self.batch_events
-            )
-            if events:
-                self._process(source, events)
-                seen += len(events)
+            with _collector_paused():
+                events = self.stream.read_group(
+                    source.topic, self.group, self.consumer, limit=self.batch_events
+                )
+                if events:
+                    self._process(source, events)
+            seen += len(events)
         if seen and time.monotonic() - self._state_written >= STATE_EVERY_SECONDS:
             self.write_state()
         return seen

@@ -87,6 +87,8 @@ _FLIGHT_COLUMNS = ["flight_date", "carrier", "flight", "origin", "tailnum", "s",
 
 def _int(value: object) -> int | None:
     """An integer field (JSON int, or a float/string holding one), else None."""
+    if type(value) is int:  # the common case first: a JSON integer
+        return value
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
@@ -108,10 +110,25 @@ def _number(value: object) -> float | None:
     return number if number == number else None
 
 
+@functools.lru_cache(maxsize=4_096)
+def _day_start_us(day: dt.date) -> int | None:
+    """UTC microseconds of local midnight on a day whose UTC offset holds all day, else None
+    (the two clock-change days take the exact path)."""
+    start = dt.datetime.combine(day, dt.time(), tzinfo=_NEW_YORK)
+    end = dt.datetime.combine(day, dt.time(23, 59), tzinfo=_NEW_YORK)
+    if start.utcoffset() != end.utcoffset():
+        return None
+    delta = start.astimezone(dt.UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000
+
+
 def _local_to_us(day: dt.date, minutes: int) -> int | None:
     """New York wall time (day + minutes) as UTC microseconds, as ``raw_tables.local_to_utc``
     does it: an ambiguous time (the repeated autumn hour) has none, a skipped spring one moves
     to the end of the gap."""
+    start = _day_start_us(day)
+    if start is not None and 0 <= minutes < 1_440:
+        return start + minutes * 60_000_000
     local = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=minutes)
     first = local.replace(tzinfo=_NEW_YORK, fold=0)
     second = local.replace(tzinfo=_NEW_YORK, fold=1)
@@ -132,14 +149,17 @@ def _flight_rows(events: Sequence[StreamEvent], departures: bool) -> tuple[pd.Da
     DataFrame per field would cost more than the events (a year of them still takes seconds)."""
     rows: list[tuple] = []
     cancelled = 0
+    seen: dict[str, int] = {}  # published_at -> us (events of one moment share the text)
+    days: dict[tuple, dt.date] = {}  # one date object per day: cheaper, and hashed once
     for event in events:
         record = event.payload.get("record")
         published = event.payload.get("published_at")
         if not isinstance(record, dict) or not isinstance(published, str):
             continue
-        year, month, day_of = (_int(record.get(k)) for k in ("year", "month", "day"))
-        hhmm, flight = _int(record.get("sched_dep_time")), _int(record.get("flight"))
-        origin, carrier = record.get("origin"), record.get("carrier")
+        field = record.get
+        year, month, day_of = _int(field("year")), _int(field("month")), _int(field("day"))
+        hhmm, flight = _int(field("sched_dep_time")), _int(field("flight"))
+        origin, carrier = field("origin"), field("carrier")
         if None in (year, month, day_of, hhmm, flight) or origin not in _ORIGINS:
             continue
         if not (isinstance(carrier, str) and len(carrier) == 2) or not 0 <= hhmm <= 2400:
@@ -147,8 +167,12 @@ def _flight_rows(events: Sequence[StreamEvent], departures: bool) -> tuple[pd.Da
         if hhmm % 100 >= 60:
             continue
         try:
-            day = dt.date(year, month, day_of)
-            at = dt.datetime.fromisoformat(published)
+            day = days.get((year, month, day_of)) or days.setdefault(
+                (year, month, day_of), dt.date(year, month, day_of)
+            )
+            published_us = seen.get(published)
+            if published_us is None:
+                published_us = seen[published] = _to_us(dt.datetime.fromisoformat(published))
         except ValueError:
             continue
         scheduled = _local_to_us(day, (hhmm // 100) * 60 + hhmm % 100)
@@ -163,10 +187,10 @@ def _flight_rows(events: Sequence[StreamEvent], departures: bool) -> tuple[pd.Da
             if delay is None:
                 continue
             actual = scheduled + round(delay * 60_000_000)
-            v = _to_us(at)
+            v = published_us
         tailnum = record.get("tailnum")
         tail = tailnum if isinstance(tailnum, str) and tailnum else None
-        rows.append((day, carrier, flight, origin, tail, scheduled, actual, v, _to_us(at)))
+        rows.append((day, carrier, flight, origin, tail, scheduled, actual, v, published_us))
     frame = pd.DataFrame(rows, columns=[*_FLIGHT_COLUMNS, "published_us"])
     return frame, len(events) - len(frame) - cancelled
 

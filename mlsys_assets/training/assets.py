@@ -126,9 +126,9 @@ def trained_model(
     """XGBoost with the best parameters and early stopping, logged to MLflow with its lineage."""
     import mlflow
 
-    from mlsys_assets.registry.model_log import data_tags, log_model
     from mlsys_assets.training.evaluate import validation_threshold
     from mlsys_assets.training.fit import default_params, fit_final
+    from mlsys_assets.training.model_log import data_tags, log_model
 
     settings = get_settings()
     training_set = _snapshot(warehouse, model_search["digest"])
@@ -171,9 +171,9 @@ def model_evaluation(
     tracking: Tracking,
 ) -> dg.Output[dict[str, Any]]:
     """Test-window metrics, calibration, segments, baselines, threshold, drift and plots."""
-    from mlsys_assets.registry.model_log import LoggedModel, evaluation_tags, log_evaluation
     from mlsys_assets.scoring.pyfunc_model import load_native_uri
     from mlsys_assets.training.evaluate import evaluate
+    from mlsys_assets.training.model_log import LoggedModel, evaluation_tags, log_evaluation
     from mlsys_assets.training.plots import markdown_image, markdown_table
 
     settings = get_settings()
@@ -188,11 +188,7 @@ def model_evaluation(
         threshold=(float(threshold[0]), str(threshold[1]), float(threshold[2])),
     )
     evaluation.metrics["boosting_rounds"] = float(trained_model["boosting_rounds"])
-    log_evaluation(
-        tracking,
-        LoggedModel(trained_model["run_id"], trained_model["model_uri"], trained_model["model_id"]),
-        evaluation,
-    )
+    log_evaluation(tracking, LoggedModel.of(trained_model), evaluation)
     context.log.info(
         f"test auc {evaluation.metrics['test_roc_auc']:.4f} vs baseline "
         f"{evaluation.metrics['baseline_carrier_hour_roc_auc']:.4f}"

@@ -34,7 +34,7 @@ from mlsys_assets.loop.signals import ACTIVE
 from mlsys_assets.processes import ManagedProcess, ProcessGroup, executable, free_port
 from mlsys_assets.processes import wait_for_port as _wait_for_port
 from mlsys_assets.replay.publish import Replayer
-from mlsys_assets.resources.event_stream import build_event_stream
+from mlsys_assets.resources.backends import build_event_stream
 from mlsys_assets.resources.online_store import SQLiteOnlineStore
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.run_health import worker_pid

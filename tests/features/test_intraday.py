@@ -143,3 +143,27 @@ def test_nothing_known_at_or_after_t_changes_a_value_at_t(compute) -> None:
         after = compute(altered, group, at)
         for name in before:
             assert np.allclose(before[name], after[name], equal_nan=True), name
+
+
+@pytest.mark.parametrize(
+    ("entity", "brute", "tables"),
+    [("origin", _brute_origin, 3), ("carrier", _brute_carrier, 5), ("plane", _brute_plane, 40)],
+)
+def test_a_prepared_table_answers_single_queries_by_the_definition(entity, brute, tables) -> None:
+    """Serving's fastest path: one table sorted once, then each query by binary search."""
+    rng = np.random.default_rng(5)
+    flights = _random_day(rng, tables, 300)
+    available = np.where(flights.known == NEVER, NEVER, flights.known)
+    prepared = {
+        g: intraday.PreparedTable(
+            flights.scheduled[flights.group == g],
+            flights.actual[flights.group == g],
+            available[flights.group == g],
+        )
+        for g in range(tables + 1)
+    }
+    group, at = _queries(rng, tables, 120)
+    for i in range(len(at)):
+        got = intraday.PREPARED[entity](prepared[int(group[i])], int(at[i]))
+        for name, value in brute(flights, int(group[i]), int(at[i])).items():
+            assert np.isclose(got[name], value, equal_nan=True), (name, i, got[name], value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,8 @@ from mlsys_assets.features import (
 )
 from mlsys_assets.features.catalog import CARRIER_STATS, FEATURE_VIEWS, ORIGIN_WEATHER
 from mlsys_assets.features.offline import compute_view
-from mlsys_assets.features.online import MaterializationInterrupted
 from mlsys_assets.features.parity import parity_mismatches, parity_moment, parity_sample
-from mlsys_assets.resources.online_store import SQLiteOnlineStore
+from mlsys_assets.resources.online_store import OnlineRow, SQLiteOnlineStore
 
 TABLES = [v.table for v in FEATURE_VIEWS]
 
@@ -124,12 +124,35 @@ def test_materialization_is_incremental(warehouse_copy, tmp_path: Path) -> None:
     store.close()
 
 
+class Crash(RuntimeError):
+    """The materializing process dies."""
+
+
+class DiesAfterChunks:
+    """A real store whose writer dies (as a killed process would) before chunk ``chunks + 1``."""
+
+    def __init__(self, store: SQLiteOnlineStore, chunks: int) -> None:
+        self.store, self.left = store, chunks
+
+    def read_state(self) -> dict[str, str]:
+        return self.store.read_state()
+
+    def write_batch(
+        self, rows: Sequence[OnlineRow], state: Mapping[str, str | None] | None = None
+    ) -> int:
+        if rows:
+            if self.left == 0:
+                raise Crash
+            self.left -= 1
+        return self.store.write_batch(rows, state)
+
+
 def test_crash_half_way_is_consistent_and_resumed(base_conn, tmp_path: Path) -> None:
     clean = SQLiteOnlineStore(path=str(tmp_path / "clean.sqlite"))
     materialize_online(base_conn, clean, FEATURE_VIEWS, chunk_size=500)
     crashed = SQLiteOnlineStore(path=str(tmp_path / "crashed.sqlite"))
-    with pytest.raises(MaterializationInterrupted):
-        materialize_online(base_conn, crashed, FEATURE_VIEWS, chunk_size=500, stop_after_chunks=6)
+    with pytest.raises(Crash):
+        materialize_online(base_conn, DiesAfterChunks(crashed, 6), FEATURE_VIEWS, chunk_size=500)
     partial = _dump(tmp_path / "crashed.sqlite")
     assert 0 < len(partial) < len(_dump(tmp_path / "clean.sqlite"))
     assert any(name.startswith("pending:") for name in crashed.read_state())

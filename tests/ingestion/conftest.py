@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +47,3 @@ def copy_home(source: Path, home: Path) -> Settings:
 
 def read_faults(settings: Settings) -> dict[str, Any]:
     return json.loads((settings.landing_dir / "_faults.json").read_text())
-
-
-@pytest.fixture
-def home_from(mlsys_home: Path) -> Callable[[Path], Settings]:
-    return lambda source: copy_home(source, mlsys_home)

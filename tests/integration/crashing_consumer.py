@@ -16,7 +16,8 @@ import signal
 import sys
 from typing import Any
 
-from mlsys_assets.resources.event_stream import EventStream, StreamEvent, build_event_stream
+from mlsys_assets.resources.backends import build_event_stream
+from mlsys_assets.resources.event_stream import EventStream, StreamEvent
 from mlsys_assets.settings import get_settings
 
 GROUP = "crash-test"

@@ -22,7 +22,8 @@ from mlsys_assets.ingestion.weather import CONSUMER, TOPIC, ingest_weather
 from mlsys_assets.nycflights import read_table
 from mlsys_assets.raw_tables import canonical_weather
 from mlsys_assets.replay.publish import _WeatherFeed
-from mlsys_assets.resources.event_stream import EventStream, FileEventStream, build_event_stream
+from mlsys_assets.resources.backends import build_event_stream
+from mlsys_assets.resources.event_stream import EventStream, FileEventStream
 from mlsys_assets.resources.redis_event_stream import RedisEventStream
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import Settings

@@ -15,15 +15,11 @@ import duckdb
 import pytest
 
 from mlsys_assets.features import FEATURE_VIEWS, lookup_online_features, materialize_online
-from mlsys_assets.features.catalog import INTRADAY_VIEWS
+from mlsys_assets.features.catalog import INTRADAY_VIEWS, view_ttl_seconds
 from mlsys_assets.features.offline import compute_all
 from mlsys_assets.features.parity import parity_mismatches, parity_moment, parity_sample
-from mlsys_assets.resources.online_store import (
-    OnlineRow,
-    OnlineStore,
-    SQLiteOnlineStore,
-    build_online_store,
-)
+from mlsys_assets.resources.backends import build_online_store
+from mlsys_assets.resources.online_store import OnlineRow, OnlineStore, SQLiteOnlineStore
 from mlsys_assets.resources.redis_online_store import RedisOnlineStore
 from mlsys_assets.settings import Settings
 from tests.integration.conftest import URLS
@@ -52,12 +48,10 @@ def _store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Onli
     if backend == "sqlite":
         return build_online_store(Settings(home=tmp_path / "mlsys"))
     prefix = request.getfixturevalue("redis_prefix")
-    return build_online_store(
-        Settings(
-            home=tmp_path / "mlsys", online_store="redis", redis_url=URLS.redis_url,
-            redis_prefix=prefix,
-        )
-    )  # fmt: skip
+    settings = Settings(
+        home=tmp_path / "mlsys", online_store="redis", redis_url=URLS.redis_url, redis_prefix=prefix
+    )
+    return build_online_store(settings, view_ttl_seconds=view_ttl_seconds())
 
 
 @pytest.fixture(params=BACKENDS)
@@ -148,8 +142,11 @@ def test_redis_expires_keys_by_view_ttl(redis_prefix: str) -> None:
     store.close()
 
 
-def test_build_online_store_gives_redis_the_view_ttls() -> None:
-    store = build_online_store(Settings(online_store="redis", redis_url=URLS.redis_url))
+def test_the_view_ttls_reach_redis() -> None:
+    store = build_online_store(
+        Settings(online_store="redis", redis_url=URLS.redis_url),
+        view_ttl_seconds=view_ttl_seconds(),
+    )
     assert isinstance(store, RedisOnlineStore)
     views = (*FEATURE_VIEWS, *INTRADAY_VIEWS)  # the day tables expire too
     expected = {v.name: v.ttl.total_seconds() for v in views if v.ttl is not None}

@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from mlsys_assets.features import FEATURE_VIEWS, lookup_online_features, materialize_online
+from mlsys_assets.features.catalog import view_ttl_seconds
 from mlsys_assets.features.offline import compute_all
 from mlsys_assets.features.parity import parity_moment, parity_sample
 from mlsys_assets.ingestion.run import check_results, ingest_range
@@ -25,7 +26,7 @@ from mlsys_assets.instance import prepare_dagster_home
 from mlsys_assets.registry.workflow import train_and_register
 from mlsys_assets.replay.publish import replay
 from mlsys_assets.resources import build_resources
-from mlsys_assets.resources.online_store import build_online_store
+from mlsys_assets.resources.backends import build_online_store
 from mlsys_assets.resources.redis_event_stream import RedisEventStream
 from mlsys_assets.resources.redis_online_store import RedisOnlineStore
 from mlsys_assets.resources.source_database import SourceDatabase
@@ -105,7 +106,7 @@ def test_ingestion_to_registry(deployment: Settings) -> None:
         ).fetchone()
         assert counts is not None and min(counts) > 0
         compute_all(conn, FEATURE_VIEWS)
-        store = build_online_store(settings)
+        store = build_online_store(settings, view_ttl_seconds=view_ttl_seconds())
         materialize_online(conn, store, FEATURE_VIEWS)
         now = parity_moment(conn, [v.table for v in FEATURE_VIEWS])
         flight = parity_sample(conn, 1, seed=1).iloc[0].to_dict()

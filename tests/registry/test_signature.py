@@ -10,9 +10,9 @@ import xgboost as xgb
 from mlflow.models import infer_signature
 
 from mlsys_assets.model_contract import FeatureSpec
-from mlsys_assets.registry.model_log import LoggedModel
 from mlsys_assets.registry.registration import SignatureError, register
 from mlsys_assets.resources.tracking import Tracking
+from mlsys_assets.training.model_log import LoggedModel
 
 SPEC = FeatureSpec("flights_v1", ["carrier", "distance", "dep_hour"], {"carrier": ["AA", "B6"]})
 

@@ -1,4 +1,5 @@
-"""The HTTP contract of every endpoint (DESIGN.md "HTTP"), against a real model and online store."""
+"""The HTTP contract of every endpoint (docs/architecture.md "HTTP"), against a real model and
+online store."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,7 +152,3 @@ def flight_requests(world: World, n: int, prefix: str) -> list[FlightRequest]:
         FlightRequest.model_validate(f | {"request_id": f"{prefix}{i}"})
         for i, f in enumerate(flights)
     ]
-
-
-def dump(obj: Any) -> str:
-    return json.dumps(obj, default=str)

@@ -26,7 +26,7 @@ TEST_START, TEST_END = dt.date(2013, 1, 23), END
 VALIDATION_DAYS = 7
 # The same knobs as environment variables, for code that reads get_settings() (the assets).
 ENV = {
-    "MLSYS_VALIDATION_DAYS": "7",
+    "MLSYS_VALIDATION_DAYS": str(VALIDATION_DAYS),
     "MLSYS_TEST_DAYS": "12",
     "MLSYS_TRAINING_WINDOW_DAYS": "21",
     "MLSYS_SEARCH_TRIALS": "2",

@@ -9,6 +9,8 @@ import pytest
 
 from mlsys_assets.processes import child_environment
 
+pytestmark = pytest.mark.process  # each test runs the mlsys CLI
+
 
 def _mlsys(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -74,6 +74,7 @@ def test_settings_repr_and_dump_show_no_secret(tmp_path) -> None:
     assert settings.redis == SECRET_ENV["MLSYS_REDIS_URL"]
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     ("wrong", "named"),
     [
@@ -131,6 +132,7 @@ def test_dagster_resources_carry_secrets_as_env_vars_and_runs_resolve_them(tmp_p
     assert result.output_for_node("resolved_url") == SECRET_ENV["MLSYS_SOURCE_DB_URL"]
 
 
+@pytest.mark.process
 def test_mlflow_ui_gets_its_backend_uri_by_environment_not_argv(tmp_path) -> None:
     # A SQLite URI has no password; its path plays the secret, so ps would show it if passed.
     store = tmp_path / f"store-{SECRET}"
@@ -151,6 +153,7 @@ def test_mlflow_ui_gets_its_backend_uri_by_environment_not_argv(tmp_path) -> Non
         group.stop(timeout=10)
 
 
+@pytest.mark.process
 def test_serve_shows_no_secret_in_answers_logs_or_command_line(tmp_path) -> None:
     port = free_port()
     env = {**child_environment(), **SECRET_ENV, "MLSYS_HOME": str(tmp_path / "home")}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,11 @@ from mlsys_assets.model_contract import (
     TAG_TEST_WINDOW,
     TAG_THRESHOLD,
 )
-from mlsys_assets.registry.lineage import environment, git_commit
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.scoring.pyfunc_model import FlightDelayModel, artifacts_for
 from mlsys_assets.training.dataset import TrainingSet
 from mlsys_assets.training.evaluate import Evaluation
+from mlsys_assets.training.lineage import environment, git_commit
 from mlsys_assets.training.search import SearchResult
 from mlsys_assets.training.splits import TRAIN
 
@@ -49,6 +50,11 @@ class LoggedModel:
     run_id: str
     model_uri: str
     model_id: str | None
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> LoggedModel:
+        """The model a training asset's record names (``trained_model``, ``model_evaluation``)."""
+        return cls(record["run_id"], record["model_uri"], record["model_id"])
 
 
 def data_tags(training_set: TrainingSet) -> dict[str, str]:
