@@ -34,3 +34,10 @@ _.after_iteration
 _.should_exit  # uvicorn.Server
 _.auto_open  # hypothesis/schemathesis settings
 spark_engine  # pytest fixture requested by name
+
+# Protobuf messages set their fields by attribute assignment (the V2 gRPC tests).
+_.string_param
+_.bool_param
+# gRPC calls the servicer's methods by the protocol's RPC names (serving/v2/grpc_service.py).
+_.ServerMetadata
+_.ModelMetadata
