@@ -14,7 +14,8 @@ from mlsys_assets.prediction_log_contract import (
     PREDICTION_SCHEMA,
     WAL_DIR,
 )
-from mlsys_assets.resources.event_stream import EventStream, build_event_stream
+from mlsys_assets.resources.backends import build_event_stream
+from mlsys_assets.resources.event_stream import EventStream
 from mlsys_assets.scoring.loading import RegistryReader
 from mlsys_assets.scoring.rules import BusinessRule
 from mlsys_assets.settings import Settings

@@ -20,7 +20,7 @@ def follow(sink: Path, group: str, consumer: str) -> None:
     """Apply every decision once into SINK (keyed by request id), resuming from the group's
     cursor after a restart."""
     from mlsys_assets.downstream.follower import DecisionFollower
-    from mlsys_assets.resources.event_stream import build_event_stream
+    from mlsys_assets.resources.backends import build_event_stream
     from mlsys_assets.settings import get_settings
 
     follower = DecisionFollower(build_event_stream(get_settings()), sink, group, consumer)

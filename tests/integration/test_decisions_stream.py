@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from mlsys_assets.downstream.follower import DecisionFollower
 from mlsys_assets.processes import child_environment
-from mlsys_assets.resources.event_stream import build_event_stream
+from mlsys_assets.resources.backends import build_event_stream
 from mlsys_assets.settings import Settings
 from tests.integration.conftest import URLS
 from tests.serving.conftest import LiveServer
