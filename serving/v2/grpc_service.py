@@ -1,9 +1,9 @@
 """Open Inference Protocol v2 over gRPC: ``inference.GRPCInferenceService`` beside HTTP.
 
 The server is ``grpc.aio`` on the app's own event loop, started and stopped by its lifespan, so
-a gRPC ModelInfer of one flight joins the same micro-batch as ``/predict`` and the V2 REST
-requests of that loop pass (one store read, one booster call), and the metrics it counts are the
-same registry's: ``mlsys_requests{endpoint="grpc:ModelInfer"}`` and its latency histogram.
+a gRPC ModelInfer of one flight goes to the same micro-batcher as ``/predict`` (the ModelInfer
+calls of a loop pass share one store read and one booster call), and the metrics it counts are
+the same registry's: ``mlsys_requests{endpoint="grpc:ModelInfer"}`` and its latency histogram.
 With ``--workers N`` every worker binds the port with SO_REUSEPORT (gRPC's default on Linux),
 and the kernel spreads connections over them.
 

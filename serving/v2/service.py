@@ -1,8 +1,9 @@
 """What the V2 REST routes and the gRPC servicer both do: health, metadata, infer.
 
-Infer goes through the same pipeline as ``/predict``: one flight joins the micro-batcher with
-every other single request of the loop pass (``/predict``'s, REST's and gRPC's alike), several
-are scored as a batch off the event loop like ``/predict/batch``. So features, canary routing,
+Infer goes through the same pipeline as ``/predict``: one flight goes to the micro-batcher, which
+scores the single requests of a loop pass together, one call per endpoint (the log records each
+answer's endpoint: ``v2_rest``, ``v2_grpc``); several are scored as a batch off the event loop
+like ``/predict/batch``. So features, canary routing,
 rules, the log, fallbacks and the decisions stream are the same for every path.
 """
 
