@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from starlette.concurrency import run_in_threadpool
 
 from serving.services import Services
@@ -165,10 +166,57 @@ def _parameter(value: Any) -> Any:
     return getattr(value, kind) if kind else None
 
 
+SERVICE = "inference.GRPCInferenceService"
+REQUESTS = {
+    "ServerLive": pb.ServerLiveRequest,
+    "ServerReady": pb.ServerReadyRequest,
+    "ModelReady": pb.ModelReadyRequest,
+    "ServerMetadata": pb.ServerMetadataRequest,
+    "ModelMetadata": pb.ModelMetadataRequest,
+    "ModelInfer": pb.ModelInferRequest,
+}
+
+
+def _handlers(servicer: InferenceServicer) -> grpc.GenericRpcHandler:
+    """The service's methods, each parsing its own request: bytes that are not the message get
+    INVALID_ARGUMENT with the reason (gRPC's own deserializer would answer INTERNAL)."""
+
+    def parsing(name: str, message: Any) -> Callable[..., Awaitable[Any]]:
+        method = getattr(servicer, name)
+
+        async def call(raw: bytes, context: Any) -> Any:
+            try:
+                request = message.FromString(raw)
+            except DecodeError as exc:
+                servicer.services.metrics.requests.labels(
+                    f"grpc:{name}", "none", grpc.StatusCode.INVALID_ARGUMENT.name
+                ).inc()
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"not a {message.__name__}: {exc}"
+                )
+            return await method(request, context)
+
+        return call
+
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            name: grpc.unary_unary_rpc_method_handler(
+                parsing(name, message), response_serializer=_serialize
+            )
+            for name, message in REQUESTS.items()
+        },
+    )
+
+
+def _serialize(message: Any) -> bytes:
+    return message.SerializeToString()
+
+
 async def start_grpc_server(services: Services, host: str, port: int) -> grpc.aio.Server:
     """Serve ``GRPCInferenceService`` on ``host:port`` on the running loop."""
     server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
-    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(services), server)
+    server.add_generic_rpc_handlers((_handlers(InferenceServicer(services)),))
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)

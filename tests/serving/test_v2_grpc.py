@@ -35,15 +35,22 @@ def request(**changes: tuple[str, list]) -> pb.ModelInferRequest:
 
 
 @pytest.fixture
-def stub(world: World) -> Iterator[pb_grpc.GRPCInferenceServiceStub]:
+def port_and_stub(world: World) -> Iterator[tuple[int, pb_grpc.GRPCInferenceServiceStub]]:
     port = free_port()
     server = LiveServer(with_settings(world, serving_grpc_port=port).settings).start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     try:
-        yield pb_grpc.GRPCInferenceServiceStub(channel)
+        yield port, pb_grpc.GRPCInferenceServiceStub(channel)
     finally:
         channel.close()
         server.stop()
+
+
+@pytest.fixture
+def stub(
+    port_and_stub: tuple[int, pb_grpc.GRPCInferenceServiceStub],
+) -> pb_grpc.GRPCInferenceServiceStub:
+    return port_and_stub[1]
 
 
 def test_grpc_answers_and_refuses_with_reasons(
@@ -97,6 +104,16 @@ def test_grpc_answers_and_refuses_with_reasons(
             stub.ModelInfer(message)
         assert caught.value.code() == code, caught.value.details()
         assert reason in caught.value.details()
+
+
+def test_bytes_that_are_no_request_get_invalid_argument(port_and_stub: tuple[int, object]) -> None:
+    port, _ = port_and_stub
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+        with pytest.raises(grpc.RpcError) as caught:
+            infer(b"\xff\xff\xff garbage", timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a ModelInferRequest" in caught.value.details()
 
 
 def test_grpc_explanations(stub: pb_grpc.GRPCInferenceServiceStub) -> None:
