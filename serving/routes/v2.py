@@ -151,18 +151,13 @@ async def model_ready(name: str, request: Request, version: str = "") -> Respons
     responses=ERRORS,
     openapi_extra=REQUEST_BODY,
 )
-@router.post(
-    "/models/{name}/versions/{version}/infer",
-    response_model=InferenceResponse,
-    responses=ERRORS,
-    openapi_extra=REQUEST_BODY,
-)
-async def infer(name: str, request: Request, version: str = "") -> Response:
+async def infer(name: str, request: Request) -> Response:
     """Score N flights through the same pipeline as ``/predict``; ``{"explain": true}`` in
-    ``parameters`` adds an ``explanation`` output (JSON per flight)."""
+    ``parameters`` adds an ``explanation`` output (JSON per flight). No version path: mlsys
+    routes each flight to the champion or the challenger itself (the answer says which)."""
     services: Services = request.app.state.services
     try:
-        service.check_model(services, name, version)
+        service.check_model(services, name)
     except service.ModelNotFound as exc:
         return error(str(exc), 404)
     try:

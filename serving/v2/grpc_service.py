@@ -120,7 +120,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @_rpc("ModelInfer")
     async def ModelInfer(self, request: Any, context: Any, info: dict[str, str]) -> Any:  # noqa: N802
-        service.check_model(self.services, request.model_name, request.model_version)
+        service.check_model(self.services, request.model_name)
+        if request.model_version:
+            raise codec.V2Error(
+                "leave model_version empty: mlsys routes each flight to the champion or the "
+                "challenger itself (the model_version output says which answered)"
+            )
         call = codec.flights_from_tensors(
             _tensors(request),
             request.id,

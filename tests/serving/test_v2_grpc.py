@@ -81,6 +81,8 @@ def test_grpc_answers_and_refuses_with_reasons(
     broken_raw = pb.ModelInferRequest()
     broken_raw.CopyFrom(raw)
     broken_raw.raw_input_contents[0] = b"\x05\x00\x00\x00UA"  # says 5 bytes, has 2
+    pinned = request()
+    pinned.model_version = "2"
     wrong_model = request()
     wrong_model.model_name = "nope"
     explain_text = request()
@@ -97,6 +99,7 @@ def test_grpc_answers_and_refuses_with_reasons(
             grpc.StatusCode.INVALID_ARGUMENT,
             "missing",
         ),
+        (pinned, grpc.StatusCode.INVALID_ARGUMENT, "model_version"),
         (wrong_model, grpc.StatusCode.NOT_FOUND, "nope"),
     ]
     for message, code, reason in cases:
