@@ -34,7 +34,7 @@ test: install ## every test, slow end-to-end ones included
 	$(BIN)/python -m pytest
 
 test-fast: install ## the unit tier (tests/unit: no MLflow/XGBoost, in-memory stores), seconds
-	$(BIN)/python -m pytest -m unit tests/unit -p no:schemathesis -p no:faker -p no:typeguard
+	$(BIN)/python -m pytest -m unit tests/unit -p no:schemathesis -p no:faker -p no:typeguard -p no:hypothesispytest
 
 test-not-slow: install ## every test not marked slow
 	$(BIN)/python -m pytest -m "not slow"
@@ -59,4 +59,4 @@ bench: install ## every benchmark in benchmarks/
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean: ## delete MLSYS_HOME (the whole local world) and caches
-	rm -rf $(MLSYS_HOME) .pytest_cache .ruff_cache
+	rm -rf $(MLSYS_HOME) .pytest_cache .ruff_cache .test-cache .import_linter_cache

@@ -9,18 +9,25 @@ beforehand, and runs the registered pyfunc. MLServer (`mlserver` + `mlserver-xgb
 venv, benchmarks/_mlserver.py, adaptive batching on) gets the encoded feature row the booster
 receives, over V2 REST (`mlserver_v2_rest`) and gRPC (`mlserver_grpc`). Every peer must answer
 the same probability for the same flight, which is checked first. Then a 1,000-flight batch.
+mlsys is measured twice: without a challenger (``mlsys``: canary share 0, no shadow scoring)
+and with one (``mlsys_challenger``: the default canary share 0.1 and shadow scoring of every
+champion answer by the challenger, one extra booster call per micro-batch). The shadow cost at
+c8 is then measured in alternating rounds of both servers (``--rounds``), so a busy machine
+slows both alike; ``shadow_cost_c8`` is 1 - each server's CPU per request alone / with shadow
+(robust to the machine's other load), ``shadow_cost_c8_rps`` the median rps ratio.
 Targets on 2 cores: mlsys p99 < 10 ms at c8 (REST) and < 8 ms (gRPC), >= 4x MLflow's and
 >= 2x MLServer's throughput at c8 over the same protocol, explain c8 >= 60% of /predict's,
-batch1000 < 50 ms. The last line printed is one JSON object with every figure.
+batch1000 < 50 ms, shadow_cost_c8 <= 0.10. The last line printed is one JSON object with every figure.
 
     python benchmarks/bench_serving.py [--home MLSYS_HOME] [--duration 8] [--skip-mlflow]
-        [--skip-mlserver]
+        [--skip-mlserver] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 import urllib.request
@@ -137,7 +144,15 @@ def agree(name: str, theirs: list[float], ours: list[float]) -> None:
         raise SystemExit(f"{name} and mlsys disagree: not the same model, not comparable")
 
 
-SERVERS = ("mlsys", "mlflow", "mlsys_v2_rest", "mlsys_grpc", "mlserver_v2_rest", "mlserver_grpc")
+SERVERS = (
+    "mlsys",
+    "mlsys_challenger",
+    "mlflow",
+    "mlsys_v2_rest",
+    "mlsys_grpc",
+    "mlserver_v2_rest",
+    "mlserver_grpc",
+)
 
 
 def table(results: dict[str, object], ours: str, peer: str) -> None:
@@ -157,12 +172,71 @@ def table(results: dict[str, object], ours: str, peer: str) -> None:
     print()
 
 
+def cpu_seconds(group: int) -> float:
+    """User + system CPU seconds of every process in a process group (a server and its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
+def shadow_rounds(
+    servers: tuple[int, int], ports: tuple[int, int], payloads: list[bytes], duration: float,
+    rounds: int,
+) -> dict[str, object]:  # fmt: skip
+    """c8 without and with the challenger, alternating, and the shadow cost.
+
+    Throughput on a shared machine moves with everyone else's load, so the cost is also taken
+    from each server's own CPU time per answered request (at saturation throughput is its
+    inverse): ``shadow_cost_c8`` = 1 - CPU per request alone / CPU per request with shadow.
+    """
+    rps: dict[int, list[float]] = {0: [], 1: []}
+    cpu: dict[int, list[float]] = {0: [], 1: []}
+    p99 = []
+    for number in range(rounds):
+        for side in (0, 1):
+            before = cpu_seconds(servers[side])
+            summary = closed_loop(ports[side], payloads, 8, duration).summary()
+            used = cpu_seconds(servers[side]) - before
+            rps[side].append(summary["rps"])
+            cpu[side].append(round(1e6 * used / max(summary["requests"], 1), 1))
+            if side:
+                p99.append(summary["p99_ms"])
+        print(
+            f"  round {number + 1}: c8 {rps[0][-1]} rps alone ({cpu[0][-1]} us CPU/request), "
+            f"{rps[1][-1]} with shadow ({cpu[1][-1]} us)",
+            flush=True,
+        )
+    cost = 1.0 - float(np.median(cpu[0])) / float(np.median(cpu[1]))
+    ratio = 1.0 - float(np.median(np.array(rps[1]) / np.array(rps[0])))
+    print(
+        f"  shadow cost at c8: {cost:.1%} of throughput by CPU per request "
+        f"({ratio:.1%} by the median rps ratio of {rounds} alternating rounds)"
+    )
+    return {
+        "c8_rps_alone": rps[0],
+        "c8_rps_shadow": rps[1],
+        "c8_cpu_us_alone": cpu[0],
+        "c8_cpu_us_shadow": cpu[1],
+        "c8_p99_ms_shadow": p99,
+        "shadow_cost_c8": round(cost, 4),
+        "shadow_cost_c8_rps": round(ratio, 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", help="an MLSYS_HOME with a champion (default: build one)")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per level")
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--skip-mlserver", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating c8 shadow rounds")
     args = parser.parse_args()
 
     world = prepare_world(args.home)
@@ -171,9 +245,14 @@ def main() -> None:
         flights = flights + world.requests
     results: dict[str, object] = {"model_version": world.champion}
 
-    port, grpc_port = free_port(), free_port()
+    port, shadow_port, grpc_port = free_port(), free_port(), free_port()
     print(f"mlsys serve (champion v{world.champion}) on 127.0.0.1:{port}, gRPC :{grpc_port}")
-    with mlsys_serve(world.home, port, grpc_port):
+    alone = {"MLSYS_CANARY_SHARE": "0", "MLSYS_CANARY_SHADOW": "false"}
+    with_challenger = {"MLSYS_CANARY_SHARE": "0.1", "MLSYS_CANARY_SHADOW": "true"}
+    with (
+        mlsys_serve(world.home, port, grpc_port, **alone) as server,
+        mlsys_serve(world.home, shadow_port, **with_challenger) as shadow_server,
+    ):
         with_ids = [f | {"request_id": f"bench-{i}"} for i, f in enumerate(world.requests)]
         payloads = [http_request("/predict", dumps(f)) for f in with_ids]
         parity = PARITY
@@ -183,7 +262,6 @@ def main() -> None:
         results["mlsys"] = measure(port, payloads, args.duration)
         results["batch1000_ms"] = batch_ms(port, flights)
         print(f"  batch of 1000: {results['batch1000_ms']} ms (median)", flush=True)
-
         infer_path = "/v2/models/flight_delay/infer"
         agree(
             "mlsys V2 REST",
@@ -211,6 +289,17 @@ def main() -> None:
         results["explain_c8_rps"] = explain["rps"]
         results["explain_c8"] = explain
         print(f"  /predict?explain=true c8 {explain}", flush=True)
+        print(f"mlsys serve with a challenger in canary and shadow on :{shadow_port}", flush=True)
+        results["mlsys_challenger"] = measure(shadow_port, payloads, args.duration)
+        results.update(
+            shadow_rounds(
+                (server.pid, shadow_server.pid),
+                (port, shadow_port),
+                payloads,
+                args.duration,
+                args.rounds,
+            )
+        )
 
     if not args.skip_mlflow:
         columns, rows = mlflow_rows(world)

@@ -79,12 +79,16 @@ def _publish_weather_in_bulk(stream: EventStream, end: dt.datetime) -> int:
     feed = _WeatherFeed(stream, None, 42)
     emitted = utc_now().isoformat()
     payloads = [
-        {"day": day.isoformat(), "published_at": at.isoformat(), "emitted_at": emitted,
-         "record": record}
+        {
+            "day": day.isoformat(),
+            "published_at": at.isoformat(),
+            "emitted_at": emitted,
+            "record": record,
+        }
         for day in sorted(feed.by_day)
         for at, record in sorted(feed._day_records(day)[0], key=lambda pair: pair[0])
         if at <= end
-    ]  # fmt: skip
+    ]
     for start in range(0, len(payloads), 5_000):
         stream.append(WEATHER_TOPIC, payloads[start : start + 5_000])
     return len(payloads)

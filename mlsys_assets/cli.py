@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "model": "mlsys_assets.registry.command:model",
     "backtest": "mlsys_assets.backtest.command:backtest",
     "decisions": "mlsys_assets.downstream.command:decisions",
+    "reports": "mlsys_assets.reports_server:reports",
 }
 
 

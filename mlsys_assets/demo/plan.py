@@ -27,6 +27,8 @@ class DemoPlan:
 
 # Settings for every process the demo starts (MLSYS_* variables), sized for two cores.
 _COMMON = {
+    # Every live day is monitored (a week per run); the Evidently HTML of the newest day only.
+    "MLSYS_MONITORING_REPORT_LAST_DAYS": "1",
     "MLSYS_SERVING_POLL_SECONDS": "2",
     "MLSYS_PREDICTION_LOG_FLUSH_SECONDS": "1",
     "MLSYS_STREAM_POLL_SECONDS": "0.005",  # each moment waits for its departures online
@@ -49,6 +51,8 @@ QUICK = DemoPlan(
         "MLSYS_RETRAIN_MIN_NEW_LABELS": "3500",
         "MLSYS_CANARY_SHARE": "0.3",
         "MLSYS_CANARY_MIN_LABELLED": "60",
+        # ~190 shadow pairs a live day: the verdict's maximum wait is reached within the demo
+        "MLSYS_CANARY_MAX_LABELLED": "480",
         "MLSYS_MONITORING_EVERY_DAYS": "4",
     },
 )
@@ -69,6 +73,7 @@ FULL = DemoPlan(
         "MLSYS_RETRAIN_MIN_NEW_LABELS": "7000",
         "MLSYS_CANARY_SHARE": "0.2",
         "MLSYS_CANARY_MIN_LABELLED": "200",
+        "MLSYS_CANARY_MAX_LABELLED": "1600",  # ~215 shadow pairs a live day
         "MLSYS_MONITORING_EVERY_DAYS": "7",
     },
 )

@@ -54,9 +54,13 @@ class Schedule:
         frame["asked_at"] = asked.dt.tz_convert("UTC").dt.tz_localize(None)  # naive UTC
         frame["asked_day"] = asked.dt.date  # its New York day
         frame["request_id"] = (
-            frame.flight_date.astype(str) + "-" + frame.carrier + frame.flight.astype(str)
-            + "-" + frame.origin
-        )  # fmt: skip
+            frame.flight_date.astype(str)
+            + "-"
+            + frame.carrier
+            + frame.flight.astype(str)
+            + "-"
+            + frame.origin
+        )
         self.frame = frame
 
     def requests(self, day: dt.date) -> list[dict[str, object]]:
@@ -76,10 +80,14 @@ class Schedule:
         out = []
         for r in rows.itertuples():
             body: dict[str, object] = {
-                "request_id": r.request_id, "carrier": r.carrier, "flight": int(r.flight),
-                "origin": r.origin, "dest": r.dest,
-                "scheduled_departure": r.scheduled_departure, "distance": float(r.distance),
-            }  # fmt: skip
+                "request_id": r.request_id,
+                "carrier": r.carrier,
+                "flight": int(r.flight),
+                "origin": r.origin,
+                "dest": r.dest,
+                "scheduled_departure": r.scheduled_departure,
+                "distance": float(r.distance),
+            }
             if isinstance(r.tailnum, str):
                 body["tailnum"] = r.tailnum
             out.append(body)

@@ -252,7 +252,7 @@ INTRADAY_CARRIER = OnDemandView(
             "carrier_today_dep_delay", "float64", "Mean departure delay (min) of those departures."
         ),
         Feature("carrier_today_departed", "float64", "How many of them."),
-    ),  # fmt: skip
+    ),
     description="The carrier's departures from New York today, known before the request.",
     compute="carrier",
     params={"late_minutes": intraday.LATE_MINUTES},
@@ -268,7 +268,7 @@ INTRADAY_PLANE = OnDemandView(
             "Departure delay (min) of the aircraft's latest NYC departure known before t.",
         ),
         Feature("plane_prev_minutes_ago", "float64", "Minutes since that departure, at t."),
-    ),  # fmt: skip
+    ),
     description="The same aircraft's previous departure from New York today.",
     compute="plane",
     ttl=dt.timedelta(days=2),

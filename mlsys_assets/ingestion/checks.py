@@ -68,9 +68,14 @@ def reconcile_daily(
                coalesce(held.replayed, 0) AS replayed
         FROM latest l LEFT JOIN landed ON landed.k = l.partition_key
         LEFT JOIN held ON held.k = l.partition_key ORDER BY 1""",
-        {"source": source, "lo": start.isoformat(), "hi": end.isoformat(), "start": start,
-         "end": end},
-    ).df()  # fmt: skip
+        {
+            "source": source,
+            "lo": start.isoformat(),
+            "hi": end.isoformat(),
+            "start": start,
+            "end": end,
+        },
+    ).df()
     balanced = rows.received == rows.accepted + rows.quarantined + rows.duplicates
     landed = (rows.table_rows == rows.accepted + rows.replayed) & (
         rows.quarantine_rows == rows.quarantined
@@ -106,11 +111,18 @@ def reconcile_reference(conn: duckdb.DuckDBPyConnection, table: str) -> dg.Asset
     received, accepted, quarantined, duplicates = row or (0, 0, 0, 0)
     return dg.AssetCheckResult(
         check_name="reconciliation",
-        passed=bool(row) and received == accepted + quarantined + duplicates and held == quarantined,
+        passed=(
+            bool(row) and received == accepted + quarantined + duplicates and held == quarantined
+        ),
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"received": received, "accepted": accepted, "quarantined": quarantined,
-                  "duplicates": duplicates, "quarantine_rows": held},
-    )  # fmt: skip
+        metadata={
+            "received": received,
+            "accepted": accepted,
+            "quarantined": quarantined,
+            "duplicates": duplicates,
+            "quarantine_rows": held,
+        },
+    )
 
 
 def history_consistency(
@@ -135,9 +147,13 @@ def history_consistency(
         check_name="history",
         passed=several_current == 0 and overlapping == 0,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"keys": keys, "versions": versions, "keys_with_several_current": several_current,
-                  "overlapping_versions": overlapping},
-    )  # fmt: skip
+        metadata={
+            "keys": keys,
+            "versions": versions,
+            "keys_with_several_current": several_current,
+            "overlapping_versions": overlapping,
+        },
+    )
 
 
 def flights_freshness(

@@ -91,20 +91,18 @@ class Contract:
         return f"columns break contract {self.version}: " + "; ".join(parts)
 
 
-FLIGHT_COLUMNS = (
-    "year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time",
-    "sched_arr_time", "arr_delay", "carrier", "flight", "tailnum", "origin", "dest",
-    "air_time", "distance", "hour", "minute", "time_hour",
-)  # fmt: skip
-WEATHER_COLUMNS = (
-    "origin", "year", "month", "day", "hour", "temp", "dewp", "humid", "wind_dir",
-    "wind_speed", "wind_gust", "precip", "pressure", "visib", "time_hour",
-)  # fmt: skip
+FLIGHT_COLUMNS = tuple(
+    "year month day dep_time sched_dep_time dep_delay arr_time sched_arr_time arr_delay carrier "
+    "flight tailnum origin dest air_time distance hour minute time_hour".split()
+)
+WEATHER_COLUMNS = tuple(
+    "origin year month day hour temp dewp humid wind_dir wind_speed wind_gust precip pressure "
+    "visib time_hour".split()
+)
 
-DEPARTURE_COLUMNS = (
-    "year", "month", "day", "carrier", "flight", "origin", "tailnum", "sched_dep_time",
-    "dep_time", "dep_delay",
-)  # fmt: skip
+DEPARTURE_COLUMNS = tuple(
+    "year month day carrier flight origin tailnum sched_dep_time dep_time dep_delay".split()
+)
 MAX_DEPARTURE_DELAY = 1440  # minutes: a departure a day off its schedule is not this flight's
 
 
@@ -156,7 +154,7 @@ def flights_contract() -> Contract:
             "flight",
             "hour",
             "minute",
-        ),  # fmt: skip
+        ),
         numbers=("dep_delay", "arr_delay", "air_time", "distance"),
     )
 
@@ -298,15 +296,24 @@ def reference_contracts() -> dict[str, Contract]:
     )
     return {
         "planes": Contract(
-            "planes", "planes/1", tuple(planes.columns), ("tailnum",), planes,
-            integers=("year", "engines", "seats"), numbers=("speed",),
+            "planes",
+            "planes/1",
+            tuple(planes.columns),
+            ("tailnum",),
+            planes,
+            integers=("year", "engines", "seats"),
+            numbers=("speed",),
         ),
         "airlines": Contract("airlines", "airlines/1", ("carrier", "name"), ("carrier",), airlines),
         "airports": Contract(
-            "airports", "airports/1", tuple(airports.columns), ("faa",), airports,
+            "airports",
+            "airports/1",
+            tuple(airports.columns),
+            ("faa",),
+            airports,
             numbers=("lat", "lon", "alt", "tz"),
         ),
-    }  # fmt: skip
+    }
 
 
 ContractFactory = Callable[[], Contract]

@@ -20,7 +20,6 @@ with its reason, as weather does.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from typing import Any
 
@@ -35,9 +34,11 @@ from mlsys_assets.ingestion.contracts import (
 )
 from mlsys_assets.ingestion.event_batches import (
     OFFSET,
-    POSITION,
     STREAM_ERROR,
+    buffer_frame,
     buffered_records,
+    consume,
+    event_frame,
     event_partitions,
     event_problems,
     event_records,
@@ -45,12 +46,10 @@ from mlsys_assets.ingestion.event_batches import (
 )
 from mlsys_assets.ingestion.report import IngestReport, day_keys
 from mlsys_assets.ingestion.store import (
-    cursor,
     ensure_tables,
     insert_frame,
-    set_cursor,
 )
-from mlsys_assets.ingestion.validate import PARTITION, RECORD, validate
+from mlsys_assets.ingestion.validate import validate
 from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
 from mlsys_assets.raw_tables import canonical_departures
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent
@@ -79,12 +78,7 @@ def ingest_departures(
     requested = day_keys(start, end)
     ensure_tables(conn)
     with transaction(conn):
-        after = cursor(conn, TOPIC, consumer)
-        events = stream.read(TOPIC, after=after)
-        arrived = buffer_events(conn, events)
-        last = events[-1].offset if events else after
-        if events:
-            set_cursor(conn, TOPIC, consumer, last)
+        events, last, arrived = consume(conn, stream, TOPIC, consumer, buffer_events)
         stragglers = sorted(k for k in arrived & YEAR_KEYS if k < requested[0])
         keys = stragglers + requested
         buffered = conn.execute(
@@ -119,16 +113,8 @@ def buffer_events(conn: duckdb.DuckDBPyConnection, events: list[StreamEvent]) ->
     day = pd.to_datetime(parts, errors="coerce")
     own_day = day.dt.strftime("%Y-%m-%d").where(day.notna())
     partition = event_partitions(conn, "ingest.departure_events", events, own_day)
-    frame = pd.DataFrame(
-        {
-            "event_offset": [e.offset for e in events],
-            "partition_key": partition,
-            "position": [e.position for e in events],
-            "published_at": [_text(e.payload.get("published_at")) for e in events],
-            "record": [json.dumps(r, sort_keys=True) for r in records],
-            "received_at": utc_now(),
-        }
-    )
+    published = [_text(e.payload.get("published_at")) for e in events]
+    frame = buffer_frame(events, records, partition, published_at=published)
     insert_frame(conn, "ingest.departure_events", frame)
     return set(frame["partition_key"])
 
@@ -147,18 +133,11 @@ def _rebuild(
     now = utc_now()
     records = buffered_records(buffered)
     problems = _event_problems(records, buffered["published_at"], contract)
-    raw = contract.apply_aliases(pd.DataFrame.from_records(records))
-    raw = raw.reindex(columns=list(contract.columns))
-    raw[PARTITION] = buffered["partition_key"].to_numpy()
-    raw[RECORD] = buffered["record"].to_numpy()
-    raw[OFFSET] = buffered["event_offset"].to_numpy()
-    raw[POSITION] = buffered["position"].to_numpy()
+    raw, whole = event_frame(buffered, records, problems, contract)
     raw[PUBLISHED] = _published(buffered["published_at"]).to_numpy()
-    refused = problems.notna().to_numpy()
-    whole = raw.loc[refused, [PARTITION, RECORD, OFFSET, POSITION]].assign(
-        reason=problems[refused].to_numpy(), record=lambda f: f[RECORD]
+    checked = validate(
+        contract, raw.loc[problems.isna().to_numpy()], row_rules=(departure_times_agree,)
     )
-    checked = validate(contract, raw.loc[~refused], row_rules=(departure_times_agree,))
 
     good = canonical_departures(checked.good)
     good["available_at"] = checked.good[PUBLISHED].to_numpy()

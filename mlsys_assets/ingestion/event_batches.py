@@ -6,22 +6,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
 
+from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.contracts import Contract
 from mlsys_assets.ingestion.report import count_by_partition
-from mlsys_assets.ingestion.store import LOG_COLUMNS, QUARANTINE_COLUMNS
-from mlsys_assets.ingestion.validate import PARTITION, Validated
-from mlsys_assets.resources.event_stream import StreamEvent
+from mlsys_assets.ingestion.store import LOG_COLUMNS, QUARANTINE_COLUMNS, cursor, set_cursor
+from mlsys_assets.ingestion.validate import PARTITION, RECORD, Validated
+from mlsys_assets.resources.event_stream import EventStream, StreamEvent
 
 OFFSET = "_offset"  # the event's offset in its topic
 POSITION = "_position"  # the segment (or stream) it was read from
 STREAM_ERROR = "_stream_error"  # key of a buffered bad event's record (with "_raw")
+T = TypeVar("T")
 
 
 def event_records(events: Sequence[StreamEvent]) -> list[Any]:
@@ -30,6 +32,45 @@ def event_records(events: Sequence[StreamEvent]) -> list[Any]:
     return [
         e.payload.get("record") if e.ok else {STREAM_ERROR: e.error, "_raw": e.raw} for e in events
     ]
+
+
+def consume(
+    conn: duckdb.DuckDBPyConnection,
+    stream: EventStream,
+    topic: str,
+    consumer: str,
+    buffer: Callable[[duckdb.DuckDBPyConnection, list[StreamEvent]], T],
+) -> tuple[list[StreamEvent], int, T]:
+    """Inside the caller's transaction: read the events after ``consumer``'s cursor, ``buffer``
+    them and move the cursor past them. Returns the events, the new cursor and what ``buffer``
+    returned; the caller acks the cursor once the transaction is committed."""
+    after = cursor(conn, topic, consumer)
+    events = stream.read(topic, after=after)
+    buffered = buffer(conn, events)
+    last = events[-1].offset if events else after
+    if events:
+        set_cursor(conn, topic, consumer, last)
+    return events, last, buffered
+
+
+def buffer_frame(
+    events: Sequence[StreamEvent],
+    records: list[Any],
+    partition: pd.Series,
+    **extra: list[Any],
+) -> pd.DataFrame:
+    """The buffer rows of ``events``: offset, partition, position, ``extra`` columns, the record
+    as sorted JSON and when it was received."""
+    return pd.DataFrame(
+        {
+            "event_offset": [e.offset for e in events],
+            "partition_key": partition,
+            "position": [e.position for e in events],
+            **extra,
+            "record": [json.dumps(r, sort_keys=True) for r in records],
+            "received_at": utc_now(),
+        }
+    )
 
 
 def event_partitions(
@@ -60,6 +101,24 @@ def buffered_records(buffered: pd.DataFrame) -> list[dict[str, Any]]:
     under ``_not_an_object``, for the contract to refuse)."""
     records = [json.loads(r) for r in buffered["record"]]
     return [r if isinstance(r, dict) else {"_not_an_object": r} for r in records]
+
+
+def event_frame(
+    buffered: pd.DataFrame, records: list[dict[str, Any]], problems: pd.Series, contract: Contract
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The buffered events as the contract's columns (with partition, record, offset and
+    position), and those refused whole (``problems`` not NA) with their reason."""
+    raw = contract.apply_aliases(pd.DataFrame.from_records(records))
+    raw = raw.reindex(columns=list(contract.columns))
+    raw[PARTITION] = buffered["partition_key"].to_numpy()
+    raw[RECORD] = buffered["record"].to_numpy()
+    raw[OFFSET] = buffered["event_offset"].to_numpy()
+    raw[POSITION] = buffered["position"].to_numpy()
+    refused = problems.notna().to_numpy()
+    whole = raw.loc[refused, [PARTITION, RECORD, OFFSET, POSITION]].assign(
+        reason=problems[refused].to_numpy(), record=lambda f: f[RECORD]
+    )
+    return raw, whole
 
 
 def event_problems(records: list[dict[str, Any]], contract: Contract) -> pd.Series:

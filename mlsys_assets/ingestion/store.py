@@ -43,14 +43,12 @@ INGEST_DDL = [
         PRIMARY KEY (topic, consumer)
     )""",
 ]
-QUARANTINE_COLUMNS = [
-    "source", "partition_key", "source_file", "contract_version", "reason", "record",
-    "quarantined_at",
-]  # fmt: skip
-LOG_COLUMNS = [
-    "source", "partition_key", "run_id", "received", "accepted", "quarantined", "duplicates",
-    "ingested_at",
-]  # fmt: skip
+QUARANTINE_COLUMNS = list(
+    "source partition_key source_file contract_version reason record quarantined_at".split()
+)
+LOG_COLUMNS = list(
+    "source partition_key run_id received accepted quarantined duplicates ingested_at".split()
+)
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:

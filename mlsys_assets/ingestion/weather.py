@@ -12,7 +12,6 @@ partition of the good event before it, and quarantined with its reason: the curs
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 
 import duckdb
@@ -22,8 +21,10 @@ from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.contracts import Contract, weather_contract
 from mlsys_assets.ingestion.event_batches import (
     OFFSET,
-    POSITION,
+    buffer_frame,
     buffered_records,
+    consume,
+    event_frame,
     event_partitions,
     event_problems,
     event_records,
@@ -31,12 +32,10 @@ from mlsys_assets.ingestion.event_batches import (
 )
 from mlsys_assets.ingestion.report import IngestReport, day_keys
 from mlsys_assets.ingestion.store import (
-    cursor,
     ensure_tables,
     insert_frame,
-    set_cursor,
 )
-from mlsys_assets.ingestion.validate import PARTITION, RECORD, validate
+from mlsys_assets.ingestion.validate import validate
 from mlsys_assets.nycflights import LOCAL_TZ
 from mlsys_assets.raw_tables import canonical_weather
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent
@@ -62,12 +61,7 @@ def ingest_weather(
     keys = day_keys(start, end)
     ensure_tables(conn)
     with transaction(conn):
-        after = cursor(conn, TOPIC, consumer)
-        events = stream.read(TOPIC, after=after)
-        consumed = buffer_events(conn, events)
-        last = events[-1].offset if events else after
-        if events:
-            set_cursor(conn, TOPIC, consumer, last)
+        events, last, consumed = consume(conn, stream, TOPIC, consumer, buffer_events)
         buffered = conn.execute(
             """SELECT event_offset, partition_key, position, record FROM ingest.weather_events
                WHERE partition_key BETWEEN ? AND ? ORDER BY event_offset""",
@@ -94,15 +88,7 @@ def buffer_events(conn: duckdb.DuckDBPyConnection, events: list[StreamEvent]) ->
     )
     local = stamps.dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m-%d").where(stamps.notna())
     partition = event_partitions(conn, "ingest.weather_events", events, local)
-    frame = pd.DataFrame(
-        {
-            "event_offset": [e.offset for e in events],
-            "partition_key": partition,
-            "position": [e.position for e in events],
-            "record": [json.dumps(r, sort_keys=True) for r in records],
-            "received_at": utc_now(),
-        }
-    )
+    frame = buffer_frame(events, records, partition)
     insert_frame(conn, "ingest.weather_events", frame)
     return len(frame)
 
@@ -119,17 +105,8 @@ def _rebuild(
     now = utc_now()
     records = buffered_records(buffered)
     problems = event_problems(records, contract)
-    raw = contract.apply_aliases(pd.DataFrame.from_records(records))
-    raw = raw.reindex(columns=list(contract.columns))
-    raw[PARTITION] = buffered["partition_key"].to_numpy()
-    raw[RECORD] = buffered["record"].to_numpy()
-    raw[OFFSET] = buffered["event_offset"].to_numpy()
-    raw[POSITION] = buffered["position"].to_numpy()
-    refused = problems.notna().to_numpy()
-    whole = raw.loc[refused, [PARTITION, RECORD, OFFSET, POSITION]].assign(
-        reason=problems[refused].to_numpy(), record=lambda f: f[RECORD]
-    )
-    checked = validate(contract, raw.loc[~refused])
+    raw, whole = event_frame(buffered, records, problems, contract)
+    checked = validate(contract, raw.loc[problems.isna().to_numpy()])
 
     good = canonical_weather(checked.good)
     good["event_offset"] = checked.good[OFFSET].to_numpy()

@@ -183,10 +183,16 @@ def departure_fault_rows(
     late.update(event_time=event_time.isoformat(), published_at=published_at.isoformat())
     return [
         _fault("departures", day, "duplicate", None, keys["duplicate"]),
-        _fault("departures", day, "unparseable_delay", "dep_delay", keys["unparseable_delay"],
-               malformed_value),
+        _fault(
+            "departures",
+            day,
+            "unparseable_delay",
+            "dep_delay",
+            keys["unparseable_delay"],
+            malformed_value,
+        ),
         late,
-    ]  # fmt: skip
+    ]
 
 
 def _fault(

@@ -64,17 +64,16 @@ EPOCH = dt.datetime.combine(FIRST_DAY, dt.time())
 WEATHER_TOPIC = "weather"
 SCHEDULE_TOPIC = "schedule"
 DEPARTURES_TOPIC = "departures"
-DEPARTURE_COLUMNS = [
-    "year", "month", "day", "carrier", "flight", "origin", "tailnum", "sched_dep_time",
-    "dep_time", "dep_delay",
-]  # fmt: skip
+DEPARTURE_COLUMNS = list(
+    "year month day carrier flight origin tailnum sched_dep_time dep_time dep_delay".split()
+)
 # At most this many departure events per append; the events of one instant are never split.
 DEPARTURES_APPEND_MAX = 2000
 SCHEDULE_LEAD_DAYS = 1  # day D's timetable is published when local day D-1 starts
-SCHEDULE_COLUMNS = [
-    "year", "month", "day", "sched_dep_time", "sched_arr_time", "carrier", "flight",
-    "tailnum", "origin", "dest", "distance", "hour", "minute", "time_hour",
-]  # fmt: skip
+SCHEDULE_COLUMNS = list(
+    "year month day sched_dep_time sched_arr_time carrier flight tailnum origin dest distance "
+    "hour minute time_hour".split()
+)
 # Integer-valued columns that pandas reads as float because of missing values.
 _INT_LIKE = ["dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"]
 
@@ -314,6 +313,9 @@ class Replayer:
         atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
 
 
+APPEND_EVENTS = 5_000  # at most this many events per append (one stream segment each)
+
+
 class _WeatherFeed:
     """Hourly observations, each published when its hour is over, in publication order."""
 
@@ -331,14 +333,17 @@ class _WeatherFeed:
         self.published_through = _published_through(self.stream, WEATHER_TOPIC)
 
     def publish(self, until: dt.datetime, inclusive: bool) -> tuple[int, list[dict[str, Any]]]:
-        """Append every observation hour due since the last one published (one append each)."""
+        """Append every observation hour due since the last one published, in one append (a
+        catch-up of weeks is a few files, not one durable write per hour)."""
         times = self.times
         start, end = _due(times, self.published_through, until, inclusive)
         if end <= start:
             return 0, []
         moments = sorted(set(pd.DatetimeIndex(times[start:end]).to_pydatetime()))
-        published, faults = 0, []
+        faults: list[dict[str, Any]] = []
+        payloads: list[dict[str, Any]] = []
         records_by_day: dict[dt.date, list[tuple[dt.datetime, dict[str, Any]]]] = {}
+        emitted = utc_now().isoformat()
         for moment in moments:
             day = _local_day_of_hour_end(moment)
             if day not in records_by_day:
@@ -348,19 +353,22 @@ class _WeatherFeed:
                 )
                 if first_of_day:
                     faults += injected
-            batch = [r for at, r in records_by_day[day] if at == moment]
-            emitted = utc_now().isoformat()
-            payloads = [
+            payloads += [
                 {
                     "day": day.isoformat(),
                     "published_at": moment.isoformat(),
                     "emitted_at": emitted,
                     "record": r,
                 }
-                for r in batch
+                for at, r in records_by_day[day]
+                if at == moment
             ]
-            published += len(self.stream.append(WEATHER_TOPIC, payloads))
-            self.published_through = moment
+        published = 0
+        for first in range(0, len(payloads), APPEND_EVENTS):
+            published += len(
+                self.stream.append(WEATHER_TOPIC, payloads[first : first + APPEND_EVENTS])
+            )
+        self.published_through = moments[-1]
         return published, faults
 
     def _day_records(
@@ -512,8 +520,14 @@ class _DeparturesFeed:
             if picks is None:
                 continue
             dup, bad, late = (int(rows[i]) for i in (picks.duplicate, picks.malformed, picks.late))
-            keys = {kind: _departure_key(columns, i) for kind, i in
-                    (("duplicate", dup), ("unparseable_delay", bad), ("late_event", late))}  # fmt: skip
+            keys = {
+                kind: _departure_key(columns, i)
+                for kind, i in (
+                    ("duplicate", dup),
+                    ("unparseable_delay", bad),
+                    ("late_event", late),
+                )
+            }
             value = malformed_delay(int(columns["dep_delay"][bad]))
             columns["dep_delay"][bad] = value
             event_time = pd.Timestamp(columns["_event_time"][late]).to_pydatetime()
@@ -563,9 +577,12 @@ class _DeparturesFeed:
 
 def _departure_key(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
     """A departure's natural key as ``_faults.json`` names it."""
-    return {"flight_date": columns["_day"][index].isoformat(),
-            "carrier": str(columns["carrier"][index]), "flight": int(columns["flight"][index]),
-            "origin": str(columns["origin"][index])}  # fmt: skip
+    return {
+        "flight_date": columns["_day"][index].isoformat(),
+        "carrier": str(columns["carrier"][index]),
+        "flight": int(columns["flight"][index]),
+        "origin": str(columns["origin"][index]),
+    }
 
 
 def _int_or_none(values: np.ndarray) -> np.ndarray:

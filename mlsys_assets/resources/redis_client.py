@@ -7,6 +7,8 @@ periodic health check so a connection dropped by the server is replaced before i
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 
 HEALTH_CHECK_SECONDS = 30
@@ -21,3 +23,27 @@ def redis_client(url: str, timeout_seconds: float) -> redis.Redis:
         socket_connect_timeout=timeout_seconds,
         health_check_interval=HEALTH_CHECK_SECONDS,
     )
+
+
+class RedisConnection:
+    """What every Redis-backed resource does with its connection: open it on first use, close it
+    when the run (or the process) is done. The resource declares ``url``,
+    ``socket_timeout_seconds`` and ``_client`` (a ``PrivateAttr``)."""
+
+    url: str
+    socket_timeout_seconds: float
+    _client: redis.Redis | None
+
+    def client(self) -> redis.Redis:
+        """One client (a thread-safe connection pool) per resource instance."""
+        if self._client is None:
+            self._client = redis_client(self.url, self.socket_timeout_seconds)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def teardown_after_execution(self, context: Any) -> None:
+        self.close()

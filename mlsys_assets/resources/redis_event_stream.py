@@ -22,12 +22,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import dagster as dg
 import redis
 from pydantic import Field, PrivateAttr
 
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent, decode_event
-from mlsys_assets.resources.redis_client import redis_client
+from mlsys_assets.resources.redis_client import RedisConnection
 
 # Number a batch after the stream's last generated id (which survives trimming) and add it.
 _APPEND = """
@@ -52,7 +51,7 @@ def _offset(entry_id: str) -> int:
     return int(entry_id.split("-", 1)[0])
 
 
-class RedisEventStream(EventStream):
+class RedisEventStream(RedisConnection, EventStream):
     """Redis Streams behind the ``EventStream`` ABC; see the module docstring."""
 
     url: str = Field(description="redis://host:port/db of the server.")
@@ -63,11 +62,6 @@ class RedisEventStream(EventStream):
     socket_timeout_seconds: float = 5.0
 
     _client: redis.Redis | None = PrivateAttr(default=None)
-
-    def client(self) -> redis.Redis:
-        if self._client is None:
-            self._client = redis_client(self.url, self.socket_timeout_seconds)
-        return self._client
 
     def key(self, topic: str) -> str:
         return f"{self.prefix}stream:{topic}"
@@ -176,11 +170,3 @@ class RedisEventStream(EventStream):
     def clear(self, topic: str) -> None:
         """Delete the topic and its groups (tests)."""
         self.client().delete(self.key(topic))
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self.close()

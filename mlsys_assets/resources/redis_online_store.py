@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import dagster as dg
 import redis
 from pydantic import Field, PrivateAttr
 
 from mlsys_assets.resources.online_store import OnlineRecord, OnlineRow, OnlineStore
-from mlsys_assets.resources.redis_client import redis_client
+from mlsys_assets.resources.redis_client import RedisConnection
 
 # KEYS[1] = state hash, KEYS[2..n+1] = row keys.
 # ARGV = n, then per row (event_us, value, ttl_ms; 0 = no expiry), then m, then per state entry
@@ -71,7 +70,7 @@ def decode_record(value: str) -> OnlineRecord:
     return int(event), (int(valid_to) if valid_to else None), payload
 
 
-class RedisOnlineStore(OnlineStore):
+class RedisOnlineStore(RedisConnection, OnlineStore):
     """Redis (or any server speaking its protocol) as the online store; see the module doc."""
 
     url: str = Field(description="redis://host:port/db of the server.")
@@ -83,12 +82,6 @@ class RedisOnlineStore(OnlineStore):
     socket_timeout_seconds: float = 2.0
 
     _client: redis.Redis | None = PrivateAttr(default=None)
-
-    def client(self) -> redis.Redis:
-        """One client (a thread-safe connection pool) per resource instance."""
-        if self._client is None:
-            self._client = redis_client(self.url, self.socket_timeout_seconds)
-        return self._client
 
     @property
     def _state_key(self) -> str:
@@ -145,11 +138,3 @@ class RedisOnlineStore(OnlineStore):
         if batch:
             deleted += client.delete(*batch)
         return deleted + client.delete(self._state_key)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self.close()

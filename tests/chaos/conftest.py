@@ -47,9 +47,15 @@ POOL = "warehouse"
 HOST = "127.0.0.1"
 SEED = int(os.environ.get("MLSYS_CHAOS_SEED", "14"))
 FLIGHT = {
-    "carrier": "UA", "flight": 1545, "tailnum": "N14228", "origin": "EWR", "dest": "IAH",
-    "scheduled_departure": "2013-01-01T05:15:00-05:00", "distance": 1400, "request_id": "chaos",
-}  # fmt: skip
+    "carrier": "UA",
+    "flight": 1545,
+    "tailnum": "N14228",
+    "origin": "EWR",
+    "dest": "IAH",
+    "scheduled_departure": "2013-01-01T05:15:00-05:00",
+    "distance": 1400,
+    "request_id": "chaos",
+}
 
 
 def wait_until(what: str, probe: Callable[[], object], timeout: float, every: float = 0.25):
@@ -85,10 +91,16 @@ class Chaos:
     def start(self, name: str) -> None:
         commands = {
             "stream": [executable("mlsys"), "stream"],
-            "api": [executable("mlsys"), "serve", "--port", str(self.api_port),
-                    "--log-level", "warning"],
+            "api": [
+                executable("mlsys"),
+                "serve",
+                "--port",
+                str(self.api_port),
+                "--log-level",
+                "warning",
+            ],
             "dagster-daemon": [executable("dagster-daemon"), "run", *self.workspace],
-        }  # fmt: skip
+        }
         if name == "dagster-code-server":
             self.workspace = start_code_server(self.settings, self.group, self.code_port or None)
             self.code_port = int(_workspace_port(self.settings))
@@ -145,8 +157,11 @@ class Chaos:
         the stream processor caught up, the API answering."""
         caught_up = stream_caught_up(build_event_stream(self.settings))
         wait_until(f"raw_flights of {self.day}", self._ingested, timeout)
-        wait_until("runs to end", lambda: not self.instance.get_runs(
-            dg.RunsFilter(statuses=ACTIVE), limit=1), timeout)  # fmt: skip
+        wait_until(
+            "runs to end",
+            lambda: not self.instance.get_runs(dg.RunsFilter(statuses=ACTIVE), limit=1),
+            timeout,
+        )
         wait_until("the warehouse pool slot to be freed", lambda: not self.holders(), 60)
         wait_until("the stream processor to catch up", caught_up, 60, every=0.1)
         wait_until("the API to answer", self._api_answers, 60)
@@ -198,8 +213,9 @@ def landing_keys(settings: Settings, last_day: dt.date) -> pd.DataFrame:
     frames = []
     for path in sorted((settings.landing_dir / "flights").glob("date=*/flights.csv")):
         if dt.date.fromisoformat(path.parent.name.removeprefix("date=")) <= last_day:
-            frames.append(pd.read_csv(path, usecols=["year", "month", "day", "carrier",
-                                                     "flight", "origin"]))  # fmt: skip
+            frames.append(
+                pd.read_csv(path, usecols=["year", "month", "day", "carrier", "flight", "origin"])
+            )
     return pd.concat(frames).drop_duplicates()
 
 

@@ -10,23 +10,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mlsys_assets.features.catalog import FEATURE_VIEWS
-from mlsys_assets.features.offline import compute_all
-from tests.reference_data import load_reference
+from tests.reference_data import feature_warehouse
 
 START = dt.date(2013, 1, 1)
 END = dt.date(2013, 1, 21)
 
 
 @pytest.fixture(scope="session")
-def base_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Raw tables for START..END from the reference loader, features computed; never modified."""
-    path = tmp_path_factory.mktemp("features") / "base.duckdb"
-    conn = duckdb.connect(str(path))
-    load_reference(conn, START, END)
-    compute_all(conn, FEATURE_VIEWS)
-    conn.close()
-    return path
+def base_warehouse() -> Path:
+    """Raw tables for START..END from the reference loader, features computed; never modified
+    (built once per change of its inputs, ``tests/reference_data.feature_warehouse``)."""
+    return feature_warehouse(START, END)
 
 
 @pytest.fixture

@@ -88,13 +88,21 @@ def _brute_plane(f: DayFlights, g: int, t: int) -> dict[str, float]:
     }
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize(
+# Each kind of intraday feature: its vectorized computation, its definition, and how many
+# tables (origins, carriers, planes) a random day has.
+EACH_KIND = pytest.mark.parametrize(
     ("compute", "brute", "tables"),
-    [(origin_features, _brute_origin, 3), (carrier_features, _brute_carrier, 5),
-     (plane_features, _brute_plane, 40)],
+    [
+        (origin_features, _brute_origin, 3),
+        (carrier_features, _brute_carrier, 5),
+        (plane_features, _brute_plane, 40),
+    ],
     ids=["origin", "carrier", "plane"],
-)  # fmt: skip
+)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@EACH_KIND
 def test_vectorized_equals_the_definition(compute, brute, tables, seed, monkeypatch) -> None:
     rng = np.random.default_rng(seed)
     if seed == 2:  # the interval path of the origin features (a training set's size)
@@ -108,12 +116,7 @@ def test_vectorized_equals_the_definition(compute, brute, tables, seed, monkeypa
             assert np.isclose(got[name][i], value, equal_nan=True), (name, i, got[name][i], value)
 
 
-@pytest.mark.parametrize(
-    ("compute", "brute", "tables"),
-    [(origin_features, _brute_origin, 3), (carrier_features, _brute_carrier, 5),
-     (plane_features, _brute_plane, 40)],
-    ids=["origin", "carrier", "plane"],
-)  # fmt: skip
+@EACH_KIND
 def test_one_request_at_a_time_equals_the_definition(compute, brute, tables) -> None:
     """Serving's path: a single query (or a few of one table) at a time."""
     rng = np.random.default_rng(11)

@@ -137,8 +137,9 @@ def test_stragglers_of_an_ingested_day_land_with_the_next_run(clean_source, mlsy
     with duckdb.connect(str(settings.warehouse_path)) as conn:
         ingest_departures(conn, _stream(settings), dt.date(2013, 1, 1), DAY, "run-1")
         Replayer(settings).advance(day_end_utc(DAY + dt.timedelta(days=1)))
-        report = ingest_departures(conn, _stream(settings), DAY + dt.timedelta(days=1),
-                                   DAY + dt.timedelta(days=1), "run-2")  # fmt: skip
+        report = ingest_departures(
+            conn, _stream(settings), DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=1), "run-2"
+        )
         late = conn.execute(
             """SELECT count(*) FROM raw.departures
                WHERE flight_date = ? AND event_time >= ?""",

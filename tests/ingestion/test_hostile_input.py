@@ -51,14 +51,22 @@ def damage_flights(settings: Settings) -> dict[str, int]:
 
 
 def damage_events(settings: Settings) -> list[int]:
-    """Replace two stored events of D2 (weather is published an hour per segment: two
-    segments in the middle of the day); returns their offsets."""
+    """Replace two stored weather events of D2 (in the middle of the day) with a non-JSON line
+    and non-UTF-8 bytes; returns their offsets."""
     folder = settings.landing_dir / "events" / TOPIC
-    segments = sorted(p for p in folder.iterdir() if p.suffix == ".jsonl")
+    of_d2 = []  # (segment, line) of each event of D2, in offset order
+    for segment in sorted(p for p in folder.iterdir() if p.suffix == ".jsonl"):
+        for line, text in enumerate(segment.read_bytes().split(b"\n")):
+            if f'"day":"{D2.isoformat()}"'.encode() in text:
+                of_d2.append((segment, line))
     offsets = []
-    for segment, line in ((segments[30], 1), (segments[32], 2)):
+    for (segment, line), broken in zip(
+        (of_d2[30], of_d2[36]),
+        (b'{"offset": this is not json', b"\xff\xfe not utf-8 \x00"),
+        strict=True,
+    ):
         lines = segment.read_bytes().split(b"\n")
-        lines[line] = b'{"offset": this is not json' if line == 1 else b"\xff\xfe not utf-8 \x00"
+        lines[line] = broken
         segment.write_bytes(b"\n".join(lines))
         offsets.append(int(segment.name.split("-")[0]) + line)
     return offsets

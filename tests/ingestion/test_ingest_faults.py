@@ -113,8 +113,14 @@ def test_reconciliation_holds_for_every_partition(ingested) -> None:
         ).fetchall()
     assert len(rows) == 3 * 10
     assert all(r == a + q + d for *_, r, a, q, d in rows)
-    for asset in ("raw_flights", "raw_weather", "raw_departures", "raw_planes", "raw_airlines",
-                  "raw_airports"):  # fmt: skip
+    for asset in (
+        "raw_flights",
+        "raw_weather",
+        "raw_departures",
+        "raw_planes",
+        "raw_airlines",
+        "raw_airports",
+    ):
         assert _check(result, asset, "reconciliation").passed
     meta = result.asset_materializations_for_node("raw_flights")[0].metadata
     assert (
@@ -188,8 +194,11 @@ def test_rerunning_a_partition_changes_nothing(ingested) -> None:
 
 
 def _departure_faults(settings, kind: str) -> list[dict]:
-    return [f for f in read_faults(settings)["rows"] if f["source"] == "departures" and
-            f["kind"] == kind]  # fmt: skip
+    return [
+        f
+        for f in read_faults(settings)["rows"]
+        if f["source"] == "departures" and f["kind"] == kind
+    ]
 
 
 def test_departure_faults_are_counted_quarantined_and_ingested_late(ingested) -> None:
@@ -220,9 +229,10 @@ def test_departure_faults_are_counted_quarantined_and_ingested_late(ingested) ->
     assert len(held) == len(malformed)
     for fault in malformed:
         (reason,) = [
-            r for p, r, rec in held
+            r
+            for p, r, rec in held
             if p == fault["day"] and json.loads(rec)["dep_delay"] == fault["value"]
-        ]  # fmt: skip
+        ]
         assert "dep_delay: unparseable value" in reason
     published = [f for f in late if dt.datetime.fromisoformat(f["published_at"]) <= clock]
     assert len(published) >= 9  # the last day's may still be on its way

@@ -32,8 +32,12 @@ def test_cursor_survives_restart_without_skipping_or_rereading(clean_source, mls
     replay(settings, dt.date(2013, 1, 4), faults=False, seed=42)  # more events arrive
     with duckdb.connect(str(settings.warehouse_path)) as conn:  # a restarted consumer
         second = ingest_weather(conn, _stream(settings), D2, dt.date(2013, 1, 4), "run-2")
-        offsets = [r[0] for r in conn.execute(
-            "SELECT event_offset FROM ingest.weather_events ORDER BY 1").fetchall()]  # fmt: skip
+        offsets = [
+            r[0]
+            for r in conn.execute(
+                "SELECT event_offset FROM ingest.weather_events ORDER BY 1"
+            ).fetchall()
+        ]
         assert cursor(conn, TOPIC, CONSUMER) == _stream(settings).last_offset(TOPIC)
         ingested = conn.execute(
             "SELECT * EXCLUDE (ingested_at, event_offset) FROM raw.weather ORDER BY origin, time_hour"

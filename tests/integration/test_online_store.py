@@ -65,10 +65,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineStor
 
 def test_newer_event_wins_and_state_commits_with_rows(store: OnlineStore) -> None:
     store.write_batch(
-        [OnlineRow("carrier_delay_stats:UA", 200, None, '[0.5,"a|b"]'),
-         OnlineRow("plane_attributes:N1", 100, 150, "[1]")],
+        [
+            OnlineRow("carrier_delay_stats:UA", 200, None, '[0.5,"a|b"]'),
+            OnlineRow("plane_attributes:N1", 100, 150, "[1]"),
+        ],
         {"watermark:carrier_delay_stats": "7", "pending:x": "p"},
-    )  # fmt: skip
+    )
     # an older event never overwrites a newer one; an equal or newer one does
     store.write_batch([OnlineRow("carrier_delay_stats:UA", 199, None, "[0.1]")])
     assert store.read(["carrier_delay_stats:UA"]) == [(200, None, '[0.5,"a|b"]')]
@@ -127,10 +129,12 @@ def test_redis_expires_keys_by_view_ttl(redis_prefix: str) -> None:
         url=URLS.redis_url, prefix=redis_prefix, view_ttl_seconds={"origin_weather": 0.3}
     )
     store.write_batch(
-        [OnlineRow("origin_weather:EWR", 1, None, "[1]"),
-         OnlineRow("plane_attributes:N1", 1, None, "[2]")],
+        [
+            OnlineRow("origin_weather:EWR", 1, None, "[1]"),
+            OnlineRow("plane_attributes:N1", 1, None, "[2]"),
+        ],
         {"watermark:origin_weather": "1"},
-    )  # fmt: skip
+    )
     client = store.client()
     assert 0 < client.pttl(f"{redis_prefix}online:origin_weather:EWR") <= 300
     assert client.pttl(f"{redis_prefix}online:plane_attributes:N1") == -1  # no expiry

@@ -47,10 +47,21 @@ def test_mlsys_ui_on_postgres_shows_no_password(pg_database, tmp_path) -> None:
     output = tmp_path / "ui.out"
     with output.open("wb") as out:
         ui = subprocess.Popen(
-            [sys.executable, "-m", "mlsys_assets.cli", "ui", "--dagster-port", str(dagster_port),
-             "--mlflow-port", str(mlflow_port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "mlsys_assets.cli",
+                "ui",
+                "--dagster-port",
+                str(dagster_port),
+                "--mlflow-port",
+                str(mlflow_port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         for port in (dagster_port, mlflow_port):
             wait_for_port("127.0.0.1", port, timeout=240)

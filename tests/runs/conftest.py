@@ -49,8 +49,11 @@ def worker(settings: Settings, instance: dg.DagsterInstance) -> Iterator[Worker]
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.runs.run_worker", str(settings.home_dir)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 90
         while not holders(instance):

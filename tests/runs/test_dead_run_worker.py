@@ -99,8 +99,11 @@ def test_mlsys_ingest_waiting_for_a_busy_slot_stops_on_sigterm(
     }
     ingest = subprocess.Popen(
         [executable("mlsys"), "ingest", "--from", "2013-01-01", "--to", "2013-01-01"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(
         target=lambda: [lines.put(raw.decode()) for raw in ingest.stderr],

@@ -71,13 +71,16 @@ def test_online_equals_offline_at_the_same_moments(kind, landing, pairs, base_co
     offline = build_training_set(base_conn, pairs, service=FLIGHTS_V2)
     requests = [
         {
-            "carrier": r.carrier, "flight": int(r.flight), "origin": r.origin, "dest": r.dest,
+            "carrier": r.carrier,
+            "flight": int(r.flight),
+            "origin": r.origin,
+            "dest": r.dest,
             "tailnum": r.tailnum if isinstance(r.tailnum, str) else None,
             "scheduled_departure": r.scheduled_departure.to_pydatetime(),
             "distance": float(r.distance),
         }
         for r in pairs.itertuples()
-    ]  # fmt: skip
+    ]
     moments = [t.to_pydatetime() for t in pairs["event_timestamp"]]
     online = lookup_online_feature_columns(store, requests, moments, service=FLIGHTS_V2)
     mismatches = []

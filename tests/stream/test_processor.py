@@ -72,8 +72,11 @@ def test_a_restarted_processor_resumes_and_ends_the_same(landing, base_conn, tmp
     second.drain()
     offline = _offline(base_conn, END)
     stored = second.store.read(list(offline))
-    assert [k for k, r, s in zip(offline, offline.values(), stored, strict=True)
-            if s != (r.event_us, None, r.payload)] == []  # fmt: skip
+    assert [
+        k
+        for k, r, s in zip(offline, offline.values(), stored, strict=True)
+        if s != (r.event_us, None, r.payload)
+    ] == []
 
 
 def test_an_older_event_never_overwrites_a_newer_one(landing, tmp_path) -> None:

@@ -13,11 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mlsys_assets.features import FEATURE_VIEWS
-from mlsys_assets.features.offline import compute_all
 from mlsys_assets.settings import Settings
 from mlsys_assets.training.splits import SplitWindows
-from tests.reference_data import load_reference
+from tests.reference_data import feature_warehouse
 
 START = dt.date(2013, 1, 1)
 END = dt.date(2013, 2, 3)
@@ -35,14 +33,9 @@ ENV = {
 
 
 @pytest.fixture(scope="session")
-def base_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def base_warehouse() -> Path:
     """Raw tables and offline features for START..END; never modified (tests copy it)."""
-    path = tmp_path_factory.mktemp("training") / "base.duckdb"
-    conn = duckdb.connect(str(path))
-    load_reference(conn, START, END)
-    compute_all(conn, FEATURE_VIEWS)
-    conn.close()
-    return path
+    return feature_warehouse(START, END)
 
 
 @pytest.fixture(scope="session")
