@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     prediction_log_max_pending: int = Field(default=200_000, ge=1, description="Then drop.")
     # Business rules after the threshold, first match wins (see mlsys_assets/scoring/rules.py).
     serving_rules: list[dict[str, Any]] = Field(default_factory=list)
+    # Open Inference Protocol v2 over gRPC beside HTTP (0 turns it off; REST /v2 is always on),
+    # explanations (top-k TreeSHAP contributions per answer when asked), and the outbound
+    # `decisions` stream every answer is published on (its lag per consumer group in /metrics).
+    serving_grpc_port: int = Field(default=8081, ge=0, le=65535, description="0: no gRPC.")
+    serving_grpc_host: str = "127.0.0.1"  # `mlsys serve --host` sets it to the HTTP host
+    serving_explain_top_k: int = Field(default=5, ge=1, le=200)
+    serving_decisions: bool = True
+    serving_decisions_groups: list[str] = Field(
+        default_factory=lambda: ["downstream"], description="Consumer groups whose lag is shown."
+    )
     # Batch scoring (issue 8): in-process on DuckDB's frames, or through mlflow.pyfunc.spark_udf
     # on Spark (`pip install mlsys[spark]`; local mode by default, a cluster's master URL in prod).
     batch_scoring_engine: Literal["duckdb", "spark"] = "duckdb"

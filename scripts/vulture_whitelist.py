@@ -56,3 +56,10 @@ _.cost_champion
 _.cost_challenger
 _.log_loss_low
 _.log_loss_high
+
+# Protobuf messages set their fields by attribute assignment (the V2 gRPC tests).
+_.string_param
+_.bool_param
+# gRPC calls the servicer's methods by the protocol's RPC names (serving/v2/grpc_service.py).
+_.ServerMetadata
+_.ModelMetadata
