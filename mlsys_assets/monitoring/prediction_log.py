@@ -29,6 +29,7 @@ from mlsys_assets.settings import Settings
 
 SHADOW = "shadow"  # serving.routing.SHADOW: the challenger's logged-only scores
 
+
 def _files(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.glob("date=*/*.parquet")) if folder.is_dir() else []
 
