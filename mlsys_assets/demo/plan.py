@@ -51,7 +51,7 @@ QUICK = DemoPlan(
         "MLSYS_CANARY_MIN_LABELLED": "60",
         # the challenger has about a day and a half of traffic (~190 shadow pairs a day): the
         # verdict's maximum wait is reached once the last day's outcomes land
-        "MLSYS_CANARY_MAX_LABELLED": "240",
+        "MLSYS_CANARY_MAX_LABELLED": "160",
         "MLSYS_MONITORING_EVERY_DAYS": "4",
     },
 )
