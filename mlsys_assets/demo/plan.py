@@ -51,8 +51,9 @@ QUICK = DemoPlan(
         "MLSYS_RETRAIN_MIN_NEW_LABELS": "3500",
         "MLSYS_CANARY_SHARE": "0.3",
         "MLSYS_CANARY_MIN_LABELLED": "60",
-        # ~190 shadow pairs a live day: the verdict's maximum wait is reached within the demo
-        "MLSYS_CANARY_MAX_LABELLED": "480",
+        # the challenger has about a day and a half of traffic (~190 shadow pairs a day): the
+        # verdict's maximum wait is reached once the last day's outcomes land
+        "MLSYS_CANARY_MAX_LABELLED": "160",
         "MLSYS_MONITORING_EVERY_DAYS": "4",
     },
 )
@@ -73,7 +74,7 @@ FULL = DemoPlan(
         "MLSYS_RETRAIN_MIN_NEW_LABELS": "7000",
         "MLSYS_CANARY_SHARE": "0.2",
         "MLSYS_CANARY_MIN_LABELLED": "200",
-        "MLSYS_CANARY_MAX_LABELLED": "1600",  # ~215 shadow pairs a live day
+        "MLSYS_CANARY_MAX_LABELLED": "800",  # ~215 shadow pairs a live day
         "MLSYS_MONITORING_EVERY_DAYS": "7",
     },
 )
