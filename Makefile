@@ -9,7 +9,7 @@ export MLSYS_HOME ?= $(CURDIR)/.mlsys
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install services demo test test-fast test-not-slow lint fmt dev ui serve bench clean
+.PHONY: help install services demo test test-fast test-not-slow lint fmt dev ui serve bench protos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ fmt: install ## format and autofix
 
 ui: install ## Dagster webserver + daemon and the MLflow UI on MLSYS_HOME
 	$(BIN)/mlsys ui
+
+protos: ## regenerate the committed Open Inference Protocol v2 gRPC stubs (serving/v2/proto/)
+	bash scripts/gen_protos.sh
 
 bench: install ## every benchmark in benchmarks/
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -69,31 +69,41 @@ def mlflow_rows(world: World) -> tuple[list[str], list[list[object]]]:
     """
     import pandas as pd
 
-    from mlsys_assets.features.online import lookup_online_features
-    from mlsys_assets.features.request import normalize_request
-    from mlsys_assets.resources.online_store import SQLiteOnlineStore
-    from mlsys_assets.scoring.loading import RegistryReader
-    from mlsys_assets.settings import Settings
-    from serving.features import feature_time
-
-    settings = Settings(home=world.home)
-    bundle = RegistryReader(settings.tracking_uri, settings.model_name).load(world.champion)
-    store = SQLiteOnlineStore(path=str(settings.online_store_path))
-    found = []
-    for request in world.requests:
-        flight = normalize_request(request)
-        found.append(
-            lookup_online_features(
-                store, flight, feature_time(flight["scheduled_departure"])
-            ).values
-        )
-    store.close()
+    bundle, found = feature_values(world)
     frame = bundle.spec.to_input_frame(pd.DataFrame(found))
     rows = [
         [None if value is None or value != value else value for value in row]
         for row in frame.itertuples(index=False)
     ]
     return bundle.feature_names, rows
+
+
+def booster_rows(world: World) -> tuple[object, list[list[float]]]:
+    """The champion's booster and, per flight, the encoded row it receives from mlsys (the
+    same lookup, categoricals as the training category codes, NaN when missing)."""
+    bundle, found = feature_values(world)
+    return bundle.booster, bundle.encode_rows(found).tolist()
+
+
+def feature_values(world: World) -> tuple[object, list[dict[str, object]]]:
+    """The champion and each flight's feature values, looked up as mlsys serve does: the
+    serving feature source itself (the single-flight ``lookup_online_features`` leaves the
+    intraday features of flights_v2 missing, which serving computes from the day tables)."""
+    from mlsys_assets.clock import utc_now
+    from mlsys_assets.scoring.loading import RegistryReader
+    from mlsys_assets.settings import Settings
+    from serving.features import FeatureSource
+    from serving.pipeline import flight_fields
+    from serving.schemas import FlightRequest
+
+    settings = Settings(home=world.home)
+    bundle = RegistryReader(settings.tracking_uri, settings.model_name).load(world.champion)
+    source = FeatureSource.from_settings(settings)
+    flights = [flight_fields(FlightRequest.model_validate(r)) for r in world.requests]
+    columns = source.lookup(flights, utc_now()).columns
+    source.close()
+    found = [{name: column[i] for name, column in columns.items()} for i in range(len(flights))]
+    return bundle, found
 
 
 @contextlib.contextmanager
@@ -134,7 +144,9 @@ def server(
                 process.wait()
 
 
-def mlsys_serve(home: Path, port: int, **env: str) -> contextlib.AbstractContextManager:
+def mlsys_serve(
+    home: Path, port: int, grpc_port: int = 0, **env: str
+) -> contextlib.AbstractContextManager:
     return server(
         [
             str(BIN / "mlsys"),
@@ -146,7 +158,12 @@ def mlsys_serve(home: Path, port: int, **env: str) -> contextlib.AbstractContext
             "--log-level",
             "warning",
         ],
-        {"MLSYS_HOME": str(home), "MLSYS_CANARY_SHARE": "0", **env},
+        {
+            "MLSYS_HOME": str(home),
+            "MLSYS_CANARY_SHARE": "0",
+            "MLSYS_SERVING_GRPC_PORT": str(grpc_port),
+            **env,
+        },
         f"http://127.0.0.1:{port}/ready",
     )
 
@@ -328,6 +345,109 @@ def open_loop(
 ) -> LoadResult:
     """A constant ``rate`` of requests/s spread over ``connections``, for ``duration`` s."""
     return _run(_open_loop(port, requests, rate, duration, connections, on_tick))
+
+
+GRPC_INFER = "/inference.GRPCInferenceService/ModelInfer"
+
+
+async def _grpc_loop(
+    port: int,
+    requests: Sequence[bytes],
+    concurrency: int,
+    duration: float,
+    rate: float | None,
+    on_tick: object = None,
+) -> LoadResult:
+    """Closed loop (``rate`` None: each worker sends on each answer) or open loop (``rate``
+    requests/s over the workers, latency counted from the scheduled time)."""
+    import grpc
+
+    result = LoadResult()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        # No (de)serializers: the pre-serialized requests go as they are, answers stay bytes.
+        infer = channel.unary_unary(GRPC_INFER)
+        begin = time.perf_counter()
+        stop_at = begin + duration
+
+        async def worker(offset: int) -> None:
+            i = offset
+            next_at = begin + (offset / rate if rate else 0.0)
+            while (next_at if rate else time.perf_counter()) < stop_at:
+                if rate:
+                    delay = next_at - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                payload = requests[i % len(requests)]
+                i += concurrency
+                sent = time.perf_counter()
+                scheduled = next_at if rate else sent
+                if rate:
+                    next_at += concurrency / rate
+                try:
+                    await infer(payload, timeout=30)
+                except grpc.aio.AioRpcError:
+                    result.errors += 1
+                result.latencies.append(time.perf_counter() - min(sent, scheduled))
+
+        tasks = [asyncio.create_task(worker(i)) for i in range(concurrency)]
+        if on_tick is not None:
+            tasks.append(asyncio.create_task(on_tick()))  # type: ignore[operator]
+        await asyncio.gather(*tasks)
+        result.elapsed = time.perf_counter() - begin
+    return result
+
+
+def grpc_closed_loop(
+    port: int, requests: Sequence[bytes], concurrency: int, duration: float
+) -> LoadResult:
+    """``concurrency`` calls in flight on one HTTP/2 channel, each sending on each answer."""
+    return _run(_grpc_loop(port, requests, concurrency, duration, None))
+
+
+def grpc_open_loop(
+    port: int,
+    requests: Sequence[bytes],
+    rate: float,
+    duration: float,
+    workers: int = 8,
+    on_tick: object = None,
+) -> LoadResult:
+    """A constant ``rate`` of ModelInfer calls/s for ``duration`` s."""
+    return _run(_grpc_loop(port, requests, workers, duration, rate, on_tick))
+
+
+def v2_rest_body(flight: dict[str, object]) -> bytes:
+    """A /predict body as an Open Inference Protocol v2 REST infer body (one flight)."""
+    return dumps({"inputs": _v2_inputs(flight)})
+
+
+def v2_grpc_body(flight: dict[str, object], model: str = "flight_delay") -> bytes:
+    """A /predict body as a serialized ``ModelInferRequest`` with raw input contents (what
+    tritonclient sends)."""
+    import struct
+
+    from serving.v2.proto import open_inference_grpc_pb2 as pb
+
+    request = pb.ModelInferRequest(model_name=model)
+    for tensor in _v2_inputs(flight):
+        request.inputs.add(name=tensor["name"], datatype=tensor["datatype"], shape=[1])
+        value = tensor["data"][0]
+        if tensor["datatype"] == "BYTES":
+            data = str(value).encode()
+            request.raw_input_contents.append(struct.pack("<I", len(data)) + data)
+        else:
+            fmt = "<q" if tensor["datatype"] == "INT64" else "<d"
+            request.raw_input_contents.append(struct.pack(fmt, value))
+    return request.SerializeToString()
+
+
+def _v2_inputs(flight: dict[str, object]) -> list[dict[str, object]]:
+    types = {"flight": "INT64", "distance": "FP64"}
+    return [
+        {"name": name, "datatype": types.get(name, "BYTES"), "shape": [1], "data": [value]}
+        for name, value in flight.items()
+        if value is not None
+    ]
 
 
 def _run(coro: object) -> LoadResult:

@@ -1,32 +1,54 @@
-"""Serving benchmark: mlsys serve vs `mlflow models serve`, same model version, one worker each.
+"""Serving benchmark: mlsys serve vs `mlflow models serve` and Seldon MLServer, same booster.
 
-Both servers run on 127.0.0.1 with one worker; the same flights are sent at concurrency 1, 8 and
-32 (mlsys gets the flight and does the online feature lookup, the prediction log and the rules;
-MLflow gets the flight's feature values, looked up beforehand, and runs the registered pyfunc).
-Both must answer the same probability for the same flight, which is checked first. Then a
-1,000-flight batch against mlsys.
-Targets on 2 cores: mlsys p99 < 10 ms at c8, >= 4x MLflow's throughput, batch1000 < 50 ms.
-The last line printed is one JSON object with every figure.
+Every server runs on 127.0.0.1 with its default single worker; the same flights are sent at
+concurrency 1, 8 and 32. mlsys gets the flight and does the online feature lookup, the
+prediction log, the rules and the decisions stream, over its own REST (`mlsys`), the Open
+Inference Protocol v2 over REST (`mlsys_v2_rest`) and gRPC (`mlsys_grpc`), and with
+`explain=true` at c8 (`explain_c8_rps`). MLflow gets each flight's feature values, looked up
+beforehand, and runs the registered pyfunc. MLServer (`mlserver` + `mlserver-xgboost` in its own
+venv, benchmarks/_mlserver.py, adaptive batching on) gets the encoded feature row the booster
+receives, over V2 REST (`mlserver_v2_rest`) and gRPC (`mlserver_grpc`). Every peer must answer
+the same probability for the same flight, which is checked first. Then a 1,000-flight batch.
+mlsys is measured twice: without a challenger (``mlsys``: canary share 0, no shadow scoring)
+and with one (``mlsys_challenger``: the default canary share 0.1 and shadow scoring of every
+champion answer by the challenger, one extra booster call per micro-batch). The shadow cost at
+c8 is then measured in alternating rounds of both servers (``--rounds``), so a busy machine
+slows both alike; ``shadow_cost_c8`` is 1 - each server's CPU per request alone / with shadow
+(robust to the machine's other load), ``shadow_cost_c8_rps`` the median rps ratio.
+Targets on 2 cores: mlsys p99 < 10 ms at c8 (REST) and < 8 ms (gRPC), >= 4x MLflow's and
+>= 2x MLServer's throughput at c8 over the same protocol, explain c8 >= 60% of /predict's,
+batch1000 < 50 ms, shadow_cost_c8 <= 0.10. The last line printed is one JSON object with every figure.
 
     python benchmarks/bench_serving.py [--home MLSYS_HOME] [--duration 8] [--skip-mlflow]
+        [--skip-mlserver] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+from _mlserver import grpc_body, mlserver_serve, model_repository, rest_body
 from _serving_common import (
+    LoadResult,
+    booster_rows,
     closed_loop,
     dumps,
+    grpc_closed_loop,
     http_request,
     mlflow_rows,
     mlflow_serve,
     mlsys_serve,
     prepare_world,
+    v2_grpc_body,
+    v2_rest_body,
 )
 
 from mlsys_assets.processes import free_port
@@ -34,11 +56,17 @@ from mlsys_assets.processes import free_port
 CONCURRENCY = (1, 8, 32)
 
 
-def measure(port: int, payloads: list[bytes], duration: float) -> dict[str, dict[str, float]]:
-    closed_loop(port, payloads, 8, 2.0)  # warm-up
+Loop = Callable[[int, list[bytes], int, float], LoadResult]
+PARITY = 50  # flights whose answers every peer must agree on
+
+
+def measure(
+    port: int, payloads: list[bytes], duration: float, loop: Loop = closed_loop
+) -> dict[str, dict[str, float]]:
+    loop(port, payloads, 8, 2.0)  # warm-up
     out = {}
     for concurrency in CONCURRENCY:
-        summary = closed_loop(port, payloads, concurrency, duration).summary()
+        summary = loop(port, payloads, concurrency, duration).summary()
         out[f"c{concurrency}"] = summary
         print(f"  c{concurrency:<3} {summary}", flush=True)
     return out
@@ -73,8 +101,133 @@ def answers(port: int, path: str, bodies: list[bytes], key: str) -> list[float]:
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = json.loads(response.read())
-        out.append(float(answer[key][0] if key == "predictions" else answer[key]))
+        if key == "outputs":  # V2: the first output, or the one named delay_probability
+            found = {o["name"]: o["data"] for o in answer["outputs"]}
+            out.append(float(found.get("delay_probability", answer["outputs"][0]["data"])[0]))
+        else:
+            out.append(float(answer[key][0] if key == "predictions" else answer[key]))
     return out
+
+
+def grpc_answers(port: int, bodies: list[bytes]) -> list[float]:
+    """The delay probability of each serialized ModelInferRequest (raw or typed output)."""
+    import grpc
+
+    from serving.v2.proto import open_inference_grpc_pb2 as pb
+
+    out = []
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        infer = channel.unary_unary(
+            "/inference.GRPCInferenceService/ModelInfer",
+            response_deserializer=pb.ModelInferResponse.FromString,
+        )
+        for body in bodies:
+            answer = infer(body, timeout=30)
+            names = [o.name for o in answer.outputs]
+            index = names.index("delay_probability") if "delay_probability" in names else 0
+            if answer.raw_output_contents:
+                raw = answer.raw_output_contents[index]
+                dtype = "<f4" if answer.outputs[index].datatype == "FP32" else "<f8"
+                out.append(float(np.frombuffer(raw, dtype=dtype)[0]))
+            else:
+                contents = answer.outputs[index].contents
+                out.append(float((contents.fp64_contents or contents.fp32_contents)[0]))
+    return out
+
+
+def agree(name: str, theirs: list[float], ours: list[float]) -> None:
+    worst = float(np.max(np.abs(np.array(theirs) - np.array(ours))))
+    print(
+        f"  {name}: same answers as mlsys /predict on {len(ours)} flights: max |diff| {worst:.2e}"
+    )
+    if worst > 1e-5:
+        raise SystemExit(f"{name} and mlsys disagree: not the same model, not comparable")
+
+
+SERVERS = (
+    "mlsys",
+    "mlsys_challenger",
+    "mlflow",
+    "mlsys_v2_rest",
+    "mlsys_grpc",
+    "mlserver_v2_rest",
+    "mlserver_grpc",
+)
+
+
+def table(results: dict[str, object], ours: str, peer: str) -> None:
+    mine, theirs = results[ours], results.get(peer) or {}
+    print(
+        f"{'':6}{ours + ' rps':>18}{'p50':>8}{'p99':>8}   {peer + ' rps':>20}{'p50':>8}{'p99':>8}  ratio"
+    )
+    for level in (f"c{c}" for c in CONCURRENCY):
+        a = mine[level]  # type: ignore[index]
+        b = theirs.get(level) if isinstance(theirs, dict) else None
+        right = (
+            f"{b['rps']:>20}{b['p50_ms']:>8}{b['p99_ms']:>8}  {a['rps'] / b['rps']:.1f}x"
+            if b
+            else ""
+        )
+        print(f"{level:6}{a['rps']:>18}{a['p50_ms']:>8}{a['p99_ms']:>8}   {right}")
+    print()
+
+
+def cpu_seconds(group: int) -> float:
+    """User + system CPU seconds of every process in a process group (a server and its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
+def shadow_rounds(
+    servers: tuple[int, int], ports: tuple[int, int], payloads: list[bytes], duration: float,
+    rounds: int,
+) -> dict[str, object]:  # fmt: skip
+    """c8 without and with the challenger, alternating, and the shadow cost.
+
+    Throughput on a shared machine moves with everyone else's load, so the cost is also taken
+    from each server's own CPU time per answered request (at saturation throughput is its
+    inverse): ``shadow_cost_c8`` = 1 - CPU per request alone / CPU per request with shadow.
+    """
+    rps: dict[int, list[float]] = {0: [], 1: []}
+    cpu: dict[int, list[float]] = {0: [], 1: []}
+    p99 = []
+    for number in range(rounds):
+        for side in (0, 1):
+            before = cpu_seconds(servers[side])
+            summary = closed_loop(ports[side], payloads, 8, duration).summary()
+            used = cpu_seconds(servers[side]) - before
+            rps[side].append(summary["rps"])
+            cpu[side].append(round(1e6 * used / max(summary["requests"], 1), 1))
+            if side:
+                p99.append(summary["p99_ms"])
+        print(
+            f"  round {number + 1}: c8 {rps[0][-1]} rps alone ({cpu[0][-1]} us CPU/request), "
+            f"{rps[1][-1]} with shadow ({cpu[1][-1]} us)",
+            flush=True,
+        )
+    cost = 1.0 - float(np.median(cpu[0])) / float(np.median(cpu[1]))
+    ratio = 1.0 - float(np.median(np.array(rps[1]) / np.array(rps[0])))
+    print(
+        f"  shadow cost at c8: {cost:.1%} of throughput by CPU per request "
+        f"({ratio:.1%} by the median rps ratio of {rounds} alternating rounds)"
+    )
+    return {
+        "c8_rps_alone": rps[0],
+        "c8_rps_shadow": rps[1],
+        "c8_cpu_us_alone": cpu[0],
+        "c8_cpu_us_shadow": cpu[1],
+        "c8_p99_ms_shadow": p99,
+        "shadow_cost_c8": round(cost, 4),
+        "shadow_cost_c8_rps": round(ratio, 4),
+    }
 
 
 def main() -> None:
@@ -82,6 +235,8 @@ def main() -> None:
     parser.add_argument("--home", help="an MLSYS_HOME with a champion (default: build one)")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per level")
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--skip-mlserver", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating c8 shadow rounds")
     args = parser.parse_args()
 
     world = prepare_world(args.home)
@@ -90,20 +245,61 @@ def main() -> None:
         flights = flights + world.requests
     results: dict[str, object] = {"model_version": world.champion}
 
-    port = free_port()
-    print(f"mlsys serve (champion v{world.champion}) on 127.0.0.1:{port}", flush=True)
-    with mlsys_serve(world.home, port):
-        payloads = [
-            http_request("/predict", dumps(f | {"request_id": f"bench-{i}"}))
-            for i, f in enumerate(world.requests)
-        ]
-        parity = 50
+    port, shadow_port, grpc_port = free_port(), free_port(), free_port()
+    print(f"mlsys serve (champion v{world.champion}) on 127.0.0.1:{port}, gRPC :{grpc_port}")
+    alone = {"MLSYS_CANARY_SHARE": "0", "MLSYS_CANARY_SHADOW": "false"}
+    with_challenger = {"MLSYS_CANARY_SHARE": "0.1", "MLSYS_CANARY_SHADOW": "true"}
+    with (
+        mlsys_serve(world.home, port, grpc_port, **alone) as server,
+        mlsys_serve(world.home, shadow_port, **with_challenger) as shadow_server,
+    ):
+        with_ids = [f | {"request_id": f"bench-{i}"} for i, f in enumerate(world.requests)]
+        payloads = [http_request("/predict", dumps(f)) for f in with_ids]
+        parity = PARITY
         mlsys_answers = answers(
             port, "/predict", [dumps(f) for f in world.requests[:parity]], "delay_probability"
         )
         results["mlsys"] = measure(port, payloads, args.duration)
         results["batch1000_ms"] = batch_ms(port, flights)
         print(f"  batch of 1000: {results['batch1000_ms']} ms (median)", flush=True)
+        infer_path = "/v2/models/flight_delay/infer"
+        agree(
+            "mlsys V2 REST",
+            answers(
+                port, infer_path, [v2_rest_body(f) for f in world.requests[:parity]], "outputs"
+            ),
+            mlsys_answers,
+        )
+        print("mlsys Open Inference Protocol v2, REST", flush=True)
+        v2_payloads = [http_request(infer_path, v2_rest_body(f)) for f in with_ids]
+        results["mlsys_v2_rest"] = measure(port, v2_payloads, args.duration)
+
+        grpc_payloads = [v2_grpc_body(f) for f in with_ids]
+        agree(
+            "mlsys gRPC",
+            grpc_answers(grpc_port, [v2_grpc_body(f) for f in world.requests[:parity]]),
+            mlsys_answers,
+        )
+        print("mlsys Open Inference Protocol v2, gRPC", flush=True)
+        results["mlsys_grpc"] = measure(grpc_port, grpc_payloads, args.duration, grpc_closed_loop)
+
+        explained = [http_request("/predict?explain=true", dumps(f)) for f in with_ids]
+        closed_loop(port, explained, 8, 2.0)  # warm-up
+        explain = closed_loop(port, explained, 8, args.duration).summary()
+        results["explain_c8_rps"] = explain["rps"]
+        results["explain_c8"] = explain
+        print(f"  /predict?explain=true c8 {explain}", flush=True)
+        print(f"mlsys serve with a challenger in canary and shadow on :{shadow_port}", flush=True)
+        results["mlsys_challenger"] = measure(shadow_port, payloads, args.duration)
+        results.update(
+            shadow_rounds(
+                (server.pid, shadow_server.pid),
+                (port, shadow_port),
+                payloads,
+                args.duration,
+                args.rounds,
+            )
+        )
 
     if not args.skip_mlflow:
         columns, rows = mlflow_rows(world)
@@ -120,36 +316,56 @@ def main() -> None:
                 dumps({"dataframe_split": {"columns": columns, "data": [row]}})
                 for row in rows[:parity]
             ]
-            mlflow_answers = answers(port, "/invocations", bodies, "predictions")
-            worst = float(np.max(np.abs(np.array(mlflow_answers) - np.array(mlsys_answers))))
-            print(f"  same answers as mlsys on {parity} flights: max |diff| {worst:.2e}")
-            if worst > 1e-5:
-                raise SystemExit("mlflow and mlsys disagree: not the same model, not comparable")
+            agree("mlflow", answers(port, "/invocations", bodies, "predictions"), mlsys_answers)
             results["mlflow"] = measure(port, payloads, args.duration)
 
-    print()
-    print(
-        f"{'':6}{'mlsys rps':>12}{'p50':>8}{'p99':>8}   {'mlflow rps':>11}{'p50':>8}{'p99':>8}   ratio"
-    )
-    mlflow = results.get("mlflow", {})
-    for level in (f"c{c}" for c in CONCURRENCY):
-        a = results["mlsys"][level]  # type: ignore[index]
-        b = mlflow.get(level) if isinstance(mlflow, dict) else None
-        right = (
-            f"{b['rps']:>11}{b['p50_ms']:>8}{b['p99_ms']:>8}   {a['rps'] / b['rps']:.1f}x"
-            if b
-            else ""
+    if not args.skip_mlserver:
+        booster, rows = booster_rows(world)
+        http, grpc_port, metrics = free_port(), free_port(), free_port()
+        work = model_repository(
+            Path(tempfile.mkdtemp(prefix="mlserver-")), booster, http, grpc_port, metrics
         )
-        print(f"{level:6}{a['rps']:>12}{a['p50_ms']:>8}{a['p99_ms']:>8}   {right}")
+        print(f"MLServer (v{world.champion}) on 127.0.0.1:{http}, gRPC :{grpc_port}", flush=True)
+        with mlserver_serve(work, http):
+            infer_path = "/v2/models/flight_delay/infer"
+            agree(
+                "MLServer V2 REST",
+                answers(http, infer_path, [rest_body(r) for r in rows[:parity]], "outputs"),
+                mlsys_answers,
+            )
+            agree(
+                "MLServer gRPC",
+                grpc_answers(grpc_port, [grpc_body(r) for r in rows[:parity]]),
+                mlsys_answers,
+            )
+            print("MLServer Open Inference Protocol v2, REST", flush=True)
+            rest_payloads = [http_request(infer_path, rest_body(r)) for r in rows]
+            results["mlserver_v2_rest"] = measure(http, rest_payloads, args.duration)
+            print("MLServer Open Inference Protocol v2, gRPC", flush=True)
+            results["mlserver_grpc"] = measure(
+                grpc_port, [grpc_body(r) for r in rows], args.duration, grpc_closed_loop
+            )
+
+    print()
+    for ours, peer in (
+        ("mlsys", "mlflow"),
+        ("mlsys_v2_rest", "mlserver_v2_rest"),
+        ("mlsys_grpc", "mlserver_grpc"),
+    ):
+        table(results, ours, peer)
     print(f"batch1000_ms {results['batch1000_ms']}")
+    c8 = results["mlsys"]["c8"]["rps"]  # type: ignore[index]
+    print(
+        f"explain_c8_rps {results['explain_c8_rps']} ({results['explain_c8_rps'] / c8:.0%} of /predict c8)"
+    )
     errors = {
         f"{server}.{level}": figures["errors"]
-        for server in ("mlsys", "mlflow")
+        for server in SERVERS
         for level, figures in (results.get(server) or {}).items()  # type: ignore[union-attr]
         if figures["errors"]
     }
     if errors:
-        print(f"ERRORS (non-200 answers): {errors}")
+        print(f"ERRORS (failed answers): {errors}")
     print(json.dumps(results))
 
 

@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "serve": "serving.command:serve",
     "model": "mlsys_assets.registry.command:model",
     "backtest": "mlsys_assets.backtest.command:backtest",
+    "decisions": "mlsys_assets.downstream.command:decisions",
+    "reports": "mlsys_assets.reports_server:reports",
 }
 
 

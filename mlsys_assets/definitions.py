@@ -23,6 +23,7 @@ LAYERS: list[str] = [
     "mlsys_assets.scoring",
     "mlsys_assets.monitoring",
     "mlsys_assets.loop",
+    "mlsys_assets.alerts",
 ]
 
 

@@ -29,6 +29,8 @@ WAL_DIR = "wal"  # <predictions_dir>/wal/<log>/: each serving process's write-ah
 FEATURE_VALUES = pa.struct(
     [(f.name, pa.string() if f.categorical else pa.float64()) for f in SERVED.features]
 )
+# explain=true: each feature's TreeSHAP contribution in log-odds (serving/explain.py).
+CONTRIBUTIONS = pa.struct([(f.name, pa.float64()) for f in SERVED.features])
 PREDICTION_SCHEMA = pa.schema(
     [
         ("request_id", pa.string()),
@@ -53,6 +55,8 @@ PREDICTION_SCHEMA = pa.schema(
         ("threshold", pa.float64()),
         ("fallbacks", pa.list_(pa.string())),
         ("latency_ms", pa.float64()),
+        ("contributions", CONTRIBUTIONS),  # null unless the answer was explained
+        ("contribution_bias", pa.float64()),  # with the contributions: the margin
     ]
 )
 FEEDBACK_SCHEMA = pa.schema(

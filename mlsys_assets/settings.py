@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     prediction_log_max_pending: int = Field(default=200_000, ge=1, description="Then drop.")
     # Business rules after the threshold, first match wins (see mlsys_assets/scoring/rules.py).
     serving_rules: list[dict[str, Any]] = Field(default_factory=list)
+    # Open Inference Protocol v2 over gRPC beside HTTP (0 turns it off; REST /v2 is always on),
+    # explanations (top-k TreeSHAP contributions per answer when asked), and the outbound
+    # `decisions` stream every answer is published on (its lag per consumer group in /metrics).
+    serving_grpc_port: int = Field(default=8081, ge=0, le=65535, description="0: no gRPC.")
+    serving_grpc_host: str = "127.0.0.1"  # `mlsys serve --host` sets it to the HTTP host
+    serving_explain_top_k: int = Field(default=5, ge=1, le=200)
+    serving_decisions: bool = True
+    serving_decisions_groups: list[str] = Field(
+        default_factory=lambda: ["downstream"], description="Consumer groups whose lag is shown."
+    )
     # Batch scoring (issue 8): in-process on DuckDB's frames, or through mlflow.pyfunc.spark_udf
     # on Spark (`pip install mlsys[spark]`; local mode by default, a cluster's master URL in prod).
     batch_scoring_engine: Literal["duckdb", "spark"] = "duckdb"
@@ -125,11 +135,42 @@ class Settings(BaseSettings):
     # Live traffic missing a feature more often than training did (excess share of requests).
     monitoring_live_missing_warn: float = Field(default=0.02, ge=0.0, le=1.0)
     monitoring_live_missing_error: float = Field(default=0.10, ge=0.0, le=1.0)
-    # Monitor every Nth day (the newest of a catch-up); the demo monitors weekly to fit its budget.
+    # Every day is monitored; a run starts once this many days wait, and covers all of them
+    # (one run over the range: the demo batches a week per run to fit its budget).
     monitoring_every_days: int = Field(default=1, ge=1)
     monitoring_min_labelled: int = Field(default=30, ge=1)
     monitoring_latency_p95_ms: float = Field(default=50.0, gt=0)
     monitoring_fallback_rate_warn: float = Field(default=0.05, ge=0.0, le=1.0)
+    # Issue 17: confidence, serving objectives, segments, alerts and the report server.
+    # The Evidently HTML report (about 2 s a day) for the last N days of a run only (drift is
+    # scored every day regardless); unset: every day. The demo draws the newest day's.
+    monitoring_report_last_days: int | None = Field(default=None, ge=1)
+    # "Near the threshold": a score within this distance of the decision threshold.
+    monitoring_confidence_band: float = Field(default=0.05, gt=0.0, lt=0.5)
+    # Serving objectives: share of successful answers, p99 latency, over a rolling window.
+    slo_availability: float = Field(default=0.999, gt=0.0, lt=1.0)
+    slo_latency_p99_ms: float = Field(default=100.0, gt=0)
+    slo_window_days: int = Field(default=28, ge=1)
+    # Segments (carrier, origin, departure-hour band): a segment is tested only with this many
+    # flights (labelled ones for the calibration test); z-scores are widened by their
+    # dispersion over the last history_days (min_tests z-scores at least); significant when the
+    # Holm-corrected p-value is below alpha AND the effect is at least min_effect; flagged
+    # when significant persist_days days in a row (see monitoring/segments.py).
+    monitoring_segment_min_rows: int = Field(default=100, ge=10)
+    monitoring_segment_min_labelled: int = Field(default=80, ge=10)
+    monitoring_segment_min_tests: int = Field(default=10, ge=3)
+    monitoring_segment_history_days: int = Field(default=28, ge=1)
+    monitoring_segment_alpha: float = Field(default=0.01, gt=0.0, lt=1.0)
+    monitoring_segment_min_effect: float = Field(default=0.10, ge=0.0, le=1.0)
+    monitoring_segment_persist_days: int = Field(default=2, ge=1)
+    # Alerts: a webhook receiving a Slack-compatible JSON body ({"text": ...}); unset: alerts
+    # are only recorded (MLSYS_HOME/alerts/alerts.sqlite). Only this severity and above go out.
+    alert_webhook_url: SecretStr | None = None  # a Slack hook URL is a secret
+    alert_min_severity: Literal["warn", "error"] = "warn"
+    alert_timeout_seconds: float = Field(default=5.0, gt=0)
+    # The report server started with the UIs; Dagster metadata links to reports under this URL.
+    reports_host: str = "127.0.0.1"
+    reports_port: int = Field(default=8090, ge=1, le=65535)
 
     # Retraining loop (issue 7): what makes the sensors launch a retrain, and the canary rule.
     retrain_drift_share: float = Field(default=0.4, ge=0.0, le=1.0)
@@ -137,6 +178,16 @@ class Settings(BaseSettings):
     retrain_cooldown_days: int = Field(default=7, ge=0)
     canary_min_labelled: int = Field(default=300, ge=1)
     canary_margin: float = Field(default=0.0, ge=0.0)  # challenger may be this much worse (AUC)
+    # The paired canary verdict (issue 16, registry/verdict.py): serving scores every champion-answered
+    # request with the challenger too (logged as variant "shadow", never returned); the verdict is
+    # a sequential test on those pairs: error rate alpha over all looks, no promotion or rollback
+    # for an AUC difference inside the margin, looks doubling from canary_min_labelled pairs up to
+    # the maximum wait. "unpaired" keeps the previous rule (each variant's own traffic share).
+    canary_shadow: bool = True
+    canary_rule: Literal["paired", "unpaired"] = "paired"
+    canary_verdict_alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    canary_verdict_margin: float = Field(default=0.005, ge=0.0, le=1.0)
+    canary_max_labelled: int = Field(default=9600, ge=1)
 
     # Business cost of each kind of error, in the user's units (see business_cost.py).
     cost_missed_delay: float = Field(default=50.0, ge=0.0)
@@ -182,6 +233,15 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.home_dir / "reports"
+
+    @property
+    def reports_url(self) -> str:
+        """Where the report server serves ``reports_dir`` (the links in Dagster's metadata)."""
+        return f"http://{self.reports_host}:{self.reports_port}"
+
+    @property
+    def alert_webhook(self) -> str | None:
+        return reveal(self.alert_webhook_url)
 
     @property
     def dagster_home(self) -> Path:

@@ -1,5 +1,5 @@
-"""``mlsys ui``: the Dagster webserver and daemon (so sensors run) on one code server, and the
-MLflow UI."""
+"""``mlsys ui``: the Dagster webserver and daemon (so sensors run) on one code server, the
+MLflow UI, and the report server (``mlsys reports``) the monitoring metadata links to."""
 
 from __future__ import annotations
 
@@ -89,9 +89,10 @@ def start_ui(
     dagster_port: int,
     mlflow_port: int,
     wait: bool = True,
+    reports_port: int | None = None,
 ) -> dict[str, str]:
-    """Start the code server, webserver, daemon, MLflow UI and stream processor in ``group``;
-    return addresses.
+    """Start the code server, webserver, daemon, MLflow UI, report server and stream processor
+    in ``group``; return addresses.
 
     With ``wait=False`` it returns once the code server is up (the caller waits on the other
     ports later), so the servers' slow imports overlap with other work.
@@ -105,6 +106,16 @@ def start_ui(
     group.env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     dagster_url = f"http://{host}:{dagster_port}"
     mlflow_url = f"http://{host}:{mlflow_port}"
+    # The report server: the code server's runs write links to it, so they must agree on it.
+    reports_port = reports_port or settings.reports_port
+    group.env["MLSYS_REPORTS_HOST"] = host
+    group.env["MLSYS_REPORTS_PORT"] = str(reports_port)
+    reports_url = f"http://{host}:{reports_port}"
+    group.start(
+        "reports",
+        [executable("mlsys"), "reports", "--host", host, "--port", str(reports_port)],
+        url=reports_url,
+    )
     # The stream processor keeps the online store current between the daily runs.
     group.start("stream", [executable("mlsys"), "stream"])
     args, env = mlflow_server_command(settings, host, mlflow_port)
@@ -119,22 +130,26 @@ def start_ui(
     if wait:
         wait_for_port(host, dagster_port, timeout=180, group=group)
         wait_for_port(host, mlflow_port, timeout=180, group=group)
-    return {"dagster": dagster_url, "mlflow": mlflow_url}
+    return {"dagster": dagster_url, "mlflow": mlflow_url, "reports": reports_url}
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--dagster-port", default=3000, show_default=True)
 @click.option("--mlflow-port", default=5000, show_default=True)
-def ui(host: str, dagster_port: int, mlflow_port: int) -> None:
-    """Dagster webserver and daemon (sensors run), and the MLflow UI, until Ctrl-C."""
+@click.option("--reports-port", type=int, default=None, help="Default: MLSYS_REPORTS_PORT.")
+def ui(host: str, dagster_port: int, mlflow_port: int, reports_port: int | None) -> None:
+    """Dagster webserver and daemon (sensors run), the MLflow UI and the report server,
+    until Ctrl-C."""
     settings = get_settings()
     group = ProcessGroup(log_dir=settings.home_dir / "logs")
     raise_on_sigterm()
     stop_with_parent()
     try:
-        urls = start_ui(settings, group, host, dagster_port, mlflow_port)
-        click.echo(f"Dagster UI: {urls['dagster']}\nMLflow UI:  {urls['mlflow']}\nCtrl-C stops.")
+        urls = start_ui(settings, group, host, dagster_port, mlflow_port,
+                        reports_port=reports_port)  # fmt: skip
+        click.echo(f"Dagster UI: {urls['dagster']}\nMLflow UI:  {urls['mlflow']}\n"
+                   f"Reports:    {urls['reports']}\nCtrl-C stops.")  # fmt: skip
         group.watch()
     except KeyboardInterrupt:
         pass

@@ -34,3 +34,32 @@ _.after_iteration
 _.should_exit  # uvicorn.Server
 _.auto_open  # hypothesis/schemathesis settings
 spark_engine  # pytest fixture requested by name
+# http.server calls these on request handlers (the report server, the tests' webhook receiver).
+_.log_message
+_.do_POST
+do_POST
+do_PUT
+do_DELETE
+do_PATCH
+# Dataclass fields written out whole (dataclasses.asdict: run metadata, version tags, reports).
+_.canary_from
+_.truth_auc_diff
+_.truth_flights
+_.truth_cost_diff
+_.paired_days
+_.paired_flights
+_.paired_low
+_.paired_high
+_.unpaired_days
+_.unpaired_flights
+_.cost_champion
+_.cost_challenger
+_.log_loss_low
+_.log_loss_high
+
+# Protobuf messages set their fields by attribute assignment (the V2 gRPC tests).
+_.string_param
+_.bool_param
+# gRPC calls the servicer's methods by the protocol's RPC names (serving/v2/grpc_service.py).
+_.ServerMetadata
+_.ModelMetadata

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,9 +24,10 @@ from mlsys_assets.settings import Settings, get_settings
 from serving.errors import http_error, validation_error
 from serving.metrics import ServingMetrics
 from serving.middleware import MetricsMiddleware
-from serving.routes import admin, ops, predict
+from serving.routes import admin, ops, predict, v2
 from serving.security import BodyLimitMiddleware
 from serving.services import Services
+from serving.v2.grpc_service import start_grpc_server
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,10 @@ ENDPOINTS = (
     "/metrics",
     "/model",
     "/admin/reload",
+    "/v2/health/live",
+    "/v2/health/ready",
 )
+V2_MODEL_PATHS = ("/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,6 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.worker_started()
         services = await run_in_threadpool(Services.start, settings, rules, metrics)
         app.state.services = services
+        grpc_server = None
+        if settings.serving_grpc_port:  # V2 over gRPC on this loop, beside HTTP
+            grpc_server = await start_grpc_server(
+                services, settings.serving_grpc_host, settings.serving_grpc_port
+            )
         # Everything loaded so far (MLflow, pandas, the models) lives as long as the process:
         # keep it out of the cyclic GC, whose full passes over it were the p99 latency.
         gc.collect()
@@ -70,27 +80,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             sys.setswitchinterval(switch_interval)
+            if grpc_server is not None:
+                await grpc_server.stop(grace=5)
             await run_in_threadpool(services.stop)
             metrics.worker_stopped()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI and ReDoc served from the fastapi-offline package: they
+    # render on a machine without internet (FastAPI's own pages load them from a CDN).
+    app = FastAPIOffline(
         title="mlsys serving",
         summary="Flight delay predictions from the flight_delay champion (and its challenger).",
         version="1",
         lifespan=lifespan,
     )
     app.state.settings = settings
-    for module in (predict, ops, admin):
+    for module in (predict, ops, admin, v2):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving_max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics, paths=ENDPOINTS)
+    v2_paths = tuple(p.format(name=settings.model_name) for p in V2_MODEL_PATHS)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, paths=ENDPOINTS + v2_paths)
     return app
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Last-resort net: a bug answers 503 (retryable) with no internals, and is logged."""
     logger.exception("unexpected error on %s", request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "temporarily unable to answer"}, status_code=503)
+    key = "error" if request.url.path.startswith("/v2/") else "detail"
+    return JSONResponse({key: "temporarily unable to answer"}, status_code=503)

@@ -79,10 +79,12 @@ async def validation_error(_request: Request, exc: RequestValidationError) -> JS
     return JSONResponse({"detail": detail}, status_code=422)
 
 
-async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    """FastAPI's HTTP errors as they were, with why a body could not be parsed (400)."""
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """FastAPI's HTTP errors as they were, with why a body could not be parsed (400); under
+    ``/v2/`` in the Open Inference Protocol's error body, ``{"error": "..."}``."""
     detail = exc.detail
     cause = exc.__cause__
     if exc.status_code == 400 and detail == _PARSE_ERROR and cause is not None:
         detail = f"{_PARSE_ERROR}: {_cut(f'{type(cause).__name__}: {cause}')}"
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+    key = "error" if request.url.path.startswith("/v2/") else "detail"
+    return JSONResponse({key: detail}, status_code=exc.status_code, headers=exc.headers)

@@ -76,6 +76,23 @@ class ServingMetrics:
             multiprocess_mode="mostrecent",
         )
 
+        # The outbound `decisions` stream (serving/decisions.py).
+        self.decisions_published = Counter(
+            "mlsys_decisions_published", "Decisions published downstream.", registry=r
+        )
+        self.decisions_dropped = Counter(
+            "mlsys_decisions_dropped",
+            "Decisions not published (queue full, stream down).",
+            registry=r,
+        )
+        self.decisions_lag = Gauge(
+            "mlsys_decisions_lag",
+            "Decisions a downstream consumer group has not acknowledged yet.",
+            ["group"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+
     def set_freshness(self, by_source: dict[str, dict]) -> None:
         """Copy the stream processor's freshness summary (from the online store's state)."""
         for source, summary in by_source.items():

@@ -29,12 +29,15 @@ from mlsys_assets.features.request import REQUEST_FIELDS, calendar_features
 from mlsys_assets.model_contract import Baseline
 from mlsys_assets.scoring.predictor import ModelBundle
 from mlsys_assets.scoring.rules import THRESHOLD_RULE, BusinessRule, decide
+from serving.decisions import DecisionPublisher
+from serving.explain import Explanation, explain_rows
 from serving.features import STORE_UNAVAILABLE, FeatureBatch, FeatureSource
 from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher, ServingModels
 from serving.prediction_log import ParquetLog
 from serving.routing import CHALLENGER, CHAMPION, FALLBACK, Variant, choose_variant
-from serving.schemas import FlightRequest, Prediction
+from serving.schemas import ExplainedPrediction, FlightRequest, Prediction
+from serving.shadow import ShadowScorer
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ class Scored:
     rule: list[str]
     threshold: list[float]
     fallbacks: list[list[str]]
+    explanations: list[Explanation | None] | None = None  # only when asked (explain=true)
 
     def __len__(self) -> int:
         return len(self.request_id)
@@ -76,9 +80,15 @@ class Scored:
         return [self.column(key) for key in ANSWER_KEYS]
 
     def predictions(self) -> list[Prediction]:
-        return [  # pydantic-core's validating init beats model_construct
+        answers = [  # pydantic-core's validating init beats model_construct
             Prediction(**dict(zip(ANSWER_KEYS, values, strict=True)))
             for values in zip(*self._columns(), strict=True)
+        ]
+        if self.explanations is None:
+            return answers
+        return [
+            ExplainedPrediction(**answer.__dict__, explanation=explanation)
+            for answer, explanation in zip(answers, self.explanations, strict=True)
         ]
 
     def to_json(self) -> bytes:
@@ -87,6 +97,9 @@ class Scored:
             dict(zip(ANSWER_KEYS, values, strict=True))
             for values in zip(*self._columns(), strict=True)
         ]
+        if self.explanations is not None:
+            for answer, explanation in zip(answers, self.explanations, strict=True):
+                answer["explanation"] = explanation.model_dump() if explanation else None
         return orjson.dumps({"predictions": answers})
 
 
@@ -104,6 +117,9 @@ class InferencePipeline:
         metrics: ServingMetrics,
         log: ParquetLog,
         clock: Callable[[], dt.datetime] = utc_now,
+        shadow: bool = True,
+        explain_top_k: int = 5,
+        outputs: DecisionPublisher | None = None,
     ) -> None:
         self.model_name = model_name
         self.watcher = watcher
@@ -113,18 +129,24 @@ class InferencePipeline:
         self.metrics = metrics
         self.log = log
         self.clock = clock  # the request's moment: wall clock, or the replay clock
+        # the challenger scores the champion's flights too, logged only (serving/shadow.py)
+        self.shadow = ShadowScorer(log, model_name, self.rules) if shadow else None
+        self.explain_top_k = explain_top_k
+        self.outputs = outputs  # downstream systems: every answer on the `decisions` stream
 
     def predict(self, request: FlightRequest) -> Prediction:
         """Score one flight; never raises for a valid request."""
         return self.predict_many([request], endpoint="predict")[0]
 
     def predict_many(
-        self, requests: Sequence[FlightRequest], endpoint: str = "batch"
+        self, requests: Sequence[FlightRequest], endpoint: str = "batch", explain: bool = False
     ) -> list[Prediction]:
         """Score flights in order; each answer is logged as its own record."""
-        return self.score(requests, endpoint).predictions()
+        return self.score(requests, endpoint, explain).predictions()
 
-    def score(self, requests: Sequence[FlightRequest], endpoint: str = "batch") -> Scored:
+    def score(
+        self, requests: Sequence[FlightRequest], endpoint: str = "batch", explain: bool = False
+    ) -> Scored:
         """Score flights in order, column by column; each answer is logged as its own record."""
         started = time.perf_counter()
         now = self.clock()  # the request's moment: features are looked up as of it
@@ -151,8 +173,21 @@ class InferencePipeline:
             fallbacks=fallbacks,
             **self._decide(state, models, probabilities, flights),
         )
-        self._log(flights, features, scored, endpoint, latency_ms, now)
+        logged: dict[str, Any] = {}
+        if explain:
+            scored.explanations, logged = explain_rows(models, features.columns, self.explain_top_k)
+        self._log(flights, features, scored, endpoint, latency_ms, now, logged)
+        if self.shadow is not None and state.challenger is not None:
+            rows = [
+                i for i, v in enumerate(scored.variant) if v == CHAMPION and models[i] is not None
+            ]
+            self.shadow.add(
+                state.challenger, features.columns, flights, scored.request_id,
+                scored.missing_features, rows, endpoint, now,
+            )  # fmt: skip
         self._count(scored)
+        if self.outputs is not None:
+            self.outputs.publish(scored, flights, endpoint, now)
         return scored
 
     def _count(self, scored: Scored) -> None:
@@ -268,6 +303,7 @@ class InferencePipeline:
         endpoint: str,
         latency_ms: float,
         now: dt.datetime,
+        extra: dict[str, Any],
     ) -> None:
         """One log record per answer, handed over column by column (no dict per record)."""
         count = len(scored)
@@ -279,6 +315,7 @@ class InferencePipeline:
         columns["logged_at"] = [utc_now()] * count
         columns["endpoint"] = [endpoint] * count
         columns["latency_ms"] = [latency_ms] * count
+        columns.update(extra)  # the contributions, when explained
         self.log.append_columns(columns, count)
 
 

@@ -14,6 +14,7 @@ Variant = Literal["champion", "challenger", "fallback"]
 CHAMPION: Variant = "champion"
 CHALLENGER: Variant = "challenger"
 FALLBACK: Variant = "fallback"
+SHADOW = "shadow"  # a logged-only score by the challenger, never an answer (pipeline.py)
 
 _SCALE = float(2**64)
 

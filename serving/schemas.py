@@ -88,6 +88,26 @@ class Prediction(BaseModel):
     fallbacks: list[str] = Field(description="Fallback reasons on this answer's path, if any.")
 
 
+class Contribution(BaseModel):
+    feature: str
+    value: str | float | None = Field(description="The value the model received (None: missing).")
+    contribution: float = Field(description="Its Shapley value, in log-odds.")
+
+
+class Explanation(BaseModel):
+    """The top contributions of one answer; with ``others`` and ``bias`` they sum to the margin."""
+
+    bias: float = Field(description="The model's expected margin (log-odds) over training.")
+    others: float = Field(description="The sum of the contributions not listed.")
+    contributions: list[Contribution] = Field(description="The largest by magnitude, first.")
+
+
+class ExplainedPrediction(Prediction):
+    """An answer with its explanation (``explain=true``); None when the baseline answered."""
+
+    explanation: Explanation | None
+
+
 class BatchResponse(BaseModel):
     predictions: list[Prediction]
 

@@ -14,10 +14,13 @@ from mlsys_assets.prediction_log_contract import (
     PREDICTION_SCHEMA,
     WAL_DIR,
 )
+from mlsys_assets.resources.backends import build_event_stream
+from mlsys_assets.resources.event_stream import EventStream
 from mlsys_assets.scoring.loading import RegistryReader
 from mlsys_assets.scoring.rules import BusinessRule
 from mlsys_assets.settings import Settings
 from serving.batcher import MicroBatcher
+from serving.decisions import DecisionPublisher
 from serving.features import FeatureSource
 from serving.metrics import ServingMetrics
 from serving.models import ModelWatcher
@@ -38,6 +41,7 @@ class Services:
     feedback_log: ParquetLog
     pipeline: InferencePipeline
     batcher: MicroBatcher
+    decisions: DecisionPublisher | None = None
 
     @classmethod
     def start(
@@ -55,6 +59,7 @@ class Services:
             generation=ReloadGeneration(settings.home_dir / "serving" / "reload_generation"),
         )
         features = FeatureSource.from_settings(settings)
+        decisions = _decisions(settings, metrics) if settings.serving_decisions else None
         pipeline = InferencePipeline(
             model_name=settings.model_name,
             watcher=watcher,
@@ -64,8 +69,13 @@ class Services:
             metrics=metrics,
             log=prediction_log,
             clock=serving_clock(settings),
+            explain_top_k=settings.serving_explain_top_k,
+            outputs=decisions,
+            shadow=settings.canary_shadow,
         )
         prediction_log.start()
+        if decisions is not None:
+            decisions.start()
         feedback_log.start()
         result = watcher.refresh()
         logger.info("initial model load: %s", result)
@@ -79,14 +89,29 @@ class Services:
             feedback_log,
             pipeline,
             MicroBatcher(pipeline),
+            decisions,
         )
 
     def stop(self) -> None:
         """Stop polling and flush every buffered record (a graceful stop loses none)."""
         self.watcher.stop()
+        if self.decisions is not None:
+            self.decisions.close()
+        if self.pipeline.shadow is not None:
+            self.pipeline.shadow.close()  # its last rows into the prediction log first
         self.prediction_log.close()
         self.feedback_log.close()
         self.features.close()
+
+
+def _decisions(settings: Settings, metrics: ServingMetrics) -> DecisionPublisher:
+    """The outbound stream's publisher, on the event stream the settings name."""
+    stream: EventStream = build_event_stream(settings)
+    return DecisionPublisher(
+        stream,
+        on_published=metrics.decisions_published.inc,
+        on_dropped=metrics.decisions_dropped.inc,
+    )
 
 
 def bound_registry_calls(settings: Settings) -> None:

@@ -186,4 +186,18 @@ def read_segment(path: Path, schema: pa.Schema) -> pa.Table:
     except (pa.ArrowInvalid, OSError) as exc:  # empty file, or a batch cut short
         kept = len(batches)
         logger.warning("write-ahead segment %s ends early (%s); %d batches kept", path, exc, kept)
-    return pa.Table.from_batches(batches, schema=schema)
+    if not batches or batches[0].schema.equals(schema):
+        return pa.Table.from_batches(batches, schema=schema)
+    return _conform(pa.Table.from_batches(batches), schema)
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A segment written by an earlier mlsys (a field added since) in today's schema: the
+    fields it lacks are null, so a dead process's records are replayed after an upgrade."""
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -1,14 +1,18 @@
-"""``mlsys backtest [--policy never|monthly|drift ...] [--from --to] [--initial-months N]``."""
+"""``mlsys backtest [--policy never|monthly|drift ...] [--from --to] [--initial-months N] [--verdicts]``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
-from mlsys_assets.settings import get_settings
+from mlsys_assets.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from mlsys_assets.backtest.engine import BacktestResult
 
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -44,6 +48,12 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
     show_default=True,
     help="Processes fitting models while the walk measures drift (1: everything in process).",
 )
+@click.option(
+    "--verdicts",
+    is_flag=True,
+    help="Also judge every challenger a policy trains by the paired canary verdict and by the "
+    "earlier unpaired rule, against the truth of the next 30 days (last line: one JSON object).",
+)
 def backtest(
     policies: tuple[str, ...],
     start: dt.datetime,
@@ -51,6 +61,7 @@ def backtest(
     initial_months: int,
     step_days: int,
     workers: int,
+    verdicts: bool,
 ) -> None:
     """Replay the year under retraining policies, without HTTP: live AUC and retrains per month.
 
@@ -99,3 +110,39 @@ def backtest(
     click.echo(verdict.describe())
     click.echo(f"reports: {', '.join(str(p) for p in paths.values())}")
     click.echo(f"took {time.perf_counter() - began:.0f}s")
+    if verdicts:
+        _verdicts(result, settings)
+
+
+def _verdicts(result: BacktestResult, settings: Settings) -> None:
+    """Judge every challenger both ways; the table, a CSV, and the JSON closing line."""
+    import json
+
+    from mlsys_assets.backtest.verdicts import (
+        closing_line,
+        format_verdicts,
+        judge_challengers,
+        max_wait_tradeoff,
+    )
+    from mlsys_assets.registry.verdict import VerdictRule
+
+    cache: dict = {}
+    table = judge_challengers(result, result.period, settings, cache)
+    tradeoff = max_wait_tradeoff(result, result.period, settings, cache=cache)
+    out = settings.reports_dir / "backtest" / "verdicts.csv"
+    table.to_csv(out, index=False)
+    click.echo()
+    click.echo(
+        f"canary verdicts: paired = {VerdictRule.from_settings(settings).describe()}; "
+        f"unpaired = share {settings.canary_share}, {settings.canary_min_labelled} labelled "
+        f"challenger answers, margin {settings.canary_margin}; truth = both models on the "
+        f"next 30 days"
+    )
+    click.echo(format_verdicts(table))
+    click.echo()
+    click.echo(
+        "the paired verdict's maximum wait (MLSYS_CANARY_MAX_LABELLED) against its accuracy:"
+    )
+    click.echo(tradeoff.to_string(index=False))
+    click.echo(f"verdicts: {out}")
+    click.echo(json.dumps(closing_line(table)))

@@ -64,6 +64,7 @@ class BacktestResult:
     scored: pd.DataFrame  # policy, day, model_data_day, label, score (one row per flight)
     data: DataStatus | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    period: PeriodFrame | None = None  # the flights and features it walked (for --verdicts)
 
 
 def run_backtest(
@@ -120,6 +121,7 @@ def run_backtest(
         scored=scored,
         data=status,
         seconds=seconds,
+        period=period,
     )
 
 

@@ -26,8 +26,10 @@ from mlsys_assets.demo.live import play_day, stream_caught_up
 from mlsys_assets.demo.plan import FULL, QUICK, DemoPlan
 from mlsys_assets.demo.summary import (
     check_outcomes,
+    cost_per_variant,
     failed_runs,
     live_vs_offline,
+    monitored_days,
     monthly_auc,
     render,
     runs,
@@ -83,8 +85,15 @@ def settle(instance: dg.DagsterInstance, group: ProcessGroup) -> None:
 @click.option("--api-port", default=8000, show_default=True)
 @click.option("--dagster-port", default=3000, show_default=True)
 @click.option("--mlflow-port", default=5000, show_default=True)
+@click.option("--reports-port", type=int, default=None, help="Default: MLSYS_REPORTS_PORT.")
 def demo(
-    quick: bool, keep_running: bool, host: str, api_port: int, dagster_port: int, mlflow_port: int
+    quick: bool,
+    keep_running: bool,
+    host: str,
+    api_port: int,
+    dagster_port: int,
+    mlflow_port: int,
+    reports_port: int | None,
 ) -> None:
     """Run the main job end to end on the embedded default, then print a summary."""
     from mlsys_assets.registry import aliases
@@ -115,7 +124,8 @@ def demo(
                 [executable("mlsys"), "serve", "--host", host, "--port", str(api_port)],
                 url=api,
             )
-            urls = start_ui(settings, group, host, dagster_port, mlflow_port, wait=False)
+            urls = start_ui(settings, group, host, dagster_port, mlflow_port, wait=False,
+                            reports_port=reports_port)  # fmt: skip
             replayer = Replayer(settings)
             replayer.advance(day_end_utc(plan.bootstrap_until))  # while the servers import
             bar.update(1)
@@ -167,6 +177,7 @@ def demo(
         settle(instance, group)
 
         overview = sorted(Path(settings.reports_dir).rglob("*overview*.png"))
+        monitored = monitored_days(Warehouse(path=str(settings.warehouse_path)))
         summary = {
             "seconds": round(time.monotonic() - started, 1),
             "traffic": {
@@ -187,12 +198,19 @@ def demo(
             "live_vs_offline": live_vs_offline(
                 settings, Warehouse(path=str(settings.warehouse_path)), tracking
             ),
+            "cost_per_variant": cost_per_variant(
+                settings, Warehouse(path=str(settings.warehouse_path))
+            ),
             "checks": check_outcomes(instance),
+            "monitoring": monitored,
             "where": {
                 "Dagster UI": urls["dagster"],
                 "MLflow UI": urls["mlflow"],
                 "API": f"{api}/docs",
-                "overview report": str(overview[-1]) if overview else "(not drawn yet)",
+                "overview report": f"{urls['reports']}/{overview[-1].name}"
+                if overview
+                else "(not drawn yet)",
+                "reports": urls["reports"],
                 "state": str(settings.home_dir),
             },
         }

@@ -27,16 +27,19 @@ class DemoPlan:
 
 # Settings for every process the demo starts (MLSYS_* variables), sized for two cores.
 _COMMON = {
+    # Every live day is monitored (a week per run); the Evidently HTML of the newest day only.
+    "MLSYS_MONITORING_REPORT_LAST_DAYS": "1",
     "MLSYS_SERVING_POLL_SECONDS": "2",
     "MLSYS_PREDICTION_LOG_FLUSH_SECONDS": "1",
     "MLSYS_STREAM_POLL_SECONDS": "0.005",  # each moment waits for its departures online
 }
 
-# Quick: eight live days. The volume retrain after four days becomes challenger, the following
-# days' traffic decides its canary: the whole loop in about three minutes.
+# Quick: seven live days. The volume retrain after four days becomes challenger; shadow scoring
+# pairs it with the champion on every request, so the last day and a half decide its canary; one
+# monitoring run covers the week: the whole loop in under three minutes.
 QUICK = DemoPlan(
     bootstrap_until=dt.date(2013, 2, 7),
-    end=dt.date(2013, 2, 15),
+    end=dt.date(2013, 2, 14),
     traffic_share=0.3,
     env={
         **_COMMON,
@@ -49,7 +52,10 @@ QUICK = DemoPlan(
         "MLSYS_RETRAIN_MIN_NEW_LABELS": "3500",
         "MLSYS_CANARY_SHARE": "0.3",
         "MLSYS_CANARY_MIN_LABELLED": "60",
-        "MLSYS_MONITORING_EVERY_DAYS": "4",
+        # the challenger has about a day and a half of traffic (~190 shadow pairs a day): the
+        # verdict's maximum wait is reached once the last day's outcomes land
+        "MLSYS_CANARY_MAX_LABELLED": "160",
+        "MLSYS_MONITORING_EVERY_DAYS": "7",
     },
 )
 
@@ -69,6 +75,7 @@ FULL = DemoPlan(
         "MLSYS_RETRAIN_MIN_NEW_LABELS": "7000",
         "MLSYS_CANARY_SHARE": "0.2",
         "MLSYS_CANARY_MIN_LABELLED": "200",
+        "MLSYS_CANARY_MAX_LABELLED": "800",  # ~215 shadow pairs a live day
         "MLSYS_MONITORING_EVERY_DAYS": "7",
     },
 )

@@ -107,6 +107,38 @@ def versions(tracking: Tracking) -> list[dict[str, Any]]:
     return out
 
 
+MONITORED_TABLES = ["drift_summary", "prediction_drift", "confidence", "class_balance",
+                    "business_cost", "availability", "segments"]  # fmt: skip
+
+
+def monitored_days(warehouse: Warehouse) -> dict[str, Any]:
+    """Which days each monitoring table holds, and the segments flagged (every live day should
+    be there: a catch-up is monitored day by day, in one run)."""
+    out: dict[str, Any] = {}
+    with warehouse.connect(read_only=True) as conn:
+        known = {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'monitoring'"
+        ).fetchall()}  # fmt: skip
+        for table in MONITORED_TABLES:
+            if table not in known:
+                out[table] = []
+                continue
+            rows = conn.execute(f"SELECT DISTINCT day FROM monitoring.{table} ORDER BY day")
+            out[table] = [r[0].isoformat() for r in rows.fetchall()]
+        flagged = []
+        if "segments" in known:
+            flagged = (
+                conn.execute(
+                    "SELECT day, dimension || '=' || segment AS segment, reason "
+                    "FROM monitoring.segments WHERE flagged ORDER BY day"
+                )
+                .df()
+                .astype(str)
+                .to_dict("records")
+            )
+    return {"days": out, "flagged_segments": flagged}
+
+
 def monthly_auc(
     settings: Settings, warehouse: Warehouse, tracking: Tracking, first_champion: str | None
 ) -> list[dict[str, Any]]:
@@ -179,6 +211,17 @@ def live_vs_offline(settings: Settings, warehouse: Warehouse, tracking: Tracking
         if has_weather.any()
         else None,
     }
+
+
+def cost_per_variant(settings: Settings, warehouse: Warehouse) -> list[dict[str, Any]]:
+    """Realised and estimated business cost per variant (shadow: the challenger on the
+    champion's flights), in the units of ``MLSYS_COST_*``."""
+    from mlsys_assets.monitoring.cost import read_variant_costs
+
+    with warehouse.connect(read_only=True) as conn:
+        table = read_variant_costs(settings, conn, dt.date(2013, 1, 1), dt.date(2013, 12, 31))
+    table = table.astype(object).where(table.notna(), None)
+    return table.to_dict("records")
 
 
 def check_outcomes(instance: dg.DagsterInstance) -> dict[str, bool | None]:
@@ -266,7 +309,25 @@ def render(summary: dict[str, Any]) -> str:
             f"{lv['worst_excess_missing']}; weather present in "
             f"{'n/a' if weather is None else f'{weather:.1%}'} of requests where it was known"
         )
+    costs = summary.get("cost_per_variant") or []
+    if costs:
+        lines.append("business cost per variant (realised on labelled flights, estimated from p):")
+    for c in costs:
+        realised = c["realised_per_flight"]
+        lines.append(
+            f"  {c['variant']:<10} {c['flights']} flights: realised "
+            f"{'n/a' if realised is None else f'{realised:.2f}'} per flight "
+            f"({c['labelled']} labelled), estimated {c['estimated_per_flight']:.2f} per flight"
+        )
     lines.append(f"checks: {summary['checks']}")
+    monitoring = summary.get("monitoring") or {}
+    if monitoring:
+        days = monitoring["days"]
+        lines.append(
+            "monitored days: "
+            + ", ".join(f"{t} {len(d)}" for t, d in days.items())
+            + f"; segments flagged: {len(monitoring['flagged_segments'])}"
+        )
     lines.append("where to look:")
     for name, where in summary["where"].items():
         lines.append(f"  {name:<18} {where}")

@@ -9,6 +9,7 @@ from typing import TypeVar
 import dagster as dg
 import httpx
 from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType, TickStatus
+from dagster._core.storage.tags import WILL_RETRY_TAG
 
 from mlsys_assets.ingestion.run import RANGE_END_TAG
 from mlsys_assets.loop.signals import ACTIVE
@@ -39,8 +40,25 @@ def wait_for(
     raise DemoTimeout(f"timed out after {timeout:.0f} s waiting for {what}; see {group.log_dir}")
 
 
+RETRY_GRACE_SECONDS = 30.0  # how long a failed run may wait for the daemon's retry decision
+
+
 def pipeline_done(instance: dg.DagsterInstance, last_day: str) -> Callable[[], bool | None]:
-    """A probe: has the daily pipeline run that ends at ``last_day`` finished?"""
+    """A probe: has the daily pipeline run that ends at ``last_day`` finished?
+
+    A failed run the daemon will re-execute (a crashed worker, or one that did not start in
+    time on a loaded machine) is not the end: its retry carries the same partition tags. The
+    daemon tags the failure with its decision a moment after it; until then, or until
+    ``RETRY_GRACE_SECONDS`` passed, the probe keeps waiting.
+    """
+    first_seen: dict[str, float] = {}
+
+    def final(run: dg.DagsterRun) -> bool:
+        decision = run.tags.get(WILL_RETRY_TAG)
+        if decision is not None:
+            return decision != "true"
+        seen = first_seen.setdefault(run.run_id, time.monotonic())
+        return time.monotonic() - seen > RETRY_GRACE_SECONDS
 
     def probe() -> bool | None:
         found = instance.get_runs(
@@ -48,7 +66,7 @@ def pipeline_done(instance: dg.DagsterInstance, last_day: str) -> Callable[[], b
         )
         if any(r.status == dg.DagsterRunStatus.SUCCESS for r in found):
             return True
-        failed = [r for r in found if r.status == dg.DagsterRunStatus.FAILURE]
+        failed = [r for r in found if r.status == dg.DagsterRunStatus.FAILURE and final(r)]
         if failed and len(failed) == len(found):
             raise RuntimeError(f"daily pipeline run {failed[0].run_id} for {last_day} failed")
         return None

@@ -1,8 +1,12 @@
-"""The canary verdict: live metrics of champion and challenger on the same days.
+"""The canary verdict: champion and challenger on live labelled traffic.
 
-Both variants serve the same kind of traffic at the same time (the split is a hash of the
-request id), so comparing their ROC AUC on the days both served and got labels is fair. The
-verdict is only given once the challenger has enough labelled predictions.
+``paired`` (the default, ``MLSYS_CANARY_RULE``): serving scores every flight the champion answers
+with the challenger too (variant ``shadow`` in the log), so both models are judged on the *same*
+flights by the sequential test of ``verdict.py``: promote, roll back, keep the champion, or wait
+for the next look. ``unpaired`` is the earlier rule, kept for comparison (the backtest measures
+both): the ROC AUC of each variant's own traffic share on the days both served, once the
+challenger has ``canary_min_labelled`` labelled answers, against a fixed margin and no test:
+with a few hundred flights a share, close to a coin toss.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from mlsys_assets.business_cost import CostModel
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
 from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
+from mlsys_assets.registry.verdict import KEEP, ROLLBACK, VerdictRule, judge
 from mlsys_assets.settings import Settings
 
 
@@ -30,8 +36,33 @@ class CanaryVerdict:
     auc_champion: float | None
     auc_challenger: float | None
     ready: bool
-    decision: str  # "promote" | "rollback" | "wait"
+    decision: str  # "promote" | "rollback" | "keep" | "wait"
     reason: str
+    # The paired verdict's numbers (None under the unpaired rule): pairs used, the AUC difference
+    # (challenger - champion) with its interval, log loss and business cost beside it.
+    rule: str = "unpaired: AUC of each variant's own share, fixed margin"
+    n: int | None = None
+    auc_diff: float | None = None
+    auc_low: float | None = None
+    auc_high: float | None = None
+    confidence: float | None = None
+    log_loss_diff: float | None = None
+    cost_diff: float | None = None  # realised cost per flight, challenger - champion
+    cost_low: float | None = None
+    cost_high: float | None = None
+    cost_champion: float | None = None  # realised cost per labelled flight
+    cost_challenger: float | None = None
+
+    @property
+    def leaves_canary(self) -> bool:
+        """The challenger is taken out of the canary (rolled back, or the champion kept)."""
+        return self.decision in (ROLLBACK, KEEP)
+
+    @property
+    def interval(self) -> str:
+        if self.auc_low is None or self.auc_high is None:
+            return ""
+        return f"[{self.auc_low:+.4f}, {self.auc_high:+.4f}]"
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -46,13 +77,110 @@ def _auc(frame: pd.DataFrame) -> float | None:
     return float(roc_auc_score(y, frame["delay_probability"].to_numpy(dtype=float)))
 
 
+Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+
 def evaluate_canary(
-    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
-    settings: Settings,
-    champion: str | None,
-    challenger: str | None,
+    connect: Connect, settings: Settings, champion: str | None, challenger: str | None
 ) -> CanaryVerdict:
-    """Compare the two versions on labelled live predictions; decide once there are enough.
+    """The verdict of the settings' rule (``paired`` by default, else ``unpaired``)."""
+    if settings.canary_rule == "paired":
+        return evaluate_paired(connect, settings, champion, challenger)
+    return evaluate_unpaired(connect, settings, champion, challenger)
+
+
+def shadow_pairs(
+    connect: Connect, settings: Settings, champion: str, challenger: str
+) -> pd.DataFrame:
+    """Labelled flights answered by the champion and shadow-scored by the challenger, in the
+    order their labels arrive (flight day, then departure): ``label``, ``p_champion``,
+    ``p_challenger``, ``delayed_champion``, ``delayed_challenger``."""
+    answers = read_predictions(settings, FIRST_DAY, LAST_DAY)
+    answers = answers[
+        answers["variant"].eq("champion") & answers["model_version"].astype(str).eq(champion)
+    ]
+    shadow = read_predictions(settings, FIRST_DAY, LAST_DAY, shadow=True)
+    shadow = shadow[shadow["model_version"].astype(str).eq(challenger)]
+    pairs = answers.merge(
+        shadow[["request_id", "delay_probability", "delayed"]].rename(
+            columns={"delay_probability": "p_challenger", "delayed": "delayed_challenger"}
+        ),
+        on="request_id",
+    ).rename(columns={"delay_probability": "p_champion", "delayed": "delayed_champion"})
+    if pairs.empty:
+        return pairs.assign(label=pd.Series(dtype="float64"))
+    feedback = read_feedback(settings, pairs["request_id"])
+    with connect() as conn:
+        labelled = attach_labels(conn, settings, pairs, feedback)
+    labelled = labelled[labelled["label"].notna()]
+    order = ["flight_date", "scheduled_departure", "request_id"]
+    return labelled.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def evaluate_paired(
+    connect: Connect, settings: Settings, champion: str | None, challenger: str | None
+) -> CanaryVerdict:
+    """The sequential paired verdict on the labelled shadow pairs (``verdict.judge``)."""
+    rule = VerdictRule.from_settings(settings)
+
+    def verdict(decision: str, reason: str, **numbers: object) -> CanaryVerdict:
+        base: dict[str, object] = {
+            "labelled_champion": 0, "labelled_challenger": 0,
+            "auc_champion": None, "auc_challenger": None, "rule": rule.describe(),
+        }  # fmt: skip
+        base.update(numbers)
+        return CanaryVerdict(
+            champion=champion, challenger=challenger, ready=decision != "wait",
+            decision=decision, reason=reason, **base,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    if challenger is None or champion is None:
+        return verdict("wait", "no challenger in canary")
+    pairs = shadow_pairs(connect, settings, champion, challenger)
+    if pairs.empty:
+        return verdict("wait", f"no labelled shadow pairs of v{champion} and v{challenger} yet")
+    cost = CostModel.from_settings(settings)
+    y = pairs["label"].to_numpy(dtype=float)
+    d_champion = pairs["delayed_champion"].astype(bool).to_numpy()
+    d_challenger = pairs["delayed_challenger"].astype(bool).to_numpy()
+    judged = judge(
+        y,
+        pairs["p_champion"].to_numpy(dtype=float),
+        pairs["p_challenger"].to_numpy(dtype=float),
+        rule,
+        decided_champion=d_champion,
+        decided_challenger=d_challenger,
+        cost=cost,
+    )
+    n = judged.n or len(pairs)
+    reason = f"v{challenger} vs v{champion}: {judged.reason}"
+    if judged.cost_diff is not None:
+        reason += f"; cost per flight {judged.cost_diff:+.2f} [{judged.cost_low:+.2f}, {judged.cost_high:+.2f}]"
+    return verdict(
+        judged.decision,
+        reason,
+        labelled_champion=len(pairs),
+        labelled_challenger=len(pairs),
+        auc_champion=judged.auc_champion,
+        auc_challenger=judged.auc_challenger,
+        n=judged.n,
+        auc_diff=judged.auc_diff,
+        auc_low=judged.auc_low,
+        auc_high=judged.auc_high,
+        confidence=judged.confidence,
+        log_loss_diff=judged.log_loss_diff,
+        cost_diff=judged.cost_diff,
+        cost_low=judged.cost_low,
+        cost_high=judged.cost_high,
+        cost_champion=float(cost.realised(y[:n], d_champion[:n]).mean()),
+        cost_challenger=float(cost.realised(y[:n], d_challenger[:n]).mean()),
+    )
+
+
+def evaluate_unpaired(
+    connect: Connect, settings: Settings, champion: str | None, challenger: str | None
+) -> CanaryVerdict:
+    """Compare the two versions on each one's labelled live answers; decide once there are enough.
 
     ``connect`` opens a read-only warehouse connection: it is held for the label join only,
     not while the prediction log is read (readers never keep a writer waiting).

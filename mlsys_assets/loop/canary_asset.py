@@ -1,7 +1,8 @@
-"""``canary_decision``: promote the challenger or roll it back, and say why.
+"""``canary_decision``: promote the challenger, roll it back or keep the champion, and say why.
 
 The decision is recorded three times over: as alias history in the registry (so it can be
-restored), as tags on the challenger's model version, and as this materialization's metadata.
+restored), as tags on the challenger's model version (decision, reason, rule, and for the paired
+verdict its AUC interval and the labelled pairs it used), and as this materialization's metadata.
 """
 
 import dagster as dg
@@ -17,7 +18,7 @@ from mlsys_assets.settings import get_settings
 def canary_decision(
     context: dg.AssetExecutionContext, warehouse: Warehouse, tracking: Tracking
 ) -> dg.MaterializeResult:
-    """Champion vs challenger on live labelled traffic: promote, roll back, or keep waiting."""
+    """Champion vs challenger on live labelled traffic: promote, roll back, keep, or wait."""
     settings = get_settings()
     state = aliases.current(tracking)
     champion, challenger = state["champion"], state["challenger"]
@@ -26,19 +27,21 @@ def canary_decision(
     )
     context.log.info(f"canary: {verdict.decision} ({verdict.reason})")
     if verdict.decision == "promote" and challenger is not None:
-        aliases.promote(tracking, challenger)
-    elif verdict.decision == "rollback" and challenger is not None:
-        aliases.reject_challenger(tracking, verdict.reason)
+        aliases.promote(tracking, challenger, note=verdict.reason)
+    elif verdict.leaves_canary and challenger is not None:
+        action = "canary_keep" if verdict.decision == "keep" else "canary_rollback"
+        aliases.reject_challenger(tracking, verdict.reason, action=action)
     if verdict.ready and challenger is not None:
+        tags = {
+            "canary_decision": verdict.decision,
+            "canary_reason": verdict.reason,
+            "canary_run_id": context.run.run_id,
+            "canary_rule": verdict.rule,
+        }
+        if verdict.n is not None:  # the paired verdict: its interval and sample
+            tags |= {"canary_interval": verdict.interval, "canary_n": str(verdict.n)}
         client = tracking.client()
-        client.set_model_version_tag(
-            tracking.model_name, challenger, "canary_decision", verdict.decision
-        )
-        client.set_model_version_tag(
-            tracking.model_name, challenger, "canary_reason", verdict.reason
-        )
-        client.set_model_version_tag(
-            tracking.model_name, challenger, "canary_run_id", context.run.run_id
-        )
+        for key, value in tags.items():
+            client.set_model_version_tag(tracking.model_name, challenger, key, value)
     metadata = {k: v for k, v in verdict.as_dict().items() if v is not None}
     return dg.MaterializeResult(metadata=metadata)

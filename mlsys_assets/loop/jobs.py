@@ -14,11 +14,12 @@ daily_pipeline_job = dg.define_asset_job(
     description="Ingestion, features and the online store for a range of days (one run).",
 )
 
-# Monitor one day (quality, drift, live performance, skew, operations) and redraw the overview.
+# Monitor a range of days in one run (quality, drift, performance, confidence, class balance,
+# cost, availability, segments, skew, operations) and redraw the overview.
 monitoring_job = dg.define_asset_job(
     name="daily_monitoring",
     selection=dg.AssetSelection.groups("monitoring"),
-    description="Every monitoring asset for one day, then the overview page.",
+    description="Every monitoring asset for a range of days (one run), then the overview page.",
 )
 
 # Train on the latest window, evaluate, register, gate, and set `challenger` if the gate passes.

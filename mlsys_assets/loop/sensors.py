@@ -79,10 +79,12 @@ def new_landing_data(
 
 @dg.sensor(job=monitoring_job, minimum_interval_seconds=TICK_SECONDS, default_status=RUNNING)
 def days_to_monitor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    """Monitor the newest day once its features are complete (one run per new day).
+    """Monitor every day whose features are complete: all the days since the last monitored
+    one, in ONE run over the range (a catch-up is one run, not one per day).
 
-    When several days land at once (a catch-up or a backfill), only the newest is monitored:
-    the loop acts on the present, and older days can be monitored from the UI as a backfill.
+    A run starts once ``MLSYS_MONITORING_EVERY_DAYS`` days wait (the demo batches a week). The
+    first run monitors the newest day only: the loop acts on the present, and history is
+    filled by a backfill from the UI (also one run, by the assets' single-run policy).
     """
     active = context.instance.get_runs(
         dg.RunsFilter(job_name=daily_pipeline_job.name, statuses=ACTIVE), limit=1
@@ -93,16 +95,24 @@ def days_to_monitor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.S
     if not done:
         return dg.SkipReason("no features materialized yet")
     newest = max(dt.date.fromisoformat(k) for k in done)
-    if context.cursor and newest <= dt.date.fromisoformat(context.cursor):
-        return dg.SkipReason(f"every day up to {context.cursor} is monitored")
+    last = dt.date.fromisoformat(context.cursor) if context.cursor else None
+    if last is not None and newest <= last:
+        return dg.SkipReason(f"every day up to {last} is monitored")
+    start = last + dt.timedelta(days=1) if last is not None else newest
     every = get_settings().monitoring_every_days
-    if context.cursor and (newest - dt.date.fromisoformat(context.cursor)).days < every:
-        return dg.SkipReason(f"{newest}: monitoring every {every} days, last {context.cursor}")
+    waiting = (newest - start).days + 1
+    if last is not None and waiting < every:
+        return dg.SkipReason(f"{waiting} day(s) wait since {last}; monitoring every {every} days")
     context.update_cursor(newest.isoformat())
+    span = f"{start}..{newest}" if start < newest else newest.isoformat()
     return dg.RunRequest(
-        run_key=f"monitor:{newest}",
-        partition_key=newest.isoformat(),
-        tags={REASON_TAG: "features ready", SIGNAL_TAG: newest.isoformat()},
+        run_key=f"monitor:{span}",
+        tags={
+            RANGE_START_TAG: start.isoformat(),
+            RANGE_END_TAG: newest.isoformat(),
+            REASON_TAG: "features ready",
+            SIGNAL_TAG: span,
+        },
     )
 
 
@@ -192,7 +202,8 @@ def labelled_volume_retrain(
 def canary_evaluation(
     context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
 ) -> dg.RunRequest | dg.SkipReason:
-    """Launch the canary decision once the challenger has enough labelled live predictions."""
+    """Launch the canary decision once the verdict is in (the paired rule: a boundary crossed
+    at one of its looks, or the maximum wait)."""
     from mlsys_assets.loop.canary import evaluate_canary
     from mlsys_assets.registry import aliases
 
@@ -216,6 +227,8 @@ def canary_evaluation(
     signal = (
         f"{verdict.labelled_challenger} labelled challenger / "
         f"{verdict.labelled_champion} champion predictions"
+        if verdict.n is None
+        else f"{verdict.n} labelled shadow pairs"
     )
     return dg.RunRequest(
         run_key=f"canary:{state['challenger']}",

@@ -23,6 +23,7 @@ __all__ = [
 
 def build_defs() -> dg.Definitions:
     """The monitoring group's assets and their checks (resource: ``warehouse``)."""
+    from mlsys_assets.monitoring import explanations
     from mlsys_assets.monitoring.assets import ASSETS
 
-    return dg.Definitions(assets=ASSETS)
+    return dg.Definitions(assets=[*ASSETS, *explanations.ASSETS])

@@ -15,7 +15,8 @@ from mlsys_assets.monitoring.reference import KEY, SCORE, Reference, scored
 from mlsys_assets.settings import Settings
 
 LOG, BATCH = "log", "batch"
-COLUMNS = [*KEY, "request_id", "variant", "model_version", SCORE, "threshold", "source"]
+COLUMNS = [*KEY, "request_id", "variant", "model_version", SCORE, "threshold", "source",
+           "scheduled_departure", "decision"]  # fmt: skip
 
 
 def day_scores(
@@ -26,6 +27,10 @@ def day_scores(
         out = predictions[[*KEY, "request_id", "variant", "model_version", "threshold"]].copy()
         out[SCORE] = predictions["delay_probability"].astype("float64")
         out["source"] = LOG
+        out["scheduled_departure"] = predictions["scheduled_departure"]
+        # what the client was told (rules included); the threshold where the log has no answer
+        told = predictions["delayed"].astype("boolean")
+        out["decision"] = told.fillna(out[SCORE] >= out["threshold"]).astype(bool)
         return out[COLUMNS]
     if reference.bundle is None or features.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -36,6 +41,8 @@ def day_scores(
     out[SCORE] = scored(reference, features).to_numpy()
     out["threshold"] = reference.model.threshold
     out["source"] = BATCH
+    out["scheduled_departure"] = features["scheduled_departure"]
+    out["decision"] = out[SCORE] >= out["threshold"]
     return out[COLUMNS]
 
 

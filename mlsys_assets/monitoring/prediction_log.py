@@ -27,6 +27,8 @@ from mlsys_assets.prediction_log_contract import (
 )
 from mlsys_assets.settings import Settings
 
+SHADOW = "shadow"  # serving.routing.SHADOW: the challenger's logged-only scores
+
 
 def _files(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.glob("date=*/*.parquet")) if folder.is_dir() else []
@@ -56,13 +58,22 @@ def local_date(timestamps: pd.Series) -> pd.Series:
     return ts.dt.tz_localize("UTC").dt.tz_convert(LOCAL_TZ).dt.date
 
 
-def read_predictions(settings: Settings, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Logged predictions of flights departing on local days ``start..end`` (inclusive).
+def local_time(timestamps: pd.Series) -> pd.Series:
+    """New York local times of naive-UTC timestamps."""
+    return pd.to_datetime(timestamps).dt.tz_localize("UTC").dt.tz_convert(LOCAL_TZ)
+
+
+def read_predictions(
+    settings: Settings, start: dt.date, end: dt.date, *, shadow: bool = False
+) -> pd.DataFrame:
+    """Logged answers of flights departing on local days ``start..end`` (inclusive).
 
     Adds ``flight_date`` (local departure day) and ``feature_time`` (the moment serving looked
     the features up: ``min(requested_at, scheduled_departure - PREDICTION_LEAD)``, as serving
     does; ``logged_at`` for logs written before ``requested_at`` existed).
-    A request id logged twice keeps its last record.
+    A request id logged twice keeps its last record. ``shadow=True`` gives the challenger's
+    shadow scores instead (variant ``shadow``, never returned to anyone), which every other
+    reader must not count as answers.
     """
     # A UTC window around the local days, in SQL: only those rows are converted to Python
     # (the feature values above all); the exact local-day filter follows.
@@ -78,6 +89,7 @@ def read_predictions(settings: Settings, start: dt.date, end: dt.date) -> pd.Dat
     )
     frame["flight_date"] = local_date(frame["scheduled_departure"]) if len(frame) else []
     frame = frame[(frame["flight_date"] >= start) & (frame["flight_date"] <= end)]
+    frame = frame[frame["variant"].eq(SHADOW) == shadow]
     frame = frame.sort_values("logged_at").drop_duplicates("request_id", keep="last")
     asked = pd.to_datetime(frame["requested_at"]).fillna(pd.to_datetime(frame["logged_at"]))
     frame["feature_time"] = feature_time(pd.to_datetime(frame["scheduled_departure"]), asked)

@@ -61,6 +61,35 @@ DDL: dict[str, str] = {
         training_missing_share DOUBLE, offline_missing_share DOUBLE, excess DOUBLE,
         requests BIGINT,
         computed_at TIMESTAMP NOT NULL)""",
+    # Issue 17: confidence, class balance, business cost, availability, segments.
+    "confidence": """(
+        day DATE NOT NULL, variant VARCHAR NOT NULL, n BIGINT, p05 DOUBLE, p25 DOUBLE,
+        p50 DOUBLE, p75 DOUBLE, p95 DOUBLE, near_threshold_share DOUBLE, mean_margin DOUBLE,
+        histogram VARCHAR, source VARCHAR, computed_at TIMESTAMP NOT NULL)""",
+    "class_balance": """(
+        day DATE NOT NULL, variant VARCHAR NOT NULL, n BIGINT, labelled BIGINT,
+        predicted_positive_rate DOUBLE, expected_delay_rate DOUBLE, realised_delay_rate DOUBLE,
+        training_delay_rate DOUBLE, source VARCHAR, computed_at TIMESTAMP NOT NULL)""",
+    "business_cost": """(
+        day DATE NOT NULL, variant VARCHAR NOT NULL, n BIGINT, labelled BIGINT,
+        missed_delays BIGINT, false_alarms BIGINT, realised_cost DOUBLE,
+        realised_cost_per_flight DOUBLE, expected_cost DOUBLE, expected_cost_per_flight DOUBLE,
+        cost_missed_delay DOUBLE, cost_false_alarm DOUBLE, source VARCHAR,
+        computed_at TIMESTAMP NOT NULL)""",
+    "availability": """(
+        day DATE NOT NULL, requests BIGINT, failed BIGINT, slow BIGINT, availability DOUBLE,
+        availability_objective DOUBLE, latency_p50_ms DOUBLE, latency_p99_ms DOUBLE,
+        latency_p99_objective_ms DOUBLE, fallback_share DOUBLE, window_days BIGINT,
+        window_availability DOUBLE, error_budget_left DOUBLE, latency_budget_left DOUBLE,
+        computed_at TIMESTAMP NOT NULL)""",
+    "segments": """(
+        day DATE NOT NULL, dimension VARCHAR NOT NULL, segment VARCHAR NOT NULL, n BIGINT,
+        labelled BIGINT, mean_score DOUBLE, reference_mean_score DOUBLE, observed_rate DOUBLE,
+        expected_rate DOUBLE, roc_auc DOUBLE, est_roc_auc DOUBLE, drift_score DOUBLE,
+        shift DOUBLE, shift_z DOUBLE, shift_p DOUBLE, calibration_gap DOUBLE,
+        calibration_z DOUBLE, calibration_p DOUBLE, shift_dispersion DOUBLE,
+        calibration_dispersion DOUBLE, p_adjusted DOUBLE, significant BOOLEAN, flagged BOOLEAN,
+        reason VARCHAR, source VARCHAR, computed_at TIMESTAMP NOT NULL)""",
 }
 
 

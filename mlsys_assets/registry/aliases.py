@@ -99,7 +99,7 @@ def after_gate(tracking: Tracking, version: str) -> AliasEvent:
     return _record(tracking, "challenger", version)
 
 
-def promote(tracking: Tracking, version: str, *, force: bool = False) -> AliasEvent:
+def promote(tracking: Tracking, version: str, *, force: bool = False, note: str = "") -> AliasEvent:
     """Make ``version`` champion (it leaves the challenger slot if it held it)."""
     tracking.client().get_model_version(tracking.model_name, version)  # raises if unknown
     if not force and not gate_passed(tracking, version):
@@ -107,7 +107,7 @@ def promote(tracking: Tracking, version: str, *, force: bool = False) -> AliasEv
     state = current(tracking)
     challenger = None if state[ALIAS_CHALLENGER] == version else state[ALIAS_CHALLENGER]
     _set_state(tracking, version, challenger)
-    return _record(tracking, "promote", version, "forced" if force else "")
+    return _record(tracking, "promote", version, note or ("forced" if force else ""))
 
 
 def rollback(tracking: Tracking) -> AliasEvent:
@@ -144,11 +144,17 @@ def restore(tracking: Tracking, event: int) -> AliasEvent:
     return _record(tracking, "restore", target.champion, f"state of event {event}")
 
 
-def reject_challenger(tracking: Tracking, note: str = "") -> AliasEvent:
-    """Take the challenger out of the canary (the champion keeps serving all traffic)."""
+def reject_challenger(
+    tracking: Tracking, note: str = "", action: str = "canary_rollback"
+) -> AliasEvent:
+    """Take the challenger out of the canary (the champion keeps serving all traffic).
+
+    ``action`` says why in the history: ``canary_rollback`` (worse) or ``canary_keep`` (no
+    confident difference by the maximum wait: the champion stays).
+    """
     state = current(tracking)
     challenger = state[ALIAS_CHALLENGER]
     if challenger is None:
         raise AliasError("no challenger to roll back")
     _set_state(tracking, state[ALIAS_CHAMPION], None)
-    return _record(tracking, "canary_rollback", challenger, note)
+    return _record(tracking, action, challenger, note)

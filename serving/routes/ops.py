@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from mlsys_assets.stream.freshness import read_freshness
+from serving.decisions import lag
 from serving.deps import ServicesDep
 from serving.schemas import Health, ModelInfo, Readiness, ServedVersion
 
@@ -45,13 +46,21 @@ async def ready(services: ServicesDep) -> Response:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def metrics(services: ServicesDep) -> Response:
-    """Prometheus exposition: requests, latency, predictions, fallbacks, model versions, and the
-    online store's freshness per streamed source."""
+    """Prometheus exposition: requests (HTTP and gRPC), latency, predictions, fallbacks, model
+    versions, the online store's freshness per streamed source and the decisions stream's lag."""
     try:
         state = await run_in_threadpool(services.features.state)
         services.metrics.set_freshness(read_freshness(state))
     except Exception:  # noqa: BLE001 - the store is down: the other metrics still answer
         pass
+    if services.decisions is not None:
+        groups = services.settings.serving_decisions_groups
+        try:
+            behind = await run_in_threadpool(lag, services.decisions.stream, groups)
+            for group, count in behind.items():
+                services.metrics.decisions_lag.labels(group).set(count)
+        except Exception:  # noqa: BLE001 - the stream is down: the other metrics still answer
+            pass
     return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 

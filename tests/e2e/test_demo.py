@@ -28,9 +28,10 @@ RETRAIN_SENSORS = {"drift_retrain", "labelled_volume_retrain"}
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo") / "mlsys"
     env = child_environment() | {"MLSYS_HOME": str(home)}
-    ports = [str(free_port()) for _ in range(3)]
+    ports = [str(free_port()) for _ in range(4)]
     command = [sys.executable, "-m", "mlsys_assets.cli", "demo", "--quick"]
     command += ["--api-port", ports[0], "--dagster-port", ports[1], "--mlflow-port", ports[2]]
+    command += ["--reports-port", ports[3]]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return home
@@ -77,11 +78,22 @@ def test_a_challenger_went_through_canary_and_was_decided(
     decided = [
         mv
         for mv in tracking.client().search_model_versions(f"name='{tracking.model_name}'")
-        if mv.tags.get("canary_decision") in ("promote", "rollback")
+        if mv.tags.get("canary_decision") in ("promote", "rollback", "keep")
     ]
     assert decided, "no version carries a canary decision"
+    assert all(mv.tags.get("canary_interval") for mv in decided)  # the paired verdict's
     actions = {e.action for e in aliases.history(tracking)}
-    assert actions & {"promote", "canary_rollback"}
+    assert actions & {"promote", "canary_rollback", "canary_keep"}
+
+
+def test_every_live_day_is_monitored(summary: dict) -> None:
+    """A catch-up monitors each new day (one run per batch of days): every live day has its row
+    in every monitoring table, segments included, and the overview a point per day."""
+    live = {d["day"] for d in summary["live_days"]}
+    held = summary["monitoring"]["days"]
+    for table in ("drift_summary", "confidence", "class_balance", "business_cost",
+                  "availability", "segments"):  # fmt: skip
+        assert live <= set(held[table]), (table, sorted(live - set(held[table])))
 
 
 def test_reconciliation_and_parity_checks_passed(summary: dict) -> None:

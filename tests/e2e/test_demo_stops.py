@@ -52,7 +52,7 @@ def listening(port: int) -> bool:
 
 def _demo_command(launcher: str, tmp_path: Path, ports: list[int]) -> list[str]:
     args = ["--quick", "--api-port", str(ports[0]), "--dagster-port", str(ports[1])]
-    args += ["--mlflow-port", str(ports[2])]
+    args += ["--mlflow-port", str(ports[2]), "--reports-port", str(ports[3])]
     if launcher == "mlsys demo":
         return [sys.executable, "-m", "mlsys_assets.cli", "demo", *args]
     stamp = tmp_path / "installed"  # newer than pyproject.toml: `make install` has nothing to do
@@ -78,7 +78,7 @@ def test_stopping_the_demo_stops_every_process_and_frees_the_ports(
     tmp_path, launcher, stop
 ) -> None:
     home = tmp_path / "mlsys"
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(4)]
     command = _demo_command(launcher, tmp_path, ports)
     output = tmp_path / "demo.out"
     with output.open("wb") as out:

@@ -46,6 +46,8 @@ LOOP_ENV = {
     "CANARY_SHARE": "0.5",
     "CANARY_MIN_LABELLED": "100",
     "CANARY_MARGIN": "0.02",
+    # the earlier rule, which these tests pin; test_canary_paired.py sets the paired default
+    "CANARY_RULE": "unpaired",
     "SERVING_POLL_SECONDS": "3600",  # the app loads the aliases at start; tests restart it
     "ADMIN_TOKEN": "test-admin-token",
     # the world's fast training settings, for models registered by the tests

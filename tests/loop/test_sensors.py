@@ -17,6 +17,7 @@ import pytest
 from dagster._core.test_utils import create_run_for_test
 
 from mlsys_assets.clock import utc_now
+from mlsys_assets.ingestion.run import RANGE_END_TAG, RANGE_START_TAG
 from mlsys_assets.loop.canary_asset import canary_decision
 from mlsys_assets.loop.jobs import REASON_TAG, SIGNAL_TAG
 from mlsys_assets.loop.sensors import (
@@ -32,7 +33,7 @@ from mlsys_assets.registry import aliases
 from mlsys_assets.resources import build_resources
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
-from mlsys_assets.settings import Settings
+from mlsys_assets.settings import Settings, get_settings
 from tests.loop.conftest import Candidates, post_feedback, register, serve_day, use_settings
 from tests.reference_data import load_reference
 from tests.serving.world import LAST_DAY, World, add_schedule, set_alias
@@ -274,7 +275,13 @@ def _features_done(instance: dg.DagsterInstance, *days: str) -> None:
         )
 
 
-def test_monitoring_runs_once_for_the_newest_features_day() -> None:
+def _range(request: dg.RunRequest) -> tuple[str, str]:
+    return request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]
+
+
+def test_monitoring_covers_every_new_day_in_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLSYS_MONITORING_EVERY_DAYS", "1")
+    get_settings.cache_clear()
     instance = dg.DagsterInstance.ephemeral()
 
     def tick(cursor: str | None) -> tuple[Result, str | None]:
@@ -284,21 +291,38 @@ def test_monitoring_runs_once_for_the_newest_features_day() -> None:
     result, cursor = tick(None)
     _skip(result, "no features materialized")
 
-    _features_done(instance, "2013-01-06", "2013-01-04", "2013-01-05")  # a catch-up
+    _features_done(instance, "2013-01-06", "2013-01-04", "2013-01-05")  # the bootstrap
     request, cursor = tick(cursor)
     request = _request(request)
-    assert request.partition_key == "2013-01-06"
+    assert _range(request) == ("2013-01-06", "2013-01-06")  # the present; history: a backfill
     assert request.run_key == "monitor:2013-01-06"
     assert request.tags[REASON_TAG] == "features ready"
-    assert request.tags[SIGNAL_TAG] == "2013-01-06"
     _skip(tick(cursor)[0], "up to 2013-01-06")
 
-    _features_done(instance, "2013-01-07")
+    _features_done(instance, "2013-01-07", "2013-01-08", "2013-01-09")  # a catch-up
     pipeline = create_run_for_test(
         instance, job_name="daily_pipeline", status=dg.DagsterRunStatus.STARTED
     )
     _skip(tick(cursor)[0], "still computing features")
     instance.report_run_failed(pipeline)
     request, cursor = tick(cursor)
-    assert _request(request).partition_key == "2013-01-07"
-    assert cursor == "2013-01-07"
+    request = _request(request)
+    assert _range(request) == ("2013-01-07", "2013-01-09")  # every day, one run
+    assert request.tags[SIGNAL_TAG] == "2013-01-07..2013-01-09"
+    assert cursor == "2013-01-09"
+
+
+def test_monitoring_waits_for_a_batch_of_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLSYS_MONITORING_EVERY_DAYS", "3")
+    get_settings.cache_clear()
+    instance = dg.DagsterInstance.ephemeral()
+    _features_done(instance, "2013-01-06")
+    context = dg.build_sensor_context(instance=instance)
+    assert _range(_request(days_to_monitor(context))) == ("2013-01-06", "2013-01-06")
+    _features_done(instance, "2013-01-07", "2013-01-08")
+    context = dg.build_sensor_context(instance=instance, cursor=context.cursor)
+    _skip(days_to_monitor(context), "2 day(s) wait")
+    _features_done(instance, "2013-01-09")
+    context = dg.build_sensor_context(instance=instance, cursor=context.cursor)
+    assert _range(_request(days_to_monitor(context))) == ("2013-01-07", "2013-01-09")
+    get_settings.cache_clear()

@@ -125,5 +125,10 @@ def test_live_metrics_match_a_hand_computation(mon: Settings) -> None:
 
     overview = dg.materialize([monitoring_overview], resources={"warehouse": warehouse(mon)})
     meta = overview.asset_materializations_for_node("monitoring_overview")[0].metadata
-    assert meta["overview"].value.startswith("![monitoring overview](data:image/png;base64,")
+    # The pictures are shown by URL from the report server, which serves reports_dir.
+    assert meta["overview_url"].value == f"{mon.reports_url}/monitoring_overview.png"
+    assert f"]({mon.reports_url}/monitoring_overview.png)" in meta["overview"].value
+    assert (mon.reports_dir / "monitoring_overview.png").read_bytes().startswith(b"\x89PNG")
     assert meta["latest_live_roc_auc"].value == pytest.approx(8 / 9, abs=1e-6)
+    costs = meta["cost_per_variant"].value  # realised and estimated cost per variant
+    assert "champion" in costs and "challenger" in costs and "realised_per_flight" in costs

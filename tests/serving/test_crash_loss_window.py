@@ -62,7 +62,16 @@ def _logged(folder: Path) -> list[str]:
     files = [str(p) for p in folder.rglob("*.parquet")]
     if not files:
         return []
-    rows = duckdb.connect().execute("SELECT request_id FROM read_parquet(?)", [files]).fetchall()
+    # answers only: a shadow score (variant "shadow") shares its answer's request id
+    rows = (
+        duckdb.connect()
+        .execute(
+            "SELECT request_id FROM read_parquet(?, union_by_name = true) "
+            "WHERE variant IS DISTINCT FROM 'shadow'",
+            [files],
+        )
+        .fetchall()
+    )
     return [r[0] for r in rows]
 
 

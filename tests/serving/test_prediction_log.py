@@ -46,6 +46,11 @@ def test_graceful_stop_keeps_every_record(world: World) -> None:
     assert files
     conn = duckdb.connect()
     log = conn.execute("SELECT * FROM read_parquet(?, hive_partitioning = true)", [files]).df()
+    shadow = log[log["variant"] == "shadow"]  # the challenger's scores of the champion's answers
+    log = log[log["variant"] != "shadow"]
+    champion_ids = set(log.loc[log["variant"] == "champion", "request_id"])
+    assert set(shadow["request_id"]) == champion_ids
+    assert set(shadow["model_version"]) == {world.challenger}
     assert len(sent) == 12 * 10 + 48
     assert sorted(log["request_id"]) == sorted(sent)
     assert log["request_id"].is_unique

@@ -149,3 +149,20 @@ def test_the_writer_thread_syncs_within_the_window(tmp_path: Path) -> None:
     finally:
         log.close()
     assert _ids(tmp_path) == ["x"]
+
+
+def test_a_segment_written_before_a_field_was_added_is_read_with_it_null(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from serving.prediction_log import PREDICTION_SCHEMA
+    from serving.wal import read_segment
+
+    older = pa.schema([f for f in PREDICTION_SCHEMA if not f.name.startswith("contribution")])
+    path = tmp_path / "old.arrows"
+    rows = pa.Table.from_pylist([{"request_id": "r1", "latency_ms": 2.5}], schema=older)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, older) as writer:
+        writer.write_table(rows)
+    table = read_segment(path, PREDICTION_SCHEMA)
+    assert table.schema.equals(PREDICTION_SCHEMA)
+    assert table.column("request_id").to_pylist() == ["r1"]
+    assert table.column("contribution_bias").to_pylist() == [None]

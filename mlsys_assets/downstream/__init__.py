@@ -1,0 +1,1 @@
+"""Downstream systems: what follows serving's outbound ``decisions`` stream."""
