@@ -16,8 +16,8 @@ import duckdb
 import pandas as pd
 
 from mlsys_assets.clock import utc_now
+from mlsys_assets.monitoring.assets import daily, monitored_days
 from mlsys_assets.monitoring.store import SCHEMA
-from mlsys_assets.partitions import DAILY_2013
 from mlsys_assets.prediction_log_contract import PREDICTION_LOG_DIR
 from mlsys_assets.resources.warehouse import Warehouse, transaction
 from mlsys_assets.settings import get_settings
@@ -76,16 +76,18 @@ def store_day(conn: duckdb.DuckDBPyConnection, day: dt.date, frame: pd.DataFrame
             conn.unregister("__contribution_rows")
 
 
-@dg.asset(group_name="monitoring", partitions_def=DAILY_2013, pool="warehouse")
+@daily()  # a catch-up's days in one run, as every monitoring asset
 def feature_contributions(
     context: dg.AssetExecutionContext, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    """Mean |TreeSHAP contribution| per feature over the day's explained answers (explain=true)."""
+    """Mean |TreeSHAP contribution| per feature over each day's explained answers
+    (explain=true); the metadata shows the newest day of the run."""
     settings = get_settings()
-    day = dt.date.fromisoformat(context.partition_key)
-    frame = mean_abs_contributions(settings.predictions_dir / PREDICTION_LOG_DIR, day)
+    frame = pd.DataFrame()
     with warehouse.connect() as conn:
-        store_day(conn, day, frame)
+        for day in monitored_days(context):
+            frame = mean_abs_contributions(settings.predictions_dir / PREDICTION_LOG_DIR, day)
+            store_day(conn, day, frame)
     top = frame.head(TOP)
     return dg.MaterializeResult(
         metadata={
