@@ -86,6 +86,17 @@ def test_a_challenger_went_through_canary_and_was_decided(
     assert actions & {"promote", "canary_rollback", "canary_keep"}
 
 
+def test_no_run_failed(instance: dg.DagsterInstance) -> None:
+    """Every run the sensors launched succeeded (a run the daemon re-executed, e.g. a worker
+    that did not start in time, counts by its retry)."""
+    failed = [
+        (r.job_name, r.tags.get("dagster/asset_partition_range_end"))
+        for r in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+        if r.tags.get("dagster/will_retry") != "true"
+    ]
+    assert not failed
+
+
 def test_every_live_day_is_monitored(summary: dict) -> None:
     """A catch-up monitors each new day (one run per batch of days): every live day has its row
     in every monitoring table, segments included, and the overview a point per day."""
