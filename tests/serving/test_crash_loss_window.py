@@ -62,17 +62,12 @@ def _logged(folder: Path) -> list[str]:
     files = [str(p) for p in folder.rglob("*.parquet")]
     if not files:
         return []
-    # answers only: a shadow score (variant "shadow") shares its answer's request id
-    rows = (
-        duckdb.connect()
-        .execute(
-            "SELECT request_id FROM read_parquet(?, union_by_name = true) "
-            "WHERE variant IS DISTINCT FROM 'shadow'",
-            [files],
-        )
-        .fetchall()
-    )
-    return [r[0] for r in rows]
+    conn = duckdb.connect()
+    frame = conn.execute("SELECT * FROM read_parquet(?, union_by_name = true)", [files]).df()
+    if "variant" in frame:  # the prediction log (feedback has no variant)
+        # answers only: a shadow score (variant "shadow") shares its answer's request id
+        frame = frame[frame["variant"] != "shadow"]
+    return frame["request_id"].tolist()
 
 
 def _lost(answered: dict[str, float], logged: list[str], killed_at: float) -> list[float]:
