@@ -7,9 +7,9 @@ the demo's summary built from the prediction log), so they fail if the loop did 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -43,9 +43,12 @@ def summary(demo_home: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def instance(demo_home: Path) -> dg.DagsterInstance:
-    os.environ["DAGSTER_HOME"] = str(demo_home / "dagster_home")
-    return dg.DagsterInstance.from_config(str(demo_home / "dagster_home"))
+def instance(demo_home: Path) -> Iterator[dg.DagsterInstance]:
+    # DAGSTER_HOME for this module only: later tests start demos of their own, whose children
+    # inherit this process's environment.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(demo_home / "dagster_home"))
+        yield dg.DagsterInstance.from_config(str(demo_home / "dagster_home"))
 
 
 def test_every_http_request_got_a_200(summary: dict) -> None:
