@@ -32,7 +32,13 @@ def state_key(view: OnDemandView, value: Any, day: dt.date) -> str:
     """``<view>:<entity value>|<local day>`` (a datetime, e.g. a pandas Timestamp, is its day)."""
     if isinstance(day, dt.datetime):
         day = day.date()
-    return f"{view.name}:{value}|{day.isoformat()}"
+    return state_key_text(view, value, day.isoformat())
+
+
+def state_key_text(view: OnDemandView, value: Any, day_iso: str) -> str:
+    """``state_key`` for a day already written as ISO text (the stream processor's hot path
+    formats each day once per batch, not once per row)."""
+    return f"{view.name}:{value}|{day_iso}"
 
 
 # ------------------------------------------------------------------------------ offline
@@ -206,8 +212,8 @@ def online_intraday(
 
 def _one_at_a_time(
     payloads: Sequence[str | None], groups: Sequence[int], at: Sequence[int], view: OnDemandView
-) -> dict[str, np.ndarray]:
-    """``online_intraday`` for a few queries: each on its prepared table (no table: NaN)."""
+) -> dict[str, list[float | None]]:
+    """``online_intraday`` for a few queries: each on its prepared table (no table: None)."""
     single = PREPARED[view.compute]
     unknown = dict.fromkeys(f.name for f in view.features)
     answers = [

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from mlsys_assets.features.day_tables import decode_table, encode_table
+from mlsys_assets.features.day_tables import decode_table, encode_table, state_key_text
 from mlsys_assets.features.intraday import NEVER
 from mlsys_assets.features.spec import OnDemandView
 from mlsys_assets.resources.online_store import OnlineRow, OnlineStore
@@ -90,13 +90,12 @@ class DayState:
         iso: dict[dt.date, str] = {}
         day_text = [iso.get(d) or iso.setdefault(d, d.isoformat()) for d in days]
         ids = [f"{c}{f}-{o}" for c, f, o in zip(carriers, flights, origins, strict=True)]
-        keyed = []  # (row, key): state_key's format, built here without a call per row
+        keyed = []  # (row, key), each day formatted once per batch
         for view in self.views:
-            prefix = f"{view.name}:"
             for i, value in enumerate(values[view.entity]):
                 if value is None or value != value:  # no tail number: no aircraft table
                     continue
-                keyed.append((i, f"{prefix}{value}|{day_text[i]}"))
+                keyed.append((i, state_key_text(view, value, day_text[i])))
         self._load(key for _, key in keyed)
         tables, dirty = self._tables, self._dirty
         for i, key in keyed:
