@@ -79,6 +79,33 @@ class DayResult:
     alerts: list[Alert] = field(default_factory=list)  # besides the checks (segments)
 
 
+class RunLogs:
+    """The prediction and feedback logs of a run's days, read once for the whole range: a read
+    scans every log file, so reading per day and per asset made a week's run mostly reads."""
+
+    def __init__(self, settings: Settings, start: dt.date, end: dt.date) -> None:
+        self.settings, self.start, self.end = settings, start, end
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    def _frame(self, name: str, read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        if name not in self._frames:
+            self._frames[name] = read()
+        return self._frames[name]
+
+    def predictions(self, day: dt.date, *, shadow: bool = False) -> pd.DataFrame:
+        """The day's answers (or the challenger's shadow scores), as ``read_predictions``."""
+        frame = self._frame(
+            "shadow" if shadow else "answers",
+            lambda: read_predictions(self.settings, self.start, self.end, shadow=shadow),
+        )
+        return frame[frame["flight_date"] == day].reset_index(drop=True)
+
+    def feedback(self, request_ids: pd.Series) -> pd.DataFrame:
+        """The last outcome posted for each of ``request_ids``."""
+        frame = self._frame("feedback", lambda: read_feedback(self.settings))
+        return frame[frame["request_id"].isin(set(request_ids))].reset_index(drop=True)
+
+
 @dataclass
 class Day:
     """What one day's computation needs; the day's log, features and scores are read once per
@@ -90,6 +117,7 @@ class Day:
     reference: Reference | None
     cache: dict[str, object] = field(default_factory=dict)
     from_end: int = 0  # 0: the newest day of the run
+    logs: RunLogs | None = None  # the run's logs, read once for all its days
 
     def _once(self, name: str, compute: Callable[[], object]) -> object:
         if name not in self.cache:
@@ -98,9 +126,8 @@ class Day:
 
     @property
     def predictions(self) -> pd.DataFrame:
-        return self._once(
-            "predictions", lambda: read_predictions(self.settings, self.day, self.day)
-        )
+        logs = self.logs or RunLogs(self.settings, self.day, self.day)
+        return self._once("predictions", lambda: logs.predictions(self.day))
 
     @property
     def features(self) -> pd.DataFrame:
@@ -133,7 +160,8 @@ class Day:
         labelled the same way: their own variant in the business cost."""
 
         def compute() -> pd.DataFrame:
-            shadow = read_predictions(self.settings, self.day, self.day, shadow=True)
+            logs = self.logs or RunLogs(self.settings, self.day, self.day)
+            shadow = logs.predictions(self.day, shadow=True)
             if shadow.empty:
                 return pd.DataFrame()
             return self._label(day_scores(self.reference, shadow, pd.DataFrame()))
@@ -143,7 +171,8 @@ class Day:
     def _label(self, scores: pd.DataFrame) -> pd.DataFrame:
         if scores.empty:
             return scores.assign(**{perf.LABEL: [], measures.CALIBRATED: [], "hour": []})
-        feedback = read_feedback(self.settings, scores["request_id"].dropna())
+        logs = self.logs or RunLogs(self.settings, self.day, self.day)
+        feedback = logs.feedback(scores["request_id"].dropna())
         out = perf.attach_labels(self.conn, self.settings, scores, feedback)
         raw = out[perf.SCORE].to_numpy(dtype="float64")
         calibrator = self.calibrator
@@ -157,6 +186,7 @@ class Day:
 # Per run, per day and reference: what Day reads once (a run's steps share one process).
 _RUN_CACHE: dict[tuple[str, dt.date, str | None], dict[str, object]] = {}
 _RUN_REFERENCE: dict[str, object] = {}
+_RUN_LOGS: dict[str, RunLogs] = {}
 
 
 def monitored_days(context: dg.AssetExecutionContext) -> list[dt.date]:
@@ -184,6 +214,10 @@ def open_days(
             _RUN_REFERENCE.update(run_id=run_id, reference=reference_or_none(conn, settings))
         reference = _RUN_REFERENCE["reference"]
         ref_id = reference.reference_id if reference is not None else None
+        logs = _RUN_LOGS.get(run_id)
+        if logs is None or (logs.start, logs.end) != (days[0], days[-1]):
+            _RUN_LOGS.clear()
+            logs = _RUN_LOGS[run_id] = RunLogs(settings, days[0], days[-1])
         yield (
             settings,
             [
@@ -194,6 +228,7 @@ def open_days(
                     reference,
                     _RUN_CACHE.setdefault((run_id, d, ref_id), {}),
                     from_end=len(days) - 1 - i,
+                    logs=logs,
                 )
                 for i, d in enumerate(days)
             ],  # fmt: skip
