@@ -34,12 +34,12 @@ _COMMON = {
     "MLSYS_STREAM_POLL_SECONDS": "0.005",  # each moment waits for its departures online
 }
 
-# Quick: seven live days. The volume retrain after four days becomes challenger; shadow scoring
-# pairs it with the champion on every request, so the last day and a half decide its canary; one
-# monitoring run covers the week: the whole loop in under three minutes.
+# Quick: five live days. The volume retrain after two days becomes challenger; shadow scoring
+# pairs it with the champion on every request, so the next two days decide its canary; one
+# monitoring run covers the five days: the whole loop in under three minutes.
 QUICK = DemoPlan(
     bootstrap_until=dt.date(2013, 2, 7),
-    end=dt.date(2013, 2, 14),
+    end=dt.date(2013, 2, 12),
     traffic_share=0.3,
     env={
         **_COMMON,
@@ -48,14 +48,14 @@ QUICK = DemoPlan(
         "MLSYS_VALIDATION_DAYS": "7",
         "MLSYS_TEST_DAYS": "7",
         "MLSYS_GATE_MARGIN": "0.02",
-        "MLSYS_RETRAIN_COOLDOWN_DAYS": "4",
-        "MLSYS_RETRAIN_MIN_NEW_LABELS": "3500",
+        "MLSYS_RETRAIN_COOLDOWN_DAYS": "2",
+        "MLSYS_RETRAIN_MIN_NEW_LABELS": "2000",  # about two days of outcomes
         "MLSYS_CANARY_SHARE": "0.3",
         "MLSYS_CANARY_MIN_LABELLED": "60",
         # the challenger has about a day and a half of traffic (~190 shadow pairs a day): the
         # verdict's maximum wait is reached once the last day's outcomes land
         "MLSYS_CANARY_MAX_LABELLED": "160",
-        "MLSYS_MONITORING_EVERY_DAYS": "7",
+        "MLSYS_MONITORING_EVERY_DAYS": "5",
     },
 )
 
