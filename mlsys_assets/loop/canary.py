@@ -54,11 +54,6 @@ class CanaryVerdict:
     cost_challenger: float | None = None
 
     @property
-    def leaves_canary(self) -> bool:
-        """The challenger is taken out of the canary (rolled back, or the champion kept)."""
-        return self.decision in (ROLLBACK, KEEP)
-
-    @property
     def interval(self) -> str:
         if self.auc_low is None or self.auc_high is None:
             return ""
