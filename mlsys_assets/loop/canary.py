@@ -23,7 +23,7 @@ from mlsys_assets.business_cost import CostModel
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
 from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
-from mlsys_assets.registry.verdict import KEEP, ROLLBACK, VerdictRule, judge
+from mlsys_assets.registry.verdict import VerdictRule, judge
 from mlsys_assets.settings import Settings
 
 
