@@ -12,19 +12,20 @@ daemons as threads of this process, so setting the constant here is what they us
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from mlsys_assets.settings import get_settings
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,  # `mlsys daemon --help` is dagster-daemon run's help
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def daemon(args: tuple[str, ...]) -> None:
     """Run ``dagster-daemon run ARGS`` with a sensor loop of MLSYS_SENSOR_LOOP_SECONDS."""
     from dagster._daemon import sensor as sensor_daemon
-    from dagster._daemon.cli import main as dagster_daemon
+    from dagster._daemon.cli import cli as dagster_daemon
 
     if not hasattr(sensor_daemon, "MIN_INTERVAL_LOOP_TIME"):
         raise click.ClickException(
@@ -32,5 +33,4 @@ def daemon(args: tuple[str, ...]) -> None:
             "check the sensor loop of the installed version before upgrading"
         )
     sensor_daemon.MIN_INTERVAL_LOOP_TIME = get_settings().sensor_loop_seconds
-    sys.argv = ["dagster-daemon", "run", *args]
-    dagster_daemon()
+    dagster_daemon(["run", *args], prog_name="dagster-daemon", obj={})
