@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_left
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -57,86 +59,261 @@ class DayFlights:
 
 
 _ROOM = 38  # bits for a time within its table (2**38 us = 3.2 days): a table spans under two days
+TOP = (1 << _ROOM) - 1  # the last instant of a table's room: where "never" sits
+MAX_TABLES = 1 << (63 - _ROOM)
 
 
-def _keyed(
-    group: np.ndarray, value: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Sort by (group, value) and key each row as one int64: the group in the high bits, the
-    value's offset from its group's first value in the low ones. Returns the order, the keys,
-    the distinct groups and each group's base."""
-    order = np.lexsort((value, group))
-    g, v = group[order], value[order]
-    groups, first = np.unique(g, return_index=True)
-    base = v[first]
-    sizes = np.diff(np.append(first, len(g)))
-    keys = (g << _ROOM) + (v - np.repeat(base, sizes))
-    return order, keys, groups, base
+def offsets(times: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Times as offsets from their table's base, clipped into the room (``NEVER``: ``TOP``)."""
+    out = np.clip(times - base, 0, TOP)
+    out[times == NEVER] = TOP
+    return out
 
 
-def _query_keys(groups: np.ndarray, base: np.ndarray, group: np.ndarray, at: np.ndarray):  # noqa: ANN202
-    """The keys of queries (group, at) in the same space; a group with no rows keys at 0."""
-    if len(groups) == 0:
-        return group << _ROOM, group << _ROOM
-    pos = np.minimum(np.searchsorted(groups, group), len(groups) - 1)
-    has = groups[pos] == group
-    offset = np.where(has, np.clip(at - base[pos], 0, (1 << _ROOM) - 1), 0)
-    return (group << _ROOM) + offset, group << _ROOM
+class Timeline:
+    """The flights and queries of many day tables on one sortable int64 line.
+
+    A point is ``table << 38 | time since the table's base``, so two points of one table
+    compare as their times and every point of a lower table lies below every point of a higher
+    one. "How many flights of my table have x < t" is then one binary search of the sorted x
+    for the query's point, minus the flights of the lower tables (``start``); a count of
+    intervals (a, b] is #(a < t) - #(max(a, b) < t), two searches in which the lower tables
+    cancel. The flights are sorted by (table, scheduled) and the queries by (table, at), equal
+    queries once: every other quantity is then nearly sorted (scheduled plus a delay), which
+    the stable sort (timsort) orders in a few linear passes, and sorted probes walk the keys in
+    order. So a year of queries costs tens of milliseconds, not the seconds of a loop per table
+    or of random probes.
+
+    Built from per-flight and per-query table indices (below ``MAX_TABLES``) and ``offsets``;
+    ``flight_order``/``query_order`` are permutations the caller expects to sort them (cheaper
+    for it to find), checked and replaced by a sort when they do not. The flights' given order
+    breaks ties of known times (the definition's "last of them").
+    """
+
+    def __init__(
+        self,
+        flight_table: np.ndarray,
+        flight: Mapping[str, np.ndarray],
+        query_table: np.ndarray,
+        at_offset: np.ndarray,
+        at_minutes: np.ndarray,
+        n_tables: int,
+        *,
+        flight_order: np.ndarray | None = None,
+        query_order: np.ndarray | None = None,
+    ) -> None:
+        # flight: offsets "scheduled", "known", "actual"; float minutes "delay" (0 where it
+        # has not left) and "minutes" (of scheduled since its table's base)
+        self._flight = flight
+        points = (flight_table << _ROOM) | flight["scheduled"]
+        self._order, self.scheduled = _sorting(points, flight_order)
+        self._table = flight_table[self._order]
+        counts = np.bincount(flight_table, minlength=n_tables)
+        starts = np.cumsum(counts) - counts  # flights of the lower tables
+        q_points = (query_table << _ROOM) | at_offset
+        by_at, q_sorted = _sorting(q_points, query_order)
+        # equal queries (same table, same moment: a bank of departures) are answered once
+        first = np.empty(len(q_sorted), dtype=bool)
+        first[:1] = True
+        np.not_equal(q_sorted[1:], q_sorted[:-1], out=first[1:])
+        distinct = np.flatnonzero(first)
+        self.at = q_sorted[distinct]
+        chosen = by_at[distinct]
+        self.floor = query_table[chosen] << _ROOM
+        self.start = starts[query_table[chosen]]
+        self.at_minutes = at_minutes[chosen]
+        self._back = np.empty(len(by_at), dtype=np.int64)  # caller's query -> distinct query
+        self._back[by_at] = np.cumsum(first) - 1
+
+    def answer(self, values: np.ndarray) -> np.ndarray:
+        """Per distinct query values, back in the caller's query order."""
+        return values[self._back]
+
+    def _sorted(self, name: str) -> np.ndarray:
+        return self._flight[name][self._order]
+
+    @cached_property
+    def known(self) -> np.ndarray:
+        """When each flight became known to have left (its table's top if never)."""
+        return (self._table << _ROOM) | self._sorted("known")
+
+    @cached_property
+    def actual(self) -> np.ndarray:
+        return (self._table << _ROOM) | self._sorted("actual")
+
+    @cached_property
+    def delay(self) -> np.ndarray:
+        return self._sorted("delay")
+
+    @cached_property
+    def minutes(self) -> np.ndarray:
+        return self._sorted("minutes")
+
+    def known_order(self) -> np.ndarray:
+        """The flights by known time; equal times in their given order (the definition's tie)."""
+        order = self._order
+        same = self._table[1:] == self._table[:-1]
+        if np.all((order[1:] > order[:-1]) | ~same):  # the given order within each table
+            return np.argsort(self.known, kind="stable")
+        return np.lexsort((order, self.known))
+
+    @classmethod
+    def of_groups(cls, flights: DayFlights, group: np.ndarray, at: np.ndarray) -> Timeline:
+        """For arbitrary table ids (``group``): each table's base is an hour before its first
+        scheduled flight."""
+        ids, index = np.unique(np.concatenate([flights.group, group]), return_inverse=True)
+        index = index.astype(np.int64)
+        n = len(flights.group)
+        lowest = np.full(len(ids), np.iinfo(np.int64).max)
+        np.minimum.at(lowest, index[:n], flights.scheduled)
+        bases = np.where(lowest == np.iinfo(np.int64).max, 0, lowest - 3_600 * 1_000_000)
+        base, q_base = bases[index[:n]], bases[index[n:]]
+        left = flights.actual != NEVER
+        flight = {
+            "scheduled": offsets(flights.scheduled, base),
+            "known": offsets(flights.known, base),
+            "actual": offsets(flights.actual, base),
+            "delay": np.where(left, (flights.actual - flights.scheduled) / US_PER_MINUTE, 0.0),
+            "minutes": (flights.scheduled - base) / US_PER_MINUTE,
+        }
+        at_minutes = (at - q_base) / US_PER_MINUTE
+        return cls(index[:n], flight, index[n:], offsets(at, q_base), at_minutes, len(ids))
 
 
-class _Intervals:
-    """Each flight's interval of query times, (start, end], keyed per table: for many queries,
-    the sum of a weight over the intervals of their table that contain their time is two binary
-    searches and two prefix sums, however many tables and queries."""
+def _sorting(points: np.ndarray, order: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """A stable sorting permutation of ``points`` (``order`` when it sorts them), and the
+    sorted points."""
+    if order is not None:
+        ranked = points[order]
+        if np.all(ranked[1:] >= ranked[:-1]):
+            return order, ranked
+    order = np.argsort(points, kind="stable")
+    return order, points[order]
 
-    def __init__(self, flights: DayFlights, group: np.ndarray, at: np.ndarray) -> None:
-        # One base per table, at or before every time that matters to it.
-        order = np.argsort(flights.group, kind="stable")
-        groups, first = np.unique(flights.group[order], return_index=True)
-        lowest = np.minimum.reduceat(flights.scheduled[order], first) if len(first) else first
-        self._groups, self._base = groups, lowest - 3_600_000_000  # an hour of slack
-        self._flight_base = self._base[np.searchsorted(groups, flights.group)]
-        pos = np.minimum(np.searchsorted(groups, group), max(len(groups) - 1, 0))
-        present = groups[pos] == group if len(groups) else np.zeros(len(group), dtype=bool)
-        base = self._base[pos] if len(groups) else np.zeros(len(group), dtype=np.int64)
-        self.query_minutes = (at - base) / US_PER_MINUTE  # the query time on its table's axis
-        offset = np.where(present, np.clip(at - base, 0, (1 << _ROOM) - 1), 0)
-        query = (group << _ROOM) + offset
-        # Binary searches of sorted queries walk the keys in order (several times faster than
-        # random probes at a year's size); results go back to query order by ``_unsort``.
-        self._order = np.argsort(query, kind="stable")
-        self._query = query[self._order]
-        # Where each query's table starts among the keys: one probe per distinct table.
-        self._tables, self._table_of = np.unique((group << _ROOM)[self._order], return_inverse=True)
-        self._unsort = np.empty_like(self._order)
-        self._unsort[self._order] = np.arange(len(self._order))
-        self.flight_group = flights.group
-        self.flight_minutes = (flights.scheduled - self._flight_base) / US_PER_MINUTE
 
-    def _keys(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        offset = np.clip(values[rows] - self._flight_base[rows], 0, (1 << _ROOM) - 1)
-        return (self.flight_group[rows] << _ROOM) + offset
+def _below(sorted_points: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """How many of ``sorted_points`` are below each of ``points`` (sorted too).
 
-    def stab(
-        self, start: np.ndarray, end: np.ndarray, weights: list[np.ndarray], rows: np.ndarray
-    ) -> list[np.ndarray]:
-        """Per query and weight: the sum over ``rows`` whose start < at <= end (same table)."""
-        out = []
-        sums = []
-        for values in (start, end):
-            keys = self._keys(values, rows)
-            order = np.argsort(keys, kind="stable")
-            keys = keys[order]
-            hit = np.searchsorted(keys, self._query, side="left")
-            first = np.searchsorted(keys, self._tables, side="left")[self._table_of]
-            sums.append((order, hit, first))
-        for weight in weights:
-            total = np.zeros(len(self._query))
-            for sign, (order, hit, first) in zip((1.0, -1.0), sums, strict=True):
-                cumulative = np.concatenate([[0.0], np.cumsum(weight[rows][order])])
-                total += sign * (cumulative[hit] - cumulative[first])
-            out.append(total[self._unsort])
-        return out
+    Few keys: each key's place among the points, then a running count (one probe per key,
+    not per point)."""
+    if 8 * len(sorted_points) < len(points):
+        places = np.searchsorted(points, sorted_points, side="right")
+        return np.cumsum(np.bincount(places, minlength=len(points) + 1))[: len(points)]
+    return np.searchsorted(sorted_points, points, side="left")
+
+
+def _sums(weights: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Prefix sums (with a leading 0) of each row of ``weights``, taken in ``order``."""
+    out = np.zeros((len(weights), weights.shape[1] + 1))
+    for row, values in zip(out, weights, strict=True):
+        np.cumsum(values if order is None else values[order], out=row[1:])
+    return out
+
+
+def _at(sums: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``sums[:, index]``, one row at a time (faster than 2-D fancy indexing)."""
+    return np.stack([row[index] for row in sums])
+
+
+def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
+    """The window features of every query, by counting intervals on the timeline.
+
+    A flight is inside a window of query time t when t is in (s, s + W]; inside and known to
+    have left when t is in (max(s, known), s + W]; still waiting and already 15 minutes late
+    when t is in [s + 15 min, min(s + W, known)]. So every count and sum below is a (weighted)
+    count of intervals containing t, exactly (integer microseconds; a departure known at t
+    does not count at t). Where an interval's end is mostly a shift of ``s`` (sorted), only
+    the few flights for which it is not are searched apart.
+    """
+    s, k, at, floor = tl.scheduled, tl.known, tl.at, tl.floor
+    late_us = LATE_MINUTES * US_PER_MINUTE
+    known_from = np.maximum(s, k)
+    # what a departure adds once known: its delay, late or not, its scheduled minutes
+    weights = np.stack([tl.delay, (tl.delay >= LATE_MINUTES).astype(np.float64), tl.minutes])
+    by_known = np.argsort(known_from, kind="stable")
+    n_known = _below(known_from[by_known], at)
+    known_sums = _at(_sums(weights, by_known), n_known)
+    scheduled_sums = _sums(weights)  # in scheduled order
+    n_before = _below(s, at)
+    late_start = s + (late_us - 1)  # t > late_start  <=>  t - s >= 15 min
+    n_late_start = _below(s, np.maximum(at - late_us + 1, floor))
+    out: dict[str, np.ndarray] = {}
+    for w in ORIGIN_WINDOWS:
+        label = window_label(w)
+        width = int(w.total_seconds() * 1_000_000)
+        closes = s + width
+        n_closed = _below(s, np.maximum(at - width, floor))  # s + W < t
+        n_in = (n_before - n_closed).astype(np.float64)
+        s_in = scheduled_sums[2, n_before] - scheduled_sums[2, n_closed]
+        # gone: #(known_from < t) - #(max(known_from, closes) < t), and the latter is
+        # #(closes < t) but for the flights known only after their window closed
+        after = np.flatnonzero(known_from > closes)
+        after_known = known_from[after]
+        by_after_known = np.argsort(after_known, kind="stable")
+        c_closes = _below(closes[after], at)
+        c_known = _below(after_known[by_after_known], at)
+        w_after = weights[:, after]
+        gone_until = (
+            _at(scheduled_sums, n_closed)
+            - _at(_sums(w_after), c_closes)
+            + _at(_sums(w_after, by_after_known), c_known)
+        )
+        n_gone = n_known - (n_closed - c_closes + c_known)
+        d_gone, l_gone, s_gone = known_sums - gone_until
+        # waiting and late: #(late_start < t) - #(max(late_start, min(closes, known)) < t);
+        # that max is late_start (known by then), closes (not known before) or known
+        early, unknown = k <= late_start, k >= closes
+        between = np.sort(k[~(early | unknown)])
+        n_late_known = (
+            np.cumsum(early)[np.maximum(n_late_start - 1, 0)] * (n_late_start > 0)
+            + np.cumsum(unknown)[np.maximum(n_closed - 1, 0)] * (n_closed > 0)
+            + _below(between, at)
+        )
+        n_waiting_late = n_late_start - n_late_known
+        waiting = n_in - n_gone
+        censored = d_gone + tl.at_minutes * waiting - (s_in - s_gone)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            delay = np.where(n_in > 0, censored / n_in, np.nan)
+            late_share = np.where(n_in > 0, (l_gone + n_waiting_late) / n_in, np.nan)
+        out[f"origin_dep_delay_so_far_{label}"] = tl.answer(delay)
+        out[f"origin_late_share_so_far_{label}"] = tl.answer(late_share)
+        out[f"origin_waiting_{label}"] = tl.answer(np.rint(waiting))
+        out[f"origin_scheduled_{label}"] = tl.answer(n_in)
+    return out
+
+
+def _known_before(tl: Timeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flights by known time, and per query the range [start, end) of its table's
+    departures known strictly before its time."""
+    order = tl.known_order()
+    return order, tl.start, _below(tl.known[order], tl.at)
+
+
+def carrier_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
+    """The departures of each query's table known strictly before it: prefix sums over the
+    departures in known order."""
+    order, start, end = _known_before(tl)
+    sums = _sums(np.stack([(tl.delay >= LATE_MINUTES).astype(np.float64), tl.delay]), order)
+    count = (end - start).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = (sums[0, end] - sums[0, start]) / count
+        mean = (sums[1, end] - sums[1, start]) / count
+    return {
+        "carrier_today_late_share": tl.answer(share),
+        "carrier_today_dep_delay": tl.answer(mean),
+        "carrier_today_departed": tl.answer(count),
+    }
+
+
+def plane_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
+    """The last departure of each query's table known strictly before it."""
+    order, start, end = _known_before(tl)
+    previous = order[np.maximum(end - 1, 0)] if len(order) else end
+    found = end > start
+    delay, ago = np.full(len(tl.at), np.nan), np.full(len(tl.at), np.nan)
+    delay[found] = tl.delay[previous[found]]
+    ago[found] = (tl.at[found] - tl.actual[previous[found]]) / US_PER_MINUTE
+    return {"plane_prev_dep_delay": tl.answer(delay), "plane_prev_minutes_ago": tl.answer(ago)}
 
 
 MATRIX_CELLS = 200_000  # up to this many (query, flight) pairs: the direct matrix is faster
@@ -149,13 +326,13 @@ def origin_features(
 
     Two exact implementations of one definition, chosen by size (both are checked against a
     plain reading of it): serving's few queries compare each with its table's flights directly
-    (``_origin_matrix``); a training set's hundreds of thousands count intervals
-    (``_origin_intervals``).
+    (``_origin_matrix``); a training set's hundreds of thousands count intervals on a
+    ``Timeline`` (``origin_on_timeline``).
     """
     group, at = np.asarray(group, dtype=np.int64), np.asarray(at, dtype=np.int64)
     if len(at) * len(flights.group) <= MATRIX_CELLS:
         return _origin_matrix(flights, group, at)
-    return _origin_intervals(flights, group, at)
+    return origin_on_timeline(Timeline.of_groups(flights, group, at))
 
 
 def _empty_origin(m: int) -> dict[str, np.ndarray]:
@@ -199,77 +376,6 @@ def _origin_matrix(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> di
     return out
 
 
-def _origin_intervals(
-    flights: DayFlights, group: np.ndarray, at: np.ndarray
-) -> dict[str, np.ndarray]:
-    """The same features by counting intervals.
-
-    A flight is inside a window of query time t when t is in (s, s + W]; inside and known to
-    have left when t is in (max(s, known), s + W]; still waiting and already 15 minutes late
-    when t is in [s + 15 min, min(s + W, known)]. So every count and sum below is a count or
-    a weighted count of the intervals containing t (``_Intervals``), computed for all queries
-    at once, exactly (integer microseconds; a departure known at t does not count at t).
-    """
-    m = len(at)
-    if m == 0 or len(flights.group) == 0:
-        return _empty_origin(m)
-    out: dict[str, np.ndarray] = {}
-    iv = _Intervals(flights, group, at)
-    s, k = flights.scheduled, flights.known
-    ones = np.ones(len(s))
-    delay = np.where(k != NEVER, (flights.actual - s) / US_PER_MINUTE, 0.0)
-    left_late = (delay >= LATE_MINUTES).astype(np.float64)
-    every = np.arange(len(s))
-    late_after = s + LATE_MINUTES * US_PER_MINUTE - 1  # t > this  <=>  t - s >= 15 min
-    for w in ORIGIN_WINDOWS:
-        label = window_label(w)
-        closes = s + int(w.total_seconds() * 1_000_000)
-        n_in, s_in = iv.stab(s, closes, [ones, iv.flight_minutes], every)
-        known_from = np.maximum(s, k)
-        gone = np.flatnonzero(known_from < closes)
-        n_gone, d_gone, l_gone, s_gone = iv.stab(
-            known_from, closes, [ones, delay, left_late, iv.flight_minutes], gone
-        )
-        waits_until = np.minimum(closes, k)
-        waiting_late = np.flatnonzero(late_after < waits_until)
-        (n_waiting_late,) = iv.stab(late_after, waits_until, [ones], waiting_late)
-        waiting = n_in - n_gone
-        censored = d_gone + iv.query_minutes * waiting - (s_in - s_gone)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"origin_dep_delay_so_far_{label}"] = np.where(n_in > 0, censored / n_in, np.nan)
-            out[f"origin_late_share_so_far_{label}"] = np.where(
-                n_in > 0, (l_gone + n_waiting_late) / n_in, np.nan
-            )
-        out[f"origin_waiting_{label}"] = np.rint(waiting)
-        out[f"origin_scheduled_{label}"] = np.rint(n_in)
-    return out
-
-
-def _known_departures(
-    flights: DayFlights, group: np.ndarray, at: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For the flights known to have left, sorted by (table, known): their delay (minutes) and
-    actual departure; and per query the range [start, end) of its table's departures known
-    strictly before its ``at``."""
-    left = flights.known != NEVER
-    order, keys, groups, base = _keyed(flights.group[left], flights.known[left])
-    delay = ((flights.actual[left] - flights.scheduled[left]) / US_PER_MINUTE)[order]
-    actual = flights.actual[left][order]
-    at_key, first_key = _query_keys(groups, base, group, at)
-    end = _sorted_search(keys, at_key)  # known < at (offset 0 is the base itself)
-    start = _sorted_search(keys, first_key)
-    return delay, actual, start, end
-
-
-def _sorted_search(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(keys, queries, side="left")``, probing in sorted order (much faster on
-    large arrays: the probes walk the keys instead of jumping around memory)."""
-    order = np.argsort(queries, kind="stable")
-    found = np.empty(len(queries), dtype=np.int64)
-    found[order] = np.searchsorted(keys, queries[order], side="left")
-    return found
-
-
 def _one_table(flights: DayFlights, group: np.ndarray, at: np.ndarray):  # noqa: ANN202
     """For a few queries of one table (serving): that table's departures known before each
     query, as a (queries x departures) mask, with their delay and actual time; else None."""
@@ -297,18 +403,7 @@ def carrier_features(
                 "carrier_today_dep_delay": np.where(known, d, 0.0).sum(axis=1) / count,
                 "carrier_today_departed": count,
             }
-    delay, _, start, end = _known_departures(flights, group, at)
-    late = np.concatenate([[0.0], np.cumsum(delay >= LATE_MINUTES)])
-    total = np.concatenate([[0.0], np.cumsum(delay)])
-    count = (end - start).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = (late[end] - late[start]) / count
-        mean = (total[end] - total[start]) / count
-    return {
-        "carrier_today_late_share": share,
-        "carrier_today_dep_delay": mean,
-        "carrier_today_departed": count,
-    }
+    return carrier_on_timeline(Timeline.of_groups(flights, group, at))
 
 
 def plane_features(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
@@ -327,13 +422,7 @@ def plane_features(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> di
             j = candidates[order[-1]]
             out_delay[i], out_ago[i] = d[j], (at[i] - a[j]) / US_PER_MINUTE
         return {"plane_prev_dep_delay": out_delay, "plane_prev_minutes_ago": out_ago}
-    delay, actual, start, end = _known_departures(flights, group, at)
-    previous = end - 1
-    found = previous >= start
-    out_delay, out_ago = np.full(len(at), np.nan), np.full(len(at), np.nan)
-    out_delay[found] = delay[previous[found]]
-    out_ago[found] = (at[found] - actual[previous[found]]) / US_PER_MINUTE
-    return {"plane_prev_dep_delay": out_delay, "plane_prev_minutes_ago": out_ago}
+    return plane_on_timeline(Timeline.of_groups(flights, group, at))
 
 
 COMPUTE = {
@@ -341,6 +430,12 @@ COMPUTE = {
     "origin": ("origin", origin_features),
     "carrier": ("carrier", carrier_features),
     "plane": ("tailnum", plane_features),
+}
+ON_TIMELINE = {
+    # the intraday entity -> its computation for many queries on a ``Timeline``
+    "origin": origin_on_timeline,
+    "carrier": carrier_on_timeline,
+    "plane": plane_on_timeline,
 }
 
 
