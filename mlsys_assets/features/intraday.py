@@ -108,8 +108,6 @@ class Timeline:
         points = (flight_table << _ROOM) | flight["scheduled"]
         self._order, self.scheduled = _sorting(points, flight_order)
         self._table = flight_table[self._order]
-        counts = np.bincount(flight_table, minlength=n_tables)
-        starts = np.cumsum(counts) - counts  # flights of the lower tables
         q_points = (query_table << _ROOM) | at_offset
         by_at, q_sorted = _sorting(q_points, query_order)
         # equal queries (same table, same moment: a bank of departures) are answered once
@@ -119,8 +117,16 @@ class Timeline:
         distinct = np.flatnonzero(first)
         self.at = q_sorted[distinct]
         chosen = by_at[distinct]
-        self.floor = query_table[chosen] << _ROOM
-        self.start = starts[query_table[chosen]]
+        table = query_table[chosen]
+        self.floor = table << _ROOM
+        # the flights of the lower tables, and of the query's own (none: it has no day table)
+        if n_tables <= len(self._table):
+            counts = np.bincount(flight_table, minlength=n_tables)
+            self.start = (np.cumsum(counts) - counts)[table]
+            self.size = counts[table]
+        else:  # many tables (aircraft-days): probe the sorted tables instead
+            self.start = np.searchsorted(self._table, table, side="left")
+            self.size = np.searchsorted(self._table, table, side="right") - self.start
         self.at_minutes = at_minutes[chosen]
         self._back = np.empty(len(by_at), dtype=np.int64)  # caller's query -> distinct query
         self._back[by_at] = np.cumsum(first) - 1
@@ -202,17 +208,23 @@ def _below(sorted_points: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.searchsorted(sorted_points, points, side="left")
 
 
-def _sums(weights: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """Prefix sums (with a leading 0) of each row of ``weights``, taken in ``order``."""
-    out = np.zeros((len(weights), weights.shape[1] + 1))
-    for row, values in zip(out, weights, strict=True):
-        np.cumsum(values if order is None else values[order], out=row[1:])
+def _sums(weights: list[np.ndarray], order: np.ndarray | None = None) -> list[np.ndarray]:
+    """Prefix sums (with a leading 0) of each of ``weights``, taken in ``order``."""
+    out = []
+    for values in weights:
+        sums = np.empty(len(values) + 1)
+        sums[0] = 0.0
+        np.cumsum(values if order is None else values[order], out=sums[1:])
+        out.append(sums)
     return out
 
 
-def _at(sums: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """``sums[:, index]``, one row at a time (faster than 2-D fancy indexing)."""
-    return np.stack([row[index] for row in sums])
+def _count(mask: np.ndarray) -> np.ndarray:
+    """Prefix counts (with a leading 0) of a boolean mask."""
+    counts = np.empty(len(mask) + 1, dtype=np.int64)
+    counts[0] = 0
+    np.cumsum(mask, out=counts[1:])
+    return counts
 
 
 def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
@@ -229,10 +241,10 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
     late_us = LATE_MINUTES * US_PER_MINUTE
     known_from = np.maximum(s, k)
     # what a departure adds once known: its delay, late or not, its scheduled minutes
-    weights = np.stack([tl.delay, (tl.delay >= LATE_MINUTES).astype(np.float64), tl.minutes])
+    weights = [tl.delay, (tl.delay >= LATE_MINUTES).astype(np.float64), tl.minutes]
     by_known = np.argsort(known_from, kind="stable")
     n_known = _below(known_from[by_known], at)
-    known_sums = _at(_sums(weights, by_known), n_known)
+    known_sums = [sums[n_known] for sums in _sums(weights, by_known)]
     scheduled_sums = _sums(weights)  # in scheduled order
     n_before = _below(s, at)
     late_start = s + (late_us - 1)  # t > late_start  <=>  t - s >= 15 min
@@ -244,7 +256,7 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         closes = s + width
         n_closed = _below(s, np.maximum(at - width, floor))  # s + W < t
         n_in = (n_before - n_closed).astype(np.float64)
-        s_in = scheduled_sums[2, n_before] - scheduled_sums[2, n_closed]
+        s_in = scheduled_sums[2][n_before] - scheduled_sums[2][n_closed]
         # gone: #(known_from < t) - #(max(known_from, closes) < t), and the latter is
         # #(closes < t) but for the flights known only after their window closed
         after = np.flatnonzero(known_from > closes)
@@ -252,24 +264,28 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         by_after_known = np.argsort(after_known, kind="stable")
         c_closes = _below(closes[after], at)
         c_known = _below(after_known[by_after_known], at)
-        w_after = weights[:, after]
-        gone_until = (
-            _at(scheduled_sums, n_closed)
-            - _at(_sums(w_after), c_closes)
-            + _at(_sums(w_after, by_after_known), c_known)
+        w_after = [x[after] for x in weights]
+        d_gone, l_gone, s_gone = (
+            known[:] - closed[n_closed] + a_closes[c_closes] - a_known[c_known]
+            for known, closed, a_closes, a_known in zip(
+                known_sums,
+                scheduled_sums,
+                _sums(w_after),
+                _sums(w_after, by_after_known),
+                strict=True,
+            )
         )
-        n_gone = n_known - (n_closed - c_closes + c_known)
-        d_gone, l_gone, s_gone = known_sums - gone_until
+        n_gone = n_known - n_closed + c_closes - c_known
         # waiting and late: #(late_start < t) - #(max(late_start, min(closes, known)) < t);
         # that max is late_start (known by then), closes (not known before) or known
         early, unknown = k <= late_start, k >= closes
         between = np.sort(k[~(early | unknown)])
-        n_late_known = (
-            np.cumsum(early)[np.maximum(n_late_start - 1, 0)] * (n_late_start > 0)
-            + np.cumsum(unknown)[np.maximum(n_closed - 1, 0)] * (n_closed > 0)
-            + _below(between, at)
+        n_waiting_late = (
+            n_late_start
+            - _count(early)[n_late_start]
+            - _count(unknown)[n_closed]
+            - _below(between, at)
         )
-        n_waiting_late = n_late_start - n_late_known
         waiting = n_in - n_gone
         censored = d_gone + tl.at_minutes * waiting - (s_in - s_gone)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -277,7 +293,7 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
             late_share = np.where(n_in > 0, (l_gone + n_waiting_late) / n_in, np.nan)
         out[f"origin_dep_delay_so_far_{label}"] = tl.answer(delay)
         out[f"origin_late_share_so_far_{label}"] = tl.answer(late_share)
-        out[f"origin_waiting_{label}"] = tl.answer(np.rint(waiting))
+        out[f"origin_waiting_{label}"] = tl.answer(waiting)
         out[f"origin_scheduled_{label}"] = tl.answer(n_in)
     return out
 
@@ -293,11 +309,11 @@ def carrier_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
     """The departures of each query's table known strictly before it: prefix sums over the
     departures in known order."""
     order, start, end = _known_before(tl)
-    sums = _sums(np.stack([(tl.delay >= LATE_MINUTES).astype(np.float64), tl.delay]), order)
+    late, delay = _sums([(tl.delay >= LATE_MINUTES).astype(np.float64), tl.delay], order)
     count = (end - start).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = (sums[0, end] - sums[0, start]) / count
-        mean = (sums[1, end] - sums[1, start]) / count
+        share = (late[end] - late[start]) / count
+        mean = (delay[end] - delay[start]) / count
     return {
         "carrier_today_late_share": tl.answer(share),
         "carrier_today_dep_delay": tl.answer(mean),
