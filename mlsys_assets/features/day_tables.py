@@ -257,21 +257,30 @@ def decode_table(payload: str) -> dict[str, list[Any]]:
 
 
 class _TableCache:
-    """Decoded day tables by payload text: a busy origin's table is parsed (and sorted for
-    single queries) once per change, not once per request."""
+    """Decoded day tables: a busy origin's table is parsed (and sorted for single queries)
+    once per change, not once per request.
 
-    def __init__(self, size: int = 4_096) -> None:
-        self._items: dict[str, PreparedTable] = {}
+    Kept by store key with the payload it was decoded from: a lookup compares the payload it
+    read with that one (a memory compare, and only when the lengths agree) instead of hashing
+    it (an origin's table is ~20 KB of text: hashing it cost more than the rest of a lookup).
+    Without a key, by payload text.
+    """
+
+    def __init__(self, size: int = 65_536) -> None:
+        self._items: dict[str, tuple[str, PreparedTable]] = {}
         self._size = size
 
-    def table(self, payload: str) -> PreparedTable:
-        found = self._items.get(payload)
-        if found is None:
-            if len(self._items) >= self._size:
-                self._items.clear()
-            table = orjson.loads(payload)
-            found = self._items[payload] = PreparedTable(table["s"], table["a"], table["v"])
-        return found
+    def table(self, payload: str, key: str | None = None) -> PreparedTable:
+        slot = payload if key is None else key
+        found = self._items.get(slot)
+        if found is not None and (found[0] is payload or found[0] == payload):
+            return found[1]
+        if len(self._items) >= self._size:
+            self._items.clear()
+        table = orjson.loads(payload)
+        prepared = PreparedTable(table["s"], table["a"], table["v"])
+        self._items[slot] = (payload, prepared)
+        return prepared
 
 
 _TABLES = _TableCache()
@@ -279,14 +288,24 @@ SINGLE_QUERIES = 8  # up to this many queries, one at a time beats the array fun
 
 
 def online_intraday(
-    payloads: Sequence[str | None], groups: Sequence[int], at: Sequence[int], view: OnDemandView
+    payloads: Sequence[str | None],
+    groups: Sequence[int],
+    at: Sequence[int],
+    view: OnDemandView,
+    keys: Sequence[str] | None = None,
 ) -> dict[str, list[float | None]]:
     """The view's features per query, as served (None: unknown): ``payloads[g]`` is day table
-    g (None: no table), ``groups[i]`` the table of query i (-1: none), ``at[i]`` its moment."""
+    g (None: no table), stored under ``keys[g]`` when given, ``groups[i]`` the table of query i
+    (-1: none), ``at[i]`` its moment."""
+    keys = keys if keys is not None else [None] * len(payloads)
     if len(at) <= SINGLE_QUERIES:
-        return _one_at_a_time(payloads, groups, at, view)
+        return _one_at_a_time(payloads, keys, groups, at, view)
     _, compute = COMPUTE[view.compute]
-    parts = [(g, _TABLES.table(p)) for g, p in enumerate(payloads) if p is not None]
+    parts = [
+        (g, _TABLES.table(p, key))
+        for g, (p, key) in enumerate(zip(payloads, keys, strict=True))
+        if p is not None
+    ]
     if parts:
         group = np.concatenate(
             [np.full(len(table.scheduled), g, dtype=np.int64) for g, table in parts]
@@ -313,13 +332,25 @@ def online_intraday(
 
 
 def _one_at_a_time(
-    payloads: Sequence[str | None], groups: Sequence[int], at: Sequence[int], view: OnDemandView
+    payloads: Sequence[str | None],
+    keys: Sequence[str | None],
+    groups: Sequence[int],
+    at: Sequence[int],
+    view: OnDemandView,
 ) -> dict[str, list[float | None]]:
     """``online_intraday`` for a few queries: each on its prepared table (no table: None)."""
     single = PREPARED[view.compute]
+    if len(groups) == 1:  # serving's single request: no lists of answers to transpose
+        g = groups[0]
+        if g < 0 or payloads[g] is None:
+            return {f.name: [None] for f in view.features}
+        answer = single(_TABLES.table(payloads[g], keys[g]), int(at[0]))
+        return {name: [None if v != v else float(v)] for name, v in answer.items()}
     unknown = dict.fromkeys(f.name for f in view.features)
     answers = [
-        unknown if g < 0 or payloads[g] is None else single(_TABLES.table(payloads[g]), int(t))
+        unknown
+        if g < 0 or payloads[g] is None
+        else single(_TABLES.table(payloads[g], keys[g]), int(t))
         for g, t in zip(groups, at, strict=True)
     ]
     return {

@@ -455,23 +455,94 @@ ON_TIMELINE = {
 }
 
 
+class _OriginIndex:
+    """An origin's day table as sorted lists with prefix sums, for one query at a time.
+
+    The same interval counts as ``origin_on_timeline``, each by a binary search of a sorted
+    list: the flights by scheduled time, by when they became known (``max(s, known)``), and per
+    window by when they stop counting as gone-before-t (``max(known, s + W)``) or as waiting
+    late (``max(s + 15 min, min(s + W, known))``). Sums are Python integers (microseconds), so
+    a query costs about a dozen bisects and no numpy call.
+    """
+
+    __slots__ = ("base", "known_from", "known_sums", "scheduled", "scheduled_sum", "windows")
+
+    def __init__(self, s: np.ndarray, a: np.ndarray, k: np.ndarray) -> None:
+        left = k != NEVER
+        delay = np.where(left, a - s, 0)
+        late = (delay >= LATE_MINUTES * US_PER_MINUTE) & left
+        by_s = np.argsort(s, kind="stable")
+        self.base = int(s.min()) if len(s) else 0  # sums of times from here stay small
+        since = s - self.base
+        self.scheduled = s[by_s].tolist()
+        self.scheduled_sum = [0, *np.cumsum(since[by_s]).tolist()]
+        known_from = np.maximum(s, k)
+        self.known_from, self.known_sums = self._sorted(known_from, delay, late, since)
+        self.windows = []
+        for w in ORIGIN_WINDOWS:
+            width = int(w.total_seconds() * 1_000_000)
+            gone_until, gone_sums = self._sorted(
+                np.maximum(known_from, s + width), delay, late, since
+            )
+            waits_until = np.sort(
+                np.maximum(s + LATE_MINUTES * US_PER_MINUTE - 1, np.minimum(s + width, k))
+            ).tolist()
+            self.windows.append((window_label(w), width, gone_until, gone_sums, waits_until))
+
+    @staticmethod
+    def _sorted(key: np.ndarray, *weights: np.ndarray) -> tuple[list[int], list[list[int]]]:
+        order = np.argsort(key, kind="stable")
+        sums = [[0, *np.cumsum(np.asarray(x, dtype=np.int64)[order]).tolist()] for x in weights]
+        return key[order].tolist(), sums
+
+    def features(self, t: int) -> dict[str, float]:
+        s = self.scheduled
+        n_before = bisect_left(s, t)
+        n_late_start = bisect_left(s, t - LATE_MINUTES * US_PER_MINUTE + 1)
+        n_known = bisect_left(self.known_from, t)
+        known_delay, known_late, known_s = (x[n_known] for x in self.known_sums)
+        out: dict[str, float] = {}
+        for label, width, gone_until, gone_sums, waits_until in self.windows:
+            n_closed = bisect_left(s, t - width)
+            n_in = n_before - n_closed
+            n_gone_until = bisect_left(gone_until, t)
+            n_gone = n_known - n_gone_until
+            gone_delay = known_delay - gone_sums[0][n_gone_until]
+            gone_late = known_late - gone_sums[1][n_gone_until]
+            gone_s = known_s - gone_sums[2][n_gone_until]
+            waiting = n_in - n_gone
+            if n_in:
+                # the waiting flights' censored delay: t - s each, summed exactly
+                s_waiting = self.scheduled_sum[n_before] - self.scheduled_sum[n_closed] - gone_s
+                censored = gone_delay + (t - self.base) * waiting - s_waiting
+                waiting_late = n_late_start - bisect_left(waits_until, t)
+                delay = censored / US_PER_MINUTE / n_in
+                share = (gone_late + waiting_late) / n_in
+            else:
+                delay = share = np.nan
+            out[f"origin_dep_delay_so_far_{label}"] = delay
+            out[f"origin_late_share_so_far_{label}"] = share
+            out[f"origin_waiting_{label}"] = float(waiting)
+            out[f"origin_scheduled_{label}"] = float(n_in)
+        return out
+
+
 class PreparedTable:
     """One day table made ready for single queries: serving's path.
 
     A request asks about one flight at one moment, and numpy's fixed cost per call dominates
     the array functions above at that size (about 0.05 ms per view). Sorted once when the table
     is decoded (the online lookup caches it with the payload), each query is then a few binary
-    searches: the origin's flights by scheduled time (a window is a slice), the departures by
-    the time they became known with prefix sums (the carrier's "so far" is a prefix, the
-    aircraft's previous departure its last element). A third exact implementation of the same
-    definitions, checked against them by the tests.
+    searches: the origin's window counts on sorted lists with prefix sums (``_OriginIndex``,
+    built on the first origin query), the departures by the time they became known with
+    prefix sums (the carrier's "so far" is a prefix, the aircraft's previous departure its
+    last element). A third exact implementation of the same definitions, checked against them
+    by the tests.
     """
 
     __slots__ = (
-        "_a",
-        "_k",
-        "_s",
-        "_s_list",
+        "_known",
+        "_origin",
         "actual",
         "available",
         "cum_delay",
@@ -486,10 +557,8 @@ class PreparedTable:
         self.scheduled = s = np.asarray(scheduled, dtype=np.int64)
         self.actual = a = np.asarray(actual, dtype=np.int64)
         self.available = np.asarray(available, dtype=np.int64)
-        known = np.where(a == NEVER, NEVER, np.maximum(a, self.available))
-        by_scheduled = np.argsort(s, kind="stable")
-        self._s, self._a, self._k = s[by_scheduled], a[by_scheduled], known[by_scheduled]
-        self._s_list = self._s.tolist()
+        self._known = known = np.where(a == NEVER, NEVER, np.maximum(a, self.available))
+        self._origin: _OriginIndex | None = None
         left = np.flatnonzero(known != NEVER)
         order = left[np.argsort(known[left], kind="stable")]  # ties: table order, as above
         delay = (a[order] - s[order]) / US_PER_MINUTE
@@ -500,24 +569,9 @@ class PreparedTable:
         self.cum_delay = [0.0, *np.cumsum(delay).tolist()]
 
     def origin(self, t: int) -> dict[str, float]:
-        end = bisect_left(self._s_list, t)  # scheduled < t
-        widest = max(ORIGIN_WINDOWS)
-        first = bisect_left(self._s_list, t - int(widest.total_seconds() * 1_000_000))
-        s, a, k = self._s[first:end], self._a[first:end], self._k[first:end]
-        known = k < t
-        delay = np.where(known, a - s, t - s) / US_PER_MINUTE
-        late = (delay >= LATE_MINUTES).tolist()
-        delays, waiting = delay.tolist(), (~known).tolist()
-        out: dict[str, float] = {}
-        for w in ORIGIN_WINDOWS:
-            label = window_label(w)
-            j = bisect_left(self._s_list, t - int(w.total_seconds() * 1_000_000)) - first
-            count = end - first - j
-            out[f"origin_dep_delay_so_far_{label}"] = sum(delays[j:]) / count if count else np.nan
-            out[f"origin_late_share_so_far_{label}"] = sum(late[j:]) / count if count else np.nan
-            out[f"origin_waiting_{label}"] = float(sum(waiting[j:]))
-            out[f"origin_scheduled_{label}"] = float(count)
-        return out
+        if self._origin is None:
+            self._origin = _OriginIndex(self.scheduled, self.actual, self._known)
+        return self._origin.features(t)
 
     def carrier(self, t: int) -> dict[str, float]:
         n = bisect_left(self.dep_known, t)  # known strictly before t
