@@ -239,7 +239,7 @@ def offline_intraday(
         )
         values = ON_TIMELINE[view.compute](timeline)
         # no day table: unknown (as online)
-        absent = timeline.answer(timeline.size == 0)
+        absent = timeline.answer(~timeline.has_flights)
         for column in values.values():
             column[absent | np.isnan(column)] = np.nan  # one NaN (0/0 gives a negative one)
         out |= values

@@ -119,14 +119,20 @@ class Timeline:
         chosen = by_at[distinct]
         table = query_table[chosen]
         self.floor = table << _ROOM
-        # the flights of the lower tables, and of the query's own (none: it has no day table)
+        # the flights of the lower tables, and whether the query's own has any (else it has no
+        # day table)
         if n_tables <= len(self._table):
             counts = np.bincount(flight_table, minlength=n_tables)
             self.start = (np.cumsum(counts) - counts)[table]
-            self.size = counts[table]
-        else:  # many tables (aircraft-days): probe the sorted tables instead
+            self.has_flights = counts[table] > 0
+        elif len(self._table):  # many tables (aircraft-days): probe the sorted tables instead
             self.start = np.searchsorted(self._table, table, side="left")
-            self.size = np.searchsorted(self._table, table, side="right") - self.start
+            last = len(self._table) - 1
+            found = self._table[np.minimum(self.start, last)] == table
+            self.has_flights = (self.start <= last) & found
+        else:
+            self.start = np.zeros(len(table), dtype=np.int64)
+            self.has_flights = np.zeros(len(table), dtype=bool)
         self.at_minutes = at_minutes[chosen]
         self._back = np.empty(len(by_at), dtype=np.int64)  # caller's query -> distinct query
         self._back[by_at] = np.cumsum(first) - 1
