@@ -174,8 +174,10 @@ def offline_intraday(
     if not views or entity_rows.empty:
         return {f.name: np.full(n, np.nan) for v in views for f in v.features}
     keys = dict(keys or {})
-    day = pd.to_datetime(entity_rows["flight_date"]).to_numpy().astype("datetime64[D]")
-    day = day.view(np.int64)
+    dates = entity_rows["flight_date"]
+    if not pd.api.types.is_datetime64_dtype(dates.dtype):  # (to_datetime always scans)
+        dates = pd.to_datetime(dates)
+    day = dates.to_numpy().astype("datetime64[D]").view(np.int64)
     at = naive_utc_series(entity_rows["event_timestamp"]).to_numpy(dtype="datetime64[us]")
     at = at.view(np.int64)
     usable = (day != _NAT) & (at != _NAT)  # no day or no moment: nothing known
