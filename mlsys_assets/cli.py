@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "quarantine": "mlsys_assets.ingestion.command:quarantine",
     "ingest": "mlsys_assets.ingestion.command:ingest",
     "ui": "mlsys_assets.ui:ui",
+    "daemon": "mlsys_assets.daemon:daemon",
     "demo": "mlsys_assets.demo:demo",
     "serve": "serving.command:serve",
     "model": "mlsys_assets.registry.command:model",

@@ -42,6 +42,9 @@ run_monitoring:             # the MONITORING daemon; dead run workers: mlsys_ass
   cancel_timeout_seconds: 60  # a run stuck CANCELING is failed
   max_resume_run_attempts: 0  # the DefaultRunLauncher can neither check a worker nor resume
   free_slots_after_run_end_seconds: 5  # else pool slots of a run that failed stay claimed
+sensors:                    # each sensor ticks in its own thread: one reading the warehouse
+  use_threads: true         # or the registry no longer delays the others' ticks (the loop
+  num_workers: 4            # starts every MLSYS_SENSOR_LOOP_SECONDS: mlsys_assets/daemon.py)
 run_retries:                # the DAEMON re-executes a run whose worker crashed (not a failing step)
   enabled: true
   max_retries: 2

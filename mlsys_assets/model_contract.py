@@ -26,6 +26,13 @@ TAG_THRESHOLD = "decision_threshold"
 TAG_FEATURE_SERVICE = "feature_service"
 TAG_GATE = "quality_gate"  # "passed" | "failed", set by the registry's quality gate
 TAG_TEST_WINDOW = "test_window"  # "YYYY-MM-DD/YYYY-MM-DD": the window the gate compared on
+# The canary's decision on a challenger (registry/aliases.apply_canary_decision writes them).
+TAG_CANARY_DECISION = "canary_decision"  # "promote" | "rollback" | "keep"
+TAG_CANARY_REASON = "canary_reason"
+TAG_CANARY_RUN_ID = "canary_run_id"  # the Dagster run that decided
+TAG_CANARY_RULE = "canary_rule"
+TAG_CANARY_INTERVAL = "canary_interval"  # the paired verdict's AUC difference interval
+TAG_CANARY_N = "canary_n"  # the labelled shadow pairs it used
 
 # The signature's column types: categoricals travel as strings, every numeric as float64
 # ("double"), never a nullable integer (MLflow drops or narrows those silently).

@@ -176,6 +176,10 @@ class Settings(BaseSettings):
     retrain_drift_share: float = Field(default=0.4, ge=0.0, le=1.0)
     retrain_min_new_labels: int = Field(default=20_000, ge=1)
     retrain_cooldown_days: int = Field(default=7, ge=0)
+    # How often the Dagster daemon evaluates the sensors (`mlsys daemon`; Dagster's own is 5 s):
+    # each hop of the loop waits up to this long. A replayed world playing days in seconds
+    # (the demo) sets 1.
+    sensor_loop_seconds: float = Field(default=5.0, gt=0.0, le=60.0)
     canary_min_labelled: int = Field(default=300, ge=1)
     canary_margin: float = Field(default=0.0, ge=0.0)  # challenger may be this much worse (AUC)
     # The paired canary verdict (issue 16, registry/verdict.py): serving scores every champion-answered

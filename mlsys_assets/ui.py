@@ -121,7 +121,8 @@ def start_ui(
     args, env = mlflow_server_command(settings, host, mlflow_port)
     group.start("mlflow-ui", args, url=mlflow_url, env=env)
     code_server = start_code_server(settings, group)
-    group.start("dagster-daemon", [executable("dagster-daemon"), "run", *code_server])
+    # Dagster's daemon, with the sensor loop of MLSYS_SENSOR_LOOP_SECONDS (mlsys_assets/daemon.py).
+    group.start("dagster-daemon", [executable("mlsys"), "daemon", *code_server])
     group.start(
         "dagster-webserver",
         [executable("dagster-webserver"), "-h", host, "-p", str(dagster_port), *code_server],

@@ -19,6 +19,7 @@ from sklearn.metrics import roc_auc_score
 from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.ingestion.run import RANGE_END_TAG, RANGE_START_TAG
 from mlsys_assets.loop.jobs import REASON_TAG, SIGNAL_TAG
+from mlsys_assets.model_contract import TAG_CANARY_DECISION, TAG_CANARY_REASON
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions, served_features
 from mlsys_assets.monitoring.skew import offline_features
@@ -100,8 +101,8 @@ def versions(tracking: Tracking) -> list[dict[str, Any]]:
                 "aliases": names,
                 "quality_gate": mv.tags.get("quality_gate"),
                 "test_window": mv.tags.get("test_window"),
-                "canary_decision": mv.tags.get("canary_decision"),
-                "canary_reason": mv.tags.get("canary_reason"),
+                "canary_decision": mv.tags.get(TAG_CANARY_DECISION),
+                "canary_reason": mv.tags.get(TAG_CANARY_REASON),
             }
         )
     return out

@@ -23,7 +23,7 @@ from mlsys_assets.business_cost import CostModel
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
 from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
-from mlsys_assets.registry.verdict import KEEP, ROLLBACK, VerdictRule, judge
+from mlsys_assets.registry.verdict import VerdictRule, judge
 from mlsys_assets.settings import Settings
 
 
@@ -52,11 +52,6 @@ class CanaryVerdict:
     cost_high: float | None = None
     cost_champion: float | None = None  # realised cost per labelled flight
     cost_challenger: float | None = None
-
-    @property
-    def leaves_canary(self) -> bool:
-        """The challenger is taken out of the canary (rolled back, or the champion kept)."""
-        return self.decision in (ROLLBACK, KEEP)
 
     @property
     def interval(self) -> str:

@@ -1,8 +1,10 @@
 """``canary_decision``: promote the challenger, roll it back or keep the champion, and say why.
 
-The decision is recorded three times over: as alias history in the registry (so it can be
-restored), as tags on the challenger's model version (decision, reason, rule, and for the paired
-verdict its AUC interval and the labelled pairs it used), and as this materialization's metadata.
+The verdict is the loop's (``canary.py``: it reads the logs and the labels); carrying it out is
+the registry's (``aliases.apply_canary_decision``), which records it as alias history (so it can
+be restored) and as ``TAG_CANARY_*`` tags on the challenger's version (decision, reason, rule,
+and for the paired verdict its AUC interval and labelled pairs). This materialization's metadata
+holds the whole verdict.
 """
 
 import dagster as dg
@@ -26,22 +28,16 @@ def canary_decision(
         lambda: warehouse.connect(read_only=True), settings, champion, challenger
     )
     context.log.info(f"canary: {verdict.decision} ({verdict.reason})")
-    if verdict.decision == "promote" and challenger is not None:
-        aliases.promote(tracking, challenger, note=verdict.reason)
-    elif verdict.leaves_canary and challenger is not None:
-        action = "canary_keep" if verdict.decision == "keep" else "canary_rollback"
-        aliases.reject_challenger(tracking, verdict.reason, action=action)
     if verdict.ready and challenger is not None:
-        tags = {
-            "canary_decision": verdict.decision,
-            "canary_reason": verdict.reason,
-            "canary_run_id": context.run.run_id,
-            "canary_rule": verdict.rule,
-        }
-        if verdict.n is not None:  # the paired verdict: its interval and sample
-            tags |= {"canary_interval": verdict.interval, "canary_n": str(verdict.n)}
-        client = tracking.client()
-        for key, value in tags.items():
-            client.set_model_version_tag(tracking.model_name, challenger, key, value)
+        aliases.apply_canary_decision(
+            tracking,
+            challenger,
+            verdict.decision,
+            verdict.reason,
+            rule=verdict.rule,
+            run_id=context.run.run_id,
+            interval=verdict.interval if verdict.n is not None else None,
+            n=verdict.n,
+        )
     metadata = {k: v for k, v in verdict.as_dict().items() if v is not None}
     return dg.MaterializeResult(metadata=metadata)

@@ -35,9 +35,10 @@ from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import get_settings
 
 RUNNING = dg.DefaultSensorStatus.RUNNING
-# The daemon evaluates sensors in a loop that runs every 5 s at most. A minimum interval of 5 s
-# would let a sensor evaluated late in one loop miss the next (ticking every 10 s); a shorter one
-# lets every sensor tick on every loop, so each hop of the loop waits 5 s, not up to 10.
+# The daemon evaluates sensors in a loop that starts every MLSYS_SENSOR_LOOP_SECONDS (Dagster's
+# 5 s by default; mlsys_assets/daemon.py). A minimum interval as long as the loop would let a
+# sensor evaluated late in one loop miss the next (ticking every other loop); the shortest one
+# lets every sensor tick on every loop, so each hop of the loop waits one loop, not two.
 TICK_SECONDS = 1
 
 

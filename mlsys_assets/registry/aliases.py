@@ -11,7 +11,17 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass
 
-from mlsys_assets.model_contract import ALIAS_CHALLENGER, ALIAS_CHAMPION, TAG_GATE
+from mlsys_assets.model_contract import (
+    ALIAS_CHALLENGER,
+    ALIAS_CHAMPION,
+    TAG_CANARY_DECISION,
+    TAG_CANARY_INTERVAL,
+    TAG_CANARY_N,
+    TAG_CANARY_REASON,
+    TAG_CANARY_RULE,
+    TAG_CANARY_RUN_ID,
+    TAG_GATE,
+)
 from mlsys_assets.registry.store import version_by_alias
 from mlsys_assets.resources.tracking import Tracking
 
@@ -158,3 +168,40 @@ def reject_challenger(
         raise AliasError("no challenger to roll back")
     _set_state(tracking, state[ALIAS_CHAMPION], None)
     return _record(tracking, action, challenger, note)
+
+
+def apply_canary_decision(
+    tracking: Tracking,
+    challenger: str,
+    decision: str,
+    reason: str,
+    *,
+    rule: str,
+    run_id: str,
+    interval: str | None = None,
+    n: int | None = None,
+) -> None:
+    """Carry out a canary verdict on ``challenger`` and record it on its model version.
+
+    ``promote`` makes it champion; ``rollback`` and ``keep`` take it out of the canary (the
+    history says which); ``wait`` moves nothing and records nothing. The tags (decision,
+    reason, rule, the deciding run, and for the paired verdict its interval and pairs) are the
+    ``TAG_CANARY_*`` of ``model_contract``, which the demo and the UIs read back.
+    """
+    if decision == "wait":
+        return
+    if decision == "promote":
+        promote(tracking, challenger, note=reason)
+    else:
+        reject_challenger(tracking, reason, action=f"canary_{decision}")
+    tags = {
+        TAG_CANARY_DECISION: decision,
+        TAG_CANARY_REASON: reason,
+        TAG_CANARY_RUN_ID: run_id,
+        TAG_CANARY_RULE: rule,
+    }
+    if n is not None:
+        tags |= {TAG_CANARY_INTERVAL: interval or "", TAG_CANARY_N: str(n)}
+    client = tracking.client()
+    for key, value in tags.items():
+        client.set_model_version_tag(tracking.model_name, challenger, key, value)

@@ -15,7 +15,7 @@ TABLE = "serving.batch_scores"  # where batch scores land, one row per flight an
 
 
 def build_defs() -> dg.Definitions:
-    """The serving group's batch-scoring asset (resources: ``warehouse``, ``tracking``)."""
+    """The scoring group's batch-scoring asset (resources: ``warehouse``, ``tracking``)."""
     import dagster as dg
 
     from mlsys_assets.scoring.assets import batch_scores

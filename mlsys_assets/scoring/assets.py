@@ -14,7 +14,7 @@ from mlsys_assets.scoring import TABLE
 from mlsys_assets.scoring.rules import parse_rules
 from mlsys_assets.settings import get_settings
 
-GROUP = "serving"
+GROUP = "scoring"  # the package's name: online serving is the top-level `serving` package
 POOL = "warehouse"
 # Partition D scores D + 1: it reads features up to the next day's prediction times.
 NEXT_DAY = dg.TimeWindowPartitionMapping(

@@ -99,7 +99,7 @@ class Chaos:
                 "--log-level",
                 "warning",
             ],
-            "dagster-daemon": [executable("dagster-daemon"), "run", *self.workspace],
+            "dagster-daemon": [executable("mlsys"), "daemon", *self.workspace],
         }
         if name == "dagster-code-server":
             self.workspace = start_code_server(self.settings, self.group, self.code_port or None)

@@ -97,7 +97,7 @@ def test_stopping_the_demo_stops_every_process_and_frees_the_ports(
             time.sleep(0.5)
         started = processes_of_home(home)
         names = " ".join(started.values())
-        for server in ("dagster-daemon", "dagster-webserver", "code-server", "mlflow", "serve"):
+        for server in ("mlsys daemon", "dagster-webserver", "code-server", "mlflow", "serve"):
             assert server in names, server
         assert "stream" in names
 

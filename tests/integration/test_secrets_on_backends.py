@@ -70,7 +70,7 @@ def test_mlsys_ui_on_postgres_shows_no_password(pg_database, tmp_path) -> None:
         assert "source_database" in shown and "ENV_VAR" in shown  # the URL, by name only
         assert SECRET not in shown
         command_lines = " ".join(processes_of_home(home).values())
-        assert "mlflow" in command_lines and "dagster-daemon" in command_lines
+        assert "mlflow" in command_lines and "mlsys daemon" in command_lines
         assert SECRET not in command_lines
         config = home / "dagster_home" / "dagster.yaml"
         assert SECRET in config.read_text()  # Dagster connects with it ...

@@ -15,7 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlsys_assets.loop.canary_asset import canary_decision
-from mlsys_assets.model_contract import ALIAS_CHALLENGER, ALIAS_CHAMPION
+from mlsys_assets.model_contract import (
+    ALIAS_CHALLENGER,
+    ALIAS_CHAMPION,
+    TAG_CANARY_DECISION,
+    TAG_CANARY_REASON,
+    TAG_CANARY_RUN_ID,
+)
 from mlsys_assets.monitoring.prediction_log import read_predictions
 from mlsys_assets.registry import aliases
 from mlsys_assets.resources import build_resources
@@ -97,9 +103,9 @@ def test_a_bad_challenger_is_rolled_back_and_the_champion_keeps_serving(
     )
     assert last.note == metadata["reason"] and last.note.startswith(f"live AUC v{bad} ")
     tags = tracking.client().get_model_version(settings.model_name, bad).tags
-    assert tags["canary_decision"] == "rollback"
-    assert tags["canary_reason"] == metadata["reason"]
-    assert tags["canary_run_id"] == result.run_id
+    assert tags[TAG_CANARY_DECISION] == "rollback"
+    assert tags[TAG_CANARY_REASON] == metadata["reason"]
+    assert tags[TAG_CANARY_RUN_ID] == result.run_id
     # The champion itself is untouched, and now answers everything.
     after = tracking.client().get_model_version(settings.model_name, loop_world.champion)
     assert after.tags == champion_tags.tags
@@ -134,7 +140,7 @@ def test_a_challenger_at_least_as_good_is_promoted(
         None,
     )
     tags = tracking.client().get_model_version(settings.model_name, good).tags
-    assert tags["canary_decision"] == "promote"
-    assert tags["canary_reason"] == metadata["reason"]
-    assert tags["canary_run_id"] == result.run_id
+    assert tags[TAG_CANARY_DECISION] == "promote"
+    assert tags[TAG_CANARY_REASON] == metadata["reason"]
+    assert tags[TAG_CANARY_RUN_ID] == result.run_id
     assert _all_traffic(loop_world) == {(CHAMPION, good)}

@@ -16,7 +16,15 @@ import pytest
 from mlsys_assets.loop.canary_asset import canary_decision
 from mlsys_assets.loop.jobs import SIGNAL_TAG
 from mlsys_assets.loop.sensors import canary_evaluation
-from mlsys_assets.model_contract import ALIAS_CHALLENGER, ALIAS_CHAMPION
+from mlsys_assets.model_contract import (
+    ALIAS_CHALLENGER,
+    ALIAS_CHAMPION,
+    TAG_CANARY_DECISION,
+    TAG_CANARY_INTERVAL,
+    TAG_CANARY_N,
+    TAG_CANARY_RULE,
+    TAG_CANARY_RUN_ID,
+)
 from mlsys_assets.registry import aliases
 from mlsys_assets.registry.verdict import VerdictRule
 from mlsys_assets.resources import build_resources
@@ -68,11 +76,11 @@ def test_a_clearly_worse_challenger_in_shadow_is_rolled_back_with_its_interval(
     assert (last.action, last.version) == ("canary_rollback", bad)
     assert last.note == metadata["reason"]
     tags = tracking.client().get_model_version(settings.model_name, bad).tags
-    assert tags["canary_decision"] == "rollback"
-    assert tags["canary_interval"] in metadata["reason"]
-    assert tags["canary_n"] == str(metadata["n"])
-    assert tags["canary_rule"] == metadata["rule"]
-    assert tags["canary_run_id"] == result.run_id
+    assert tags[TAG_CANARY_DECISION] == "rollback"
+    assert tags[TAG_CANARY_INTERVAL] in metadata["reason"]
+    assert tags[TAG_CANARY_N] == str(metadata["n"])
+    assert tags[TAG_CANARY_RULE] == metadata["rule"]
+    assert tags[TAG_CANARY_RUN_ID] == result.run_id
 
 
 def test_a_clearly_better_challenger_is_promoted(
@@ -94,6 +102,6 @@ def test_a_clearly_better_challenger_is_promoted(
     last = aliases.history(tracking)[-1]
     assert (last.action, last.version, last.note) == ("promote", good, metadata["reason"])
     assert (
-        tracking.client().get_model_version(settings.model_name, good).tags["canary_interval"]
+        tracking.client().get_model_version(settings.model_name, good).tags[TAG_CANARY_INTERVAL]
         == f"[{metadata['auc_low']:+.4f}, {metadata['auc_high']:+.4f}]"
     )
