@@ -17,11 +17,8 @@ order, duplicates too; a row without an event time gets nulls (nothing is known 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -315,38 +312,6 @@ def view_features(
     )
 
 
-class _Background:
-    """``work(cursor)`` on a thread with its own DuckDB cursor (a connection object is not
-    safe to share between threads), while the caller goes on; ``result()`` waits for it.
-
-    The on-demand views read other tables than the stored views and spend their time in
-    DuckDB and numpy, which release the GIL: on a machine with a free core the two halves of
-    a training set overlap instead of adding up.
-    """
-
-    def __init__(self, work: Callable[[duckdb.DuckDBPyConnection], Any], conn) -> None:  # noqa: ANN001
-        self._value: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(work, conn), daemon=True)
-        self._thread.start()
-
-    def _run(self, work: Callable[[duckdb.DuckDBPyConnection], Any], conn) -> None:  # noqa: ANN001
-        try:
-            cursor = conn.cursor()
-            try:
-                self._value = work(cursor)
-            finally:
-                cursor.close()
-        except BaseException as error:  # noqa: BLE001 - handed to the caller by result()
-            self._error = error
-
-    def result(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 def build_training_set(
     conn: duckdb.DuckDBPyConnection,
     entity_rows: pd.DataFrame,
@@ -366,19 +331,15 @@ def build_training_set(
     block = np.empty((len(numeric), len(entity_rows)), dtype="float64")
     rows_of = {name: block[j] for j, name in enumerate(numeric)}
     rows = _entity_rows(conn, entity_rows, service.views)
-    intraday = None
-    if service.on_demand:
-        # the entity columns the views factorized already (carrier, origin, tailnum)
-        keys = {name: (key.codes, key.uniques) for name, key in rows.keys.items()}
-        intraday = _Background(
-            lambda db: offline_intraday(db, entity_rows, service.on_demand, as_of=as_of, keys=keys),
-            conn,
-        )
     arrays = _view_arrays(
         conn, entity_rows, service.views, as_of=as_of, event_times=False, out=rows_of, rows=rows
     )
-    if intraday is not None:
-        for name, values in intraday.result().items():
+    if service.on_demand:
+        # the entity columns the views factorized already (carrier, origin, tailnum)
+        keys = {name: (key.codes, key.uniques) for name, key in rows.keys.items()}
+        for name, values in offline_intraday(
+            conn, entity_rows, service.on_demand, as_of=as_of, keys=keys
+        ).items():
             rows_of[name][:] = values
     request = request_features(entity_rows)
     for name in request.columns:
