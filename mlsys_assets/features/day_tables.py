@@ -19,13 +19,25 @@ import duckdb
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from mlsys_assets.features.intraday import COMPUTE, NEVER, PREPARED, DayFlights, PreparedTable
+from mlsys_assets.features.intraday import (
+    COMPUTE,
+    MAX_TABLES,
+    NEVER,
+    ON_TIMELINE,
+    PREPARED,
+    US_PER_MINUTE,
+    DayFlights,
+    PreparedTable,
+    Timeline,
+    offsets,
+)
+from mlsys_assets.features.request import naive_utc_series
 from mlsys_assets.features.spec import OnDemandView
-from mlsys_assets.nycflights import FIRST_DAY
 
-_FIRST = FIRST_DAY
-_DAYS = 1 << 9  # room for day codes in a group id (a year and more)
+_NAT = np.iinfo(np.int64).min  # datetime64's NaT as int64
 
 
 def state_key(view: OnDemandView, value: Any, day: dt.date) -> str:
@@ -79,25 +91,63 @@ def offline_flights(
     return frame
 
 
-def _day_codes(days: pd.Series) -> np.ndarray:
-    return (pd.to_datetime(days).to_numpy().astype("datetime64[D]") - np.datetime64(_FIRST)).astype(
-        np.int64
-    )
+_US_PER_DAY = 86_400 * 1_000_000
 
 
-def _groups(
-    flight_values: pd.Series,
-    flight_days: np.ndarray,
-    query_values: pd.Series,
-    query_days: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """One int64 group id per (entity value, day), shared by flights and queries; -1 where the
-    value is missing (no table)."""
-    codes, _ = pd.factorize(pd.concat([flight_values, query_values], ignore_index=True))
-    codes = codes.astype(np.int64)
-    days = np.concatenate([flight_days, query_days]) % _DAYS
-    groups = np.where(codes >= 0, codes * _DAYS + days, -1)
-    return groups[: len(flight_values)], groups[len(flight_values) :]
+def _flight_times(
+    conn: duckdb.DuckDBPyConnection,
+    days: np.ndarray,
+    fields: Sequence[str],
+    as_of: dt.datetime | None,
+) -> pa.Table:
+    """``offline_flights`` as the training set needs it: only the times (int64 us), the day
+    (days since 1970) and the entity ``fields``, no flight ids and no pandas conversion."""
+    conn.register("_intraday_days", pa.table({"day": pa.array(days.astype(np.int32), pa.date32())}))
+    try:
+        if _has_departures(conn):
+            cut = "AND d.available_at <= $as_of" if as_of is not None else ""
+            join = f"""LEFT JOIN raw.departures d ON d.flight_date = f.flight_date
+                       AND d.carrier = f.carrier AND d.flight = f.flight AND d.origin = f.origin
+                       AND NOT d.cancelled {cut}"""
+            actual, available = "epoch_us(d.actual_departure)", "epoch_us(d.available_at)"
+        else:
+            join, actual, available = "", "NULL", "NULL"
+        params = {"as_of": as_of} if as_of is not None and join else {}
+        columns = "".join(f", f.{field}" for field in fields)
+        return conn.execute(
+            f"""SELECT epoch_us(f.scheduled_departure) AS s,
+                       coalesce({actual}, {NEVER}) AS a, coalesce({available}, {NEVER}) AS v,
+                       CAST(f.flight_date - DATE '1970-01-01' AS BIGINT) AS day {columns}
+                FROM raw.flights f {join}
+                WHERE f.flight_date IN (SELECT day FROM _intraday_days)""",
+            params,
+        ).to_arrow_table()
+    finally:
+        conn.unregister("_intraday_days")
+
+
+def _entity_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of an entity column (-1 where missing) and its distinct values as strings."""
+    codes, uniques = pd.factorize(values)
+    uniques = pd.Index(uniques)
+    if uniques.dtype != object:
+        uniques = pd.Index(uniques.astype(str), dtype=object)
+    return codes.astype(np.int64, copy=False), uniques
+
+
+def _codes_of(column: pa.ChunkedArray, uniques: pd.Index) -> np.ndarray:
+    """Each flight's value as a code into the entity rows' ``uniques`` (-1: none of them)."""
+    encoded = column.combine_chunks().dictionary_encode()
+    lookup = np.append(uniques.get_indexer(encoded.dictionary.to_pandas()), -1)
+    indices = pc.fill_null(encoded.indices, len(encoded.dictionary))
+    return lookup[indices.to_numpy(zero_copy_only=False)]
+
+
+def _radix_order(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``order`` stably re-sorted by ``codes[order]``: with small codes a radix sort (linear),
+    which turns a time order into a (code, time) order."""
+    small = np.int16 if len(codes) == 0 or codes.max() < np.iinfo(np.int16).max else np.int32
+    return order[np.argsort(codes[order].astype(small), kind="stable")]
 
 
 def offline_intraday(
@@ -106,38 +156,92 @@ def offline_intraday(
     views: Sequence[OnDemandView],
     *,
     as_of: dt.datetime | None = None,
+    keys: Mapping[str, tuple[np.ndarray, pd.Index]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every on-demand feature of ``entity_rows`` (flight_date, carrier, origin, tailnum,
-    event_timestamp = t), point-in-time: only departures available strictly before t count."""
+    event_timestamp = t), point-in-time: only departures available strictly before t count.
+
+    ``keys``: entity columns already factorized by the caller (codes, distinct values as
+    strings), e.g. by the training set's join, so they are not factorized twice.
+
+    All day tables of a view go on one ``Timeline`` (the table of a flight or row is its
+    entity value and local day; its base the day's UTC midnight, minus a day of slack), and its
+    features are computed for all rows at once. The flights are read in no particular order
+    and sorted by scheduled time once; the rows usually come in time order (checked). A radix
+    sort by entity code then gives each view its (table, time) order in linear time.
+    """
+    n = len(entity_rows)
     if not views or entity_rows.empty:
-        return {f.name: np.full(len(entity_rows), np.nan) for v in views for f in v.features}
-    flights = offline_flights(conn, list(pd.unique(entity_rows["flight_date"])), as_of)
-    at = pd.to_datetime(entity_rows["event_timestamp"]).to_numpy().astype("datetime64[us]")
-    at = at.astype(np.int64)
-    query_days = _day_codes(entity_rows["flight_date"])
-    flight_days = _day_codes(flights["flight_date"])
+        return {f.name: np.full(n, np.nan) for v in views for f in v.features}
+    keys = dict(keys or {})
+    dates = entity_rows["flight_date"]
+    if not pd.api.types.is_datetime64_dtype(dates.dtype):  # (to_datetime always scans)
+        dates = pd.to_datetime(dates)
+    day = dates.to_numpy().astype("datetime64[D]").view(np.int64)
+    at = naive_utc_series(entity_rows["event_timestamp"]).to_numpy(dtype="datetime64[us]")
+    at = at.view(np.int64)
+    usable = (day != _NAT) & (at != _NAT)  # no day or no moment: nothing known
+    if not usable.any():
+        return {f.name: np.full(n, np.nan) for v in views for f in v.features}
+    first = int(day[usable].min())
+    day_index = np.where(usable, day - first, 0)
+    n_days = int(day_index.max()) + 1
+    days = np.flatnonzero(np.bincount(day_index[usable], minlength=n_days)) + first
+    fields = list(dict.fromkeys(COMPUTE[v.compute][0] for v in views))
+    flights = _flight_times(conn, days, fields, as_of)
+    # the flights by scheduled time (nearly so already: cheap), and what every view shares
+    s = flights["s"].to_numpy()
+    by_s = np.argsort(s, kind="stable")
+    s = s[by_s]
+    a, v = flights["a"].to_numpy()[by_s], flights["v"].to_numpy()[by_s]
+    flight_day = flights["day"].to_numpy()[by_s] - first
+    base = (flight_day + first - 1) * _US_PER_DAY  # a day before the day's UTC midnight
+    left = a != NEVER
+    flight = {
+        "scheduled": offsets(s, base),
+        "known": offsets(np.where(left, np.maximum(a, v), NEVER), base),
+        "actual": offsets(a, base),
+        "delay": np.where(left, (a - s) / US_PER_MINUTE, 0.0),
+    }
+    flight["minutes"] = flight["scheduled"] / US_PER_MINUTE
+    at_base = (day_index + first - 1) * _US_PER_DAY
+    at_offset = offsets(np.where(usable, at, at_base), at_base)
+    at_minutes = at_offset / US_PER_MINUTE
+    by_at = np.argsort(at, kind="stable")  # nearly free when the rows are in time order
     out: dict[str, np.ndarray] = {}
     for view in views:
-        field, compute = COMPUTE[view.compute]
-        keep = flights[field].notna().to_numpy()
-        flight_groups, query_groups = _groups(
-            flights[field][keep].astype(str).reset_index(drop=True),
-            flight_days[keep],
-            entity_rows[field]
-            .astype("object")
-            .where(entity_rows[field].notna())
-            .reset_index(drop=True),
-            query_days,
+        field, _ = COMPUTE[view.compute]
+        codes, uniques = keys.get(field) or _entity_codes(entity_rows[field])
+        flight_codes = _codes_of(flights[field], uniques)[by_s]
+        # rows without a value or a moment go to one table past the last: no flights there
+        row_codes = np.where(usable & (codes >= 0), codes, len(uniques))
+        query_table = row_codes * n_days + day_index
+        mine = flight_codes >= 0  # a flight no row asks about is in no row's table
+        every = bool(mine.all())
+        flight_table = flight_codes * n_days + flight_day
+        mine_flights = flight if every else {name: x[mine] for name, x in flight.items()}
+        if not every:
+            flight_codes, flight_table = flight_codes[mine], flight_table[mine]
+        tables = (len(uniques) + 1) * n_days
+        if tables > MAX_TABLES:  # very many (value, day) pairs: number the ones present
+            both, index = np.unique(
+                np.concatenate([flight_table, query_table]), return_inverse=True
+            )
+            flight_table, query_table = index[: len(flight_table)], index[len(flight_table) :]
+            tables = len(both)
+        timeline = Timeline(
+            flight_table,
+            mine_flights,
+            query_table,
+            at_offset,
+            at_minutes,
+            tables,
+            flight_order=_radix_order(flight_codes, np.arange(len(flight_codes))),
+            query_order=_radix_order(row_codes, by_at),
         )
-        table = DayFlights.build(
-            flight_groups,
-            flights["s"].to_numpy()[keep],
-            flights["a"].to_numpy()[keep],
-            flights["v"].to_numpy()[keep],
-        )
-        values = compute(table, query_groups, at)
+        values = ON_TIMELINE[view.compute](timeline)
         # no day table: unknown (as online)
-        absent = ~np.isin(query_groups, flight_groups, kind="table")
+        absent = timeline.answer(~timeline.has_flights)
         for column in values.values():
             column[absent | np.isnan(column)] = np.nan  # one NaN (0/0 gives a negative one)
         out |= values
@@ -155,21 +259,30 @@ def decode_table(payload: str) -> dict[str, list[Any]]:
 
 
 class _TableCache:
-    """Decoded day tables by payload text: a busy origin's table is parsed (and sorted for
-    single queries) once per change, not once per request."""
+    """Decoded day tables: a busy origin's table is parsed (and sorted for single queries)
+    once per change, not once per request.
 
-    def __init__(self, size: int = 4_096) -> None:
-        self._items: dict[str, PreparedTable] = {}
+    Kept by store key with the payload it was decoded from: a lookup compares the payload it
+    read with that one (a memory compare, and only when the lengths agree) instead of hashing
+    it (an origin's table is ~20 KB of text: hashing it cost more than the rest of a lookup).
+    Without a key, by payload text.
+    """
+
+    def __init__(self, size: int = 65_536) -> None:
+        self._items: dict[str, tuple[str, PreparedTable]] = {}
         self._size = size
 
-    def table(self, payload: str) -> PreparedTable:
-        found = self._items.get(payload)
-        if found is None:
-            if len(self._items) >= self._size:
-                self._items.clear()
-            table = orjson.loads(payload)
-            found = self._items[payload] = PreparedTable(table["s"], table["a"], table["v"])
-        return found
+    def table(self, payload: str, key: str | None = None) -> PreparedTable:
+        slot = payload if key is None else key
+        found = self._items.get(slot)
+        if found is not None and (found[0] is payload or found[0] == payload):
+            return found[1]
+        if len(self._items) >= self._size:
+            self._items.clear()
+        table = orjson.loads(payload)
+        prepared = PreparedTable(table["s"], table["a"], table["v"])
+        self._items[slot] = (payload, prepared)
+        return prepared
 
 
 _TABLES = _TableCache()
@@ -177,14 +290,24 @@ SINGLE_QUERIES = 8  # up to this many queries, one at a time beats the array fun
 
 
 def online_intraday(
-    payloads: Sequence[str | None], groups: Sequence[int], at: Sequence[int], view: OnDemandView
+    payloads: Sequence[str | None],
+    groups: Sequence[int],
+    at: Sequence[int],
+    view: OnDemandView,
+    keys: Sequence[str] | None = None,
 ) -> dict[str, list[float | None]]:
     """The view's features per query, as served (None: unknown): ``payloads[g]`` is day table
-    g (None: no table), ``groups[i]`` the table of query i (-1: none), ``at[i]`` its moment."""
+    g (None: no table), stored under ``keys[g]`` when given, ``groups[i]`` the table of query i
+    (-1: none), ``at[i]`` its moment."""
+    keys = keys if keys is not None else [None] * len(payloads)
     if len(at) <= SINGLE_QUERIES:
-        return _one_at_a_time(payloads, groups, at, view)
+        return _one_at_a_time(payloads, keys, groups, at, view)
     _, compute = COMPUTE[view.compute]
-    parts = [(g, _TABLES.table(p)) for g, p in enumerate(payloads) if p is not None]
+    parts = [
+        (g, _TABLES.table(p, key))
+        for g, (p, key) in enumerate(zip(payloads, keys, strict=True))
+        if p is not None
+    ]
     if parts:
         group = np.concatenate(
             [np.full(len(table.scheduled), g, dtype=np.int64) for g, table in parts]
@@ -211,13 +334,25 @@ def online_intraday(
 
 
 def _one_at_a_time(
-    payloads: Sequence[str | None], groups: Sequence[int], at: Sequence[int], view: OnDemandView
+    payloads: Sequence[str | None],
+    keys: Sequence[str | None],
+    groups: Sequence[int],
+    at: Sequence[int],
+    view: OnDemandView,
 ) -> dict[str, list[float | None]]:
     """``online_intraday`` for a few queries: each on its prepared table (no table: None)."""
     single = PREPARED[view.compute]
+    if len(groups) == 1:  # serving's single request: no lists of answers to transpose
+        g = groups[0]
+        if g < 0 or payloads[g] is None:
+            return {f.name: [None] for f in view.features}
+        answer = single(_TABLES.table(payloads[g], keys[g]), int(at[0]))
+        return {name: [None if v != v else float(v)] for name, v in answer.items()}
     unknown = dict.fromkeys(f.name for f in view.features)
     answers = [
-        unknown if g < 0 or payloads[g] is None else single(_TABLES.table(payloads[g]), int(t))
+        unknown
+        if g < 0 or payloads[g] is None
+        else single(_TABLES.table(payloads[g], keys[g]), int(t))
         for g, t in zip(groups, at, strict=True)
     ]
     return {

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_left
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -57,86 +59,283 @@ class DayFlights:
 
 
 _ROOM = 38  # bits for a time within its table (2**38 us = 3.2 days): a table spans under two days
+TOP = (1 << _ROOM) - 1  # the last instant of a table's room: where "never" sits
+MAX_TABLES = 1 << (63 - _ROOM)
 
 
-def _keyed(
-    group: np.ndarray, value: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Sort by (group, value) and key each row as one int64: the group in the high bits, the
-    value's offset from its group's first value in the low ones. Returns the order, the keys,
-    the distinct groups and each group's base."""
-    order = np.lexsort((value, group))
-    g, v = group[order], value[order]
-    groups, first = np.unique(g, return_index=True)
-    base = v[first]
-    sizes = np.diff(np.append(first, len(g)))
-    keys = (g << _ROOM) + (v - np.repeat(base, sizes))
-    return order, keys, groups, base
+def offsets(times: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Times as offsets from their table's base, clipped into the room (``NEVER``: ``TOP``)."""
+    out = np.clip(times - base, 0, TOP)
+    out[times == NEVER] = TOP
+    return out
 
 
-def _query_keys(groups: np.ndarray, base: np.ndarray, group: np.ndarray, at: np.ndarray):  # noqa: ANN202
-    """The keys of queries (group, at) in the same space; a group with no rows keys at 0."""
-    if len(groups) == 0:
-        return group << _ROOM, group << _ROOM
-    pos = np.minimum(np.searchsorted(groups, group), len(groups) - 1)
-    has = groups[pos] == group
-    offset = np.where(has, np.clip(at - base[pos], 0, (1 << _ROOM) - 1), 0)
-    return (group << _ROOM) + offset, group << _ROOM
+class Timeline:
+    """The flights and queries of many day tables on one sortable int64 line.
+
+    A point is ``table << 38 | time since the table's base``, so two points of one table
+    compare as their times and every point of a lower table lies below every point of a higher
+    one. "How many flights of my table have x < t" is then one binary search of the sorted x
+    for the query's point, minus the flights of the lower tables (``start``); a count of
+    intervals (a, b] is #(a < t) - #(max(a, b) < t), two searches in which the lower tables
+    cancel. The flights are sorted by (table, scheduled) and the queries by (table, at), equal
+    queries once: every other quantity is then nearly sorted (scheduled plus a delay), which
+    the stable sort (timsort) orders in a few linear passes, and sorted probes walk the keys in
+    order. So a year of queries costs tens of milliseconds, not the seconds of a loop per table
+    or of random probes.
+
+    Built from per-flight and per-query table indices (below ``MAX_TABLES``) and ``offsets``;
+    ``flight_order``/``query_order`` are permutations the caller expects to sort them (cheaper
+    for it to find), checked and replaced by a sort when they do not. The flights' given order
+    breaks ties of known times (the definition's "last of them").
+    """
+
+    def __init__(
+        self,
+        flight_table: np.ndarray,
+        flight: Mapping[str, np.ndarray],
+        query_table: np.ndarray,
+        at_offset: np.ndarray,
+        at_minutes: np.ndarray,
+        n_tables: int,
+        *,
+        flight_order: np.ndarray | None = None,
+        query_order: np.ndarray | None = None,
+    ) -> None:
+        # flight: offsets "scheduled", "known", "actual"; float minutes "delay" (0 where it
+        # has not left) and "minutes" (of scheduled since its table's base)
+        self._flight = flight
+        points = (flight_table << _ROOM) | flight["scheduled"]
+        self._order, self.scheduled = _sorting(points, flight_order)
+        self._table = flight_table[self._order]
+        q_points = (query_table << _ROOM) | at_offset
+        by_at, q_sorted = _sorting(q_points, query_order)
+        # equal queries (same table, same moment: a bank of departures) are answered once
+        first = np.empty(len(q_sorted), dtype=bool)
+        first[:1] = True
+        np.not_equal(q_sorted[1:], q_sorted[:-1], out=first[1:])
+        distinct = np.flatnonzero(first)
+        self.at = q_sorted[distinct]
+        chosen = by_at[distinct]
+        table = query_table[chosen]
+        self.floor = table << _ROOM
+        # the flights of the lower tables, and whether the query's own has any (else it has no
+        # day table)
+        if n_tables <= len(self._table):
+            counts = np.bincount(flight_table, minlength=n_tables)
+            self.start = (np.cumsum(counts) - counts)[table]
+            self.has_flights = counts[table] > 0
+        elif len(self._table):  # many tables (aircraft-days): probe the sorted tables instead
+            self.start = np.searchsorted(self._table, table, side="left")
+            last = len(self._table) - 1
+            found = self._table[np.minimum(self.start, last)] == table
+            self.has_flights = (self.start <= last) & found
+        else:
+            self.start = np.zeros(len(table), dtype=np.int64)
+            self.has_flights = np.zeros(len(table), dtype=bool)
+        self.at_minutes = at_minutes[chosen]
+        self._back = np.empty(len(by_at), dtype=np.int64)  # caller's query -> distinct query
+        self._back[by_at] = np.cumsum(first) - 1
+
+    def answer(self, values: np.ndarray) -> np.ndarray:
+        """Per distinct query values, back in the caller's query order."""
+        return values[self._back]
+
+    def _sorted(self, name: str) -> np.ndarray:
+        return self._flight[name][self._order]
+
+    @cached_property
+    def known(self) -> np.ndarray:
+        """When each flight became known to have left (its table's top if never)."""
+        return (self._table << _ROOM) | self._sorted("known")
+
+    @cached_property
+    def actual(self) -> np.ndarray:
+        return (self._table << _ROOM) | self._sorted("actual")
+
+    @cached_property
+    def delay(self) -> np.ndarray:
+        return self._sorted("delay")
+
+    @cached_property
+    def minutes(self) -> np.ndarray:
+        return self._sorted("minutes")
+
+    def known_order(self) -> np.ndarray:
+        """The flights by known time; equal times in their given order (the definition's tie)."""
+        order = self._order
+        same = self._table[1:] == self._table[:-1]
+        if np.all((order[1:] > order[:-1]) | ~same):  # the given order within each table
+            return np.argsort(self.known, kind="stable")
+        return np.lexsort((order, self.known))
+
+    @classmethod
+    def of_groups(cls, flights: DayFlights, group: np.ndarray, at: np.ndarray) -> Timeline:
+        """For arbitrary table ids (``group``): each table's base is an hour before its first
+        scheduled flight."""
+        ids, index = np.unique(np.concatenate([flights.group, group]), return_inverse=True)
+        index = index.astype(np.int64)
+        n = len(flights.group)
+        lowest = np.full(len(ids), np.iinfo(np.int64).max)
+        np.minimum.at(lowest, index[:n], flights.scheduled)
+        bases = np.where(lowest == np.iinfo(np.int64).max, 0, lowest - 3_600 * 1_000_000)
+        base, q_base = bases[index[:n]], bases[index[n:]]
+        left = flights.actual != NEVER
+        flight = {
+            "scheduled": offsets(flights.scheduled, base),
+            "known": offsets(flights.known, base),
+            "actual": offsets(flights.actual, base),
+            "delay": np.where(left, (flights.actual - flights.scheduled) / US_PER_MINUTE, 0.0),
+            "minutes": (flights.scheduled - base) / US_PER_MINUTE,
+        }
+        at_minutes = (at - q_base) / US_PER_MINUTE
+        return cls(index[:n], flight, index[n:], offsets(at, q_base), at_minutes, len(ids))
 
 
-class _Intervals:
-    """Each flight's interval of query times, (start, end], keyed per table: for many queries,
-    the sum of a weight over the intervals of their table that contain their time is two binary
-    searches and two prefix sums, however many tables and queries."""
+def _sorting(points: np.ndarray, order: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """A stable sorting permutation of ``points`` (``order`` when it sorts them), and the
+    sorted points."""
+    if order is not None:
+        ranked = points[order]
+        if np.all(ranked[1:] >= ranked[:-1]):
+            return order, ranked
+    order = np.argsort(points, kind="stable")
+    return order, points[order]
 
-    def __init__(self, flights: DayFlights, group: np.ndarray, at: np.ndarray) -> None:
-        # One base per table, at or before every time that matters to it.
-        order = np.argsort(flights.group, kind="stable")
-        groups, first = np.unique(flights.group[order], return_index=True)
-        lowest = np.minimum.reduceat(flights.scheduled[order], first) if len(first) else first
-        self._groups, self._base = groups, lowest - 3_600_000_000  # an hour of slack
-        self._flight_base = self._base[np.searchsorted(groups, flights.group)]
-        pos = np.minimum(np.searchsorted(groups, group), max(len(groups) - 1, 0))
-        present = groups[pos] == group if len(groups) else np.zeros(len(group), dtype=bool)
-        base = self._base[pos] if len(groups) else np.zeros(len(group), dtype=np.int64)
-        self.query_minutes = (at - base) / US_PER_MINUTE  # the query time on its table's axis
-        offset = np.where(present, np.clip(at - base, 0, (1 << _ROOM) - 1), 0)
-        query = (group << _ROOM) + offset
-        # Binary searches of sorted queries walk the keys in order (several times faster than
-        # random probes at a year's size); results go back to query order by ``_unsort``.
-        self._order = np.argsort(query, kind="stable")
-        self._query = query[self._order]
-        # Where each query's table starts among the keys: one probe per distinct table.
-        self._tables, self._table_of = np.unique((group << _ROOM)[self._order], return_inverse=True)
-        self._unsort = np.empty_like(self._order)
-        self._unsort[self._order] = np.arange(len(self._order))
-        self.flight_group = flights.group
-        self.flight_minutes = (flights.scheduled - self._flight_base) / US_PER_MINUTE
 
-    def _keys(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        offset = np.clip(values[rows] - self._flight_base[rows], 0, (1 << _ROOM) - 1)
-        return (self.flight_group[rows] << _ROOM) + offset
+def _below(sorted_points: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """How many of ``sorted_points`` are below each of ``points`` (sorted too).
 
-    def stab(
-        self, start: np.ndarray, end: np.ndarray, weights: list[np.ndarray], rows: np.ndarray
-    ) -> list[np.ndarray]:
-        """Per query and weight: the sum over ``rows`` whose start < at <= end (same table)."""
-        out = []
-        sums = []
-        for values in (start, end):
-            keys = self._keys(values, rows)
-            order = np.argsort(keys, kind="stable")
-            keys = keys[order]
-            hit = np.searchsorted(keys, self._query, side="left")
-            first = np.searchsorted(keys, self._tables, side="left")[self._table_of]
-            sums.append((order, hit, first))
-        for weight in weights:
-            total = np.zeros(len(self._query))
-            for sign, (order, hit, first) in zip((1.0, -1.0), sums, strict=True):
-                cumulative = np.concatenate([[0.0], np.cumsum(weight[rows][order])])
-                total += sign * (cumulative[hit] - cumulative[first])
-            out.append(total[self._unsort])
-        return out
+    Few keys: each key's place among the points, then a running count (one probe per key,
+    not per point)."""
+    if 8 * len(sorted_points) < len(points):
+        places = np.searchsorted(points, sorted_points, side="right")
+        return np.cumsum(np.bincount(places, minlength=len(points) + 1))[: len(points)]
+    return np.searchsorted(sorted_points, points, side="left")
+
+
+def _sums(weights: list[np.ndarray], order: np.ndarray | None = None) -> list[np.ndarray]:
+    """Prefix sums (with a leading 0) of each of ``weights``, taken in ``order``."""
+    out = []
+    for values in weights:
+        sums = np.empty(len(values) + 1)
+        sums[0] = 0.0
+        np.cumsum(values if order is None else values[order], out=sums[1:])
+        out.append(sums)
+    return out
+
+
+def _count(mask: np.ndarray) -> np.ndarray:
+    """Prefix counts (with a leading 0) of a boolean mask."""
+    counts = np.empty(len(mask) + 1, dtype=np.int64)
+    counts[0] = 0
+    np.cumsum(mask, out=counts[1:])
+    return counts
+
+
+def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
+    """The window features of every query, by counting intervals on the timeline.
+
+    A flight is inside a window of query time t when t is in (s, s + W]; inside and known to
+    have left when t is in (max(s, known), s + W]; still waiting and already 15 minutes late
+    when t is in [s + 15 min, min(s + W, known)]. So every count and sum below is a (weighted)
+    count of intervals containing t, exactly (integer microseconds; a departure known at t
+    does not count at t). Where an interval's end is mostly a shift of ``s`` (sorted), only
+    the few flights for which it is not are searched apart.
+    """
+    s, k, at, floor = tl.scheduled, tl.known, tl.at, tl.floor
+    late_us = LATE_MINUTES * US_PER_MINUTE
+    known_from = np.maximum(s, k)
+    # what a departure adds once known: its delay, late or not, its scheduled minutes
+    weights = [tl.delay, (tl.delay >= LATE_MINUTES).astype(np.float64), tl.minutes]
+    by_known = np.argsort(known_from, kind="stable")
+    n_known = _below(known_from[by_known], at)
+    known_sums = [sums[n_known] for sums in _sums(weights, by_known)]
+    scheduled_sums = _sums(weights)  # in scheduled order
+    n_before = _below(s, at)
+    late_start = s + (late_us - 1)  # t > late_start  <=>  t - s >= 15 min
+    n_late_start = _below(s, np.maximum(at - late_us + 1, floor))
+    out: dict[str, np.ndarray] = {}
+    for w in ORIGIN_WINDOWS:
+        label = window_label(w)
+        width = int(w.total_seconds() * 1_000_000)
+        closes = s + width
+        n_closed = _below(s, np.maximum(at - width, floor))  # s + W < t
+        n_in = (n_before - n_closed).astype(np.float64)
+        s_in = scheduled_sums[2][n_before] - scheduled_sums[2][n_closed]
+        # gone: #(known_from < t) - #(max(known_from, closes) < t), and the latter is
+        # #(closes < t) but for the flights known only after their window closed
+        after = np.flatnonzero(known_from > closes)
+        after_known = known_from[after]
+        by_after_known = np.argsort(after_known, kind="stable")
+        c_closes = _below(closes[after], at)
+        c_known = _below(after_known[by_after_known], at)
+        w_after = [x[after] for x in weights]
+        d_gone, l_gone, s_gone = (
+            known[:] - closed[n_closed] + a_closes[c_closes] - a_known[c_known]
+            for known, closed, a_closes, a_known in zip(
+                known_sums,
+                scheduled_sums,
+                _sums(w_after),
+                _sums(w_after, by_after_known),
+                strict=True,
+            )
+        )
+        n_gone = n_known - n_closed + c_closes - c_known
+        # waiting and late: #(late_start < t) - #(max(late_start, min(closes, known)) < t);
+        # that max is late_start (known by then), closes (not known before) or known
+        early, unknown = k <= late_start, k >= closes
+        between = np.sort(k[~(early | unknown)])
+        n_waiting_late = (
+            n_late_start
+            - _count(early)[n_late_start]
+            - _count(unknown)[n_closed]
+            - _below(between, at)
+        )
+        waiting = n_in - n_gone
+        censored = d_gone + tl.at_minutes * waiting - (s_in - s_gone)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            delay = np.where(n_in > 0, censored / n_in, np.nan)
+            late_share = np.where(n_in > 0, (l_gone + n_waiting_late) / n_in, np.nan)
+        out[f"origin_dep_delay_so_far_{label}"] = tl.answer(delay)
+        out[f"origin_late_share_so_far_{label}"] = tl.answer(late_share)
+        out[f"origin_waiting_{label}"] = tl.answer(waiting)
+        out[f"origin_scheduled_{label}"] = tl.answer(n_in)
+    return out
+
+
+def _known_before(tl: Timeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flights by known time, and per query the range [start, end) of its table's
+    departures known strictly before its time."""
+    order = tl.known_order()
+    return order, tl.start, _below(tl.known[order], tl.at)
+
+
+def carrier_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
+    """The departures of each query's table known strictly before it: prefix sums over the
+    departures in known order."""
+    order, start, end = _known_before(tl)
+    late, delay = _sums([(tl.delay >= LATE_MINUTES).astype(np.float64), tl.delay], order)
+    count = (end - start).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = (late[end] - late[start]) / count
+        mean = (delay[end] - delay[start]) / count
+    return {
+        "carrier_today_late_share": tl.answer(share),
+        "carrier_today_dep_delay": tl.answer(mean),
+        "carrier_today_departed": tl.answer(count),
+    }
+
+
+def plane_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
+    """The last departure of each query's table known strictly before it."""
+    order, start, end = _known_before(tl)
+    previous = order[np.maximum(end - 1, 0)] if len(order) else end
+    found = end > start
+    delay, ago = np.full(len(tl.at), np.nan), np.full(len(tl.at), np.nan)
+    delay[found] = tl.delay[previous[found]]
+    ago[found] = (tl.at[found] - tl.actual[previous[found]]) / US_PER_MINUTE
+    return {"plane_prev_dep_delay": tl.answer(delay), "plane_prev_minutes_ago": tl.answer(ago)}
 
 
 MATRIX_CELLS = 200_000  # up to this many (query, flight) pairs: the direct matrix is faster
@@ -149,13 +348,13 @@ def origin_features(
 
     Two exact implementations of one definition, chosen by size (both are checked against a
     plain reading of it): serving's few queries compare each with its table's flights directly
-    (``_origin_matrix``); a training set's hundreds of thousands count intervals
-    (``_origin_intervals``).
+    (``_origin_matrix``); a training set's hundreds of thousands count intervals on a
+    ``Timeline`` (``origin_on_timeline``).
     """
     group, at = np.asarray(group, dtype=np.int64), np.asarray(at, dtype=np.int64)
     if len(at) * len(flights.group) <= MATRIX_CELLS:
         return _origin_matrix(flights, group, at)
-    return _origin_intervals(flights, group, at)
+    return origin_on_timeline(Timeline.of_groups(flights, group, at))
 
 
 def _empty_origin(m: int) -> dict[str, np.ndarray]:
@@ -199,77 +398,6 @@ def _origin_matrix(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> di
     return out
 
 
-def _origin_intervals(
-    flights: DayFlights, group: np.ndarray, at: np.ndarray
-) -> dict[str, np.ndarray]:
-    """The same features by counting intervals.
-
-    A flight is inside a window of query time t when t is in (s, s + W]; inside and known to
-    have left when t is in (max(s, known), s + W]; still waiting and already 15 minutes late
-    when t is in [s + 15 min, min(s + W, known)]. So every count and sum below is a count or
-    a weighted count of the intervals containing t (``_Intervals``), computed for all queries
-    at once, exactly (integer microseconds; a departure known at t does not count at t).
-    """
-    m = len(at)
-    if m == 0 or len(flights.group) == 0:
-        return _empty_origin(m)
-    out: dict[str, np.ndarray] = {}
-    iv = _Intervals(flights, group, at)
-    s, k = flights.scheduled, flights.known
-    ones = np.ones(len(s))
-    delay = np.where(k != NEVER, (flights.actual - s) / US_PER_MINUTE, 0.0)
-    left_late = (delay >= LATE_MINUTES).astype(np.float64)
-    every = np.arange(len(s))
-    late_after = s + LATE_MINUTES * US_PER_MINUTE - 1  # t > this  <=>  t - s >= 15 min
-    for w in ORIGIN_WINDOWS:
-        label = window_label(w)
-        closes = s + int(w.total_seconds() * 1_000_000)
-        n_in, s_in = iv.stab(s, closes, [ones, iv.flight_minutes], every)
-        known_from = np.maximum(s, k)
-        gone = np.flatnonzero(known_from < closes)
-        n_gone, d_gone, l_gone, s_gone = iv.stab(
-            known_from, closes, [ones, delay, left_late, iv.flight_minutes], gone
-        )
-        waits_until = np.minimum(closes, k)
-        waiting_late = np.flatnonzero(late_after < waits_until)
-        (n_waiting_late,) = iv.stab(late_after, waits_until, [ones], waiting_late)
-        waiting = n_in - n_gone
-        censored = d_gone + iv.query_minutes * waiting - (s_in - s_gone)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"origin_dep_delay_so_far_{label}"] = np.where(n_in > 0, censored / n_in, np.nan)
-            out[f"origin_late_share_so_far_{label}"] = np.where(
-                n_in > 0, (l_gone + n_waiting_late) / n_in, np.nan
-            )
-        out[f"origin_waiting_{label}"] = np.rint(waiting)
-        out[f"origin_scheduled_{label}"] = np.rint(n_in)
-    return out
-
-
-def _known_departures(
-    flights: DayFlights, group: np.ndarray, at: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For the flights known to have left, sorted by (table, known): their delay (minutes) and
-    actual departure; and per query the range [start, end) of its table's departures known
-    strictly before its ``at``."""
-    left = flights.known != NEVER
-    order, keys, groups, base = _keyed(flights.group[left], flights.known[left])
-    delay = ((flights.actual[left] - flights.scheduled[left]) / US_PER_MINUTE)[order]
-    actual = flights.actual[left][order]
-    at_key, first_key = _query_keys(groups, base, group, at)
-    end = _sorted_search(keys, at_key)  # known < at (offset 0 is the base itself)
-    start = _sorted_search(keys, first_key)
-    return delay, actual, start, end
-
-
-def _sorted_search(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(keys, queries, side="left")``, probing in sorted order (much faster on
-    large arrays: the probes walk the keys instead of jumping around memory)."""
-    order = np.argsort(queries, kind="stable")
-    found = np.empty(len(queries), dtype=np.int64)
-    found[order] = np.searchsorted(keys, queries[order], side="left")
-    return found
-
-
 def _one_table(flights: DayFlights, group: np.ndarray, at: np.ndarray):  # noqa: ANN202
     """For a few queries of one table (serving): that table's departures known before each
     query, as a (queries x departures) mask, with their delay and actual time; else None."""
@@ -297,18 +425,7 @@ def carrier_features(
                 "carrier_today_dep_delay": np.where(known, d, 0.0).sum(axis=1) / count,
                 "carrier_today_departed": count,
             }
-    delay, _, start, end = _known_departures(flights, group, at)
-    late = np.concatenate([[0.0], np.cumsum(delay >= LATE_MINUTES)])
-    total = np.concatenate([[0.0], np.cumsum(delay)])
-    count = (end - start).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = (late[end] - late[start]) / count
-        mean = (total[end] - total[start]) / count
-    return {
-        "carrier_today_late_share": share,
-        "carrier_today_dep_delay": mean,
-        "carrier_today_departed": count,
-    }
+    return carrier_on_timeline(Timeline.of_groups(flights, group, at))
 
 
 def plane_features(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
@@ -327,13 +444,7 @@ def plane_features(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> di
             j = candidates[order[-1]]
             out_delay[i], out_ago[i] = d[j], (at[i] - a[j]) / US_PER_MINUTE
         return {"plane_prev_dep_delay": out_delay, "plane_prev_minutes_ago": out_ago}
-    delay, actual, start, end = _known_departures(flights, group, at)
-    previous = end - 1
-    found = previous >= start
-    out_delay, out_ago = np.full(len(at), np.nan), np.full(len(at), np.nan)
-    out_delay[found] = delay[previous[found]]
-    out_ago[found] = (at[found] - actual[previous[found]]) / US_PER_MINUTE
-    return {"plane_prev_dep_delay": out_delay, "plane_prev_minutes_ago": out_ago}
+    return plane_on_timeline(Timeline.of_groups(flights, group, at))
 
 
 COMPUTE = {
@@ -342,6 +453,84 @@ COMPUTE = {
     "carrier": ("carrier", carrier_features),
     "plane": ("tailnum", plane_features),
 }
+ON_TIMELINE = {
+    # the intraday entity -> its computation for many queries on a ``Timeline``
+    "origin": origin_on_timeline,
+    "carrier": carrier_on_timeline,
+    "plane": plane_on_timeline,
+}
+
+
+class _OriginIndex:
+    """An origin's day table as sorted lists with prefix sums, for one query at a time.
+
+    The same interval counts as ``origin_on_timeline``, each by a binary search of a sorted
+    list: the flights by scheduled time, by when they became known (``max(s, known)``), and per
+    window by when they stop counting as gone-before-t (``max(known, s + W)``) or as waiting
+    late (``max(s + 15 min, min(s + W, known))``). Sums are Python integers (microseconds), so
+    a query costs about a dozen bisects and no numpy call.
+    """
+
+    __slots__ = ("base", "known_from", "known_sums", "scheduled", "scheduled_sum", "windows")
+
+    def __init__(self, s: np.ndarray, a: np.ndarray, k: np.ndarray) -> None:
+        left = k != NEVER
+        delay = np.where(left, a - s, 0)
+        late = (delay >= LATE_MINUTES * US_PER_MINUTE) & left
+        by_s = np.argsort(s, kind="stable")
+        self.base = int(s.min()) if len(s) else 0  # sums of times from here stay small
+        since = s - self.base
+        self.scheduled = s[by_s].tolist()
+        self.scheduled_sum = [0, *np.cumsum(since[by_s]).tolist()]
+        known_from = np.maximum(s, k)
+        self.known_from, self.known_sums = self._sorted(known_from, delay, late, since)
+        self.windows = []
+        for w in ORIGIN_WINDOWS:
+            width = int(w.total_seconds() * 1_000_000)
+            gone_until, gone_sums = self._sorted(
+                np.maximum(known_from, s + width), delay, late, since
+            )
+            waits_until = np.sort(
+                np.maximum(s + LATE_MINUTES * US_PER_MINUTE - 1, np.minimum(s + width, k))
+            ).tolist()
+            self.windows.append((window_label(w), width, gone_until, gone_sums, waits_until))
+
+    @staticmethod
+    def _sorted(key: np.ndarray, *weights: np.ndarray) -> tuple[list[int], list[list[int]]]:
+        order = np.argsort(key, kind="stable")
+        sums = [[0, *np.cumsum(np.asarray(x, dtype=np.int64)[order]).tolist()] for x in weights]
+        return key[order].tolist(), sums
+
+    def features(self, t: int) -> dict[str, float]:
+        s = self.scheduled
+        n_before = bisect_left(s, t)
+        n_late_start = bisect_left(s, t - LATE_MINUTES * US_PER_MINUTE + 1)
+        n_known = bisect_left(self.known_from, t)
+        known_delay, known_late, known_s = (x[n_known] for x in self.known_sums)
+        out: dict[str, float] = {}
+        for label, width, gone_until, gone_sums, waits_until in self.windows:
+            n_closed = bisect_left(s, t - width)
+            n_in = n_before - n_closed
+            n_gone_until = bisect_left(gone_until, t)
+            n_gone = n_known - n_gone_until
+            gone_delay = known_delay - gone_sums[0][n_gone_until]
+            gone_late = known_late - gone_sums[1][n_gone_until]
+            gone_s = known_s - gone_sums[2][n_gone_until]
+            waiting = n_in - n_gone
+            if n_in:
+                # the waiting flights' censored delay: t - s each, summed exactly
+                s_waiting = self.scheduled_sum[n_before] - self.scheduled_sum[n_closed] - gone_s
+                censored = gone_delay + (t - self.base) * waiting - s_waiting
+                waiting_late = n_late_start - bisect_left(waits_until, t)
+                delay = censored / US_PER_MINUTE / n_in
+                share = (gone_late + waiting_late) / n_in
+            else:
+                delay = share = np.nan
+            out[f"origin_dep_delay_so_far_{label}"] = delay
+            out[f"origin_late_share_so_far_{label}"] = share
+            out[f"origin_waiting_{label}"] = float(waiting)
+            out[f"origin_scheduled_{label}"] = float(n_in)
+        return out
 
 
 class PreparedTable:
@@ -350,17 +539,16 @@ class PreparedTable:
     A request asks about one flight at one moment, and numpy's fixed cost per call dominates
     the array functions above at that size (about 0.05 ms per view). Sorted once when the table
     is decoded (the online lookup caches it with the payload), each query is then a few binary
-    searches: the origin's flights by scheduled time (a window is a slice), the departures by
-    the time they became known with prefix sums (the carrier's "so far" is a prefix, the
-    aircraft's previous departure its last element). A third exact implementation of the same
-    definitions, checked against them by the tests.
+    searches: the origin's window counts on sorted lists with prefix sums (``_OriginIndex``,
+    built on the first origin query), the departures by the time they became known with
+    prefix sums (the carrier's "so far" is a prefix, the aircraft's previous departure its
+    last element). A third exact implementation of the same definitions, checked against them
+    by the tests.
     """
 
     __slots__ = (
-        "_a",
-        "_k",
-        "_s",
-        "_s_list",
+        "_known",
+        "_origin",
         "actual",
         "available",
         "cum_delay",
@@ -375,10 +563,8 @@ class PreparedTable:
         self.scheduled = s = np.asarray(scheduled, dtype=np.int64)
         self.actual = a = np.asarray(actual, dtype=np.int64)
         self.available = np.asarray(available, dtype=np.int64)
-        known = np.where(a == NEVER, NEVER, np.maximum(a, self.available))
-        by_scheduled = np.argsort(s, kind="stable")
-        self._s, self._a, self._k = s[by_scheduled], a[by_scheduled], known[by_scheduled]
-        self._s_list = self._s.tolist()
+        self._known = known = np.where(a == NEVER, NEVER, np.maximum(a, self.available))
+        self._origin: _OriginIndex | None = None
         left = np.flatnonzero(known != NEVER)
         order = left[np.argsort(known[left], kind="stable")]  # ties: table order, as above
         delay = (a[order] - s[order]) / US_PER_MINUTE
@@ -389,24 +575,9 @@ class PreparedTable:
         self.cum_delay = [0.0, *np.cumsum(delay).tolist()]
 
     def origin(self, t: int) -> dict[str, float]:
-        end = bisect_left(self._s_list, t)  # scheduled < t
-        widest = max(ORIGIN_WINDOWS)
-        first = bisect_left(self._s_list, t - int(widest.total_seconds() * 1_000_000))
-        s, a, k = self._s[first:end], self._a[first:end], self._k[first:end]
-        known = k < t
-        delay = np.where(known, a - s, t - s) / US_PER_MINUTE
-        late = (delay >= LATE_MINUTES).tolist()
-        delays, waiting = delay.tolist(), (~known).tolist()
-        out: dict[str, float] = {}
-        for w in ORIGIN_WINDOWS:
-            label = window_label(w)
-            j = bisect_left(self._s_list, t - int(w.total_seconds() * 1_000_000)) - first
-            count = end - first - j
-            out[f"origin_dep_delay_so_far_{label}"] = sum(delays[j:]) / count if count else np.nan
-            out[f"origin_late_share_so_far_{label}"] = sum(late[j:]) / count if count else np.nan
-            out[f"origin_waiting_{label}"] = float(sum(waiting[j:]))
-            out[f"origin_scheduled_{label}"] = float(count)
-        return out
+        if self._origin is None:
+            self._origin = _OriginIndex(self.scheduled, self.actual, self._known)
+        return self._origin.features(t)
 
     def carrier(self, t: int) -> dict[str, float]:
         n = bisect_left(self.dep_known, t)  # known strictly before t

@@ -14,13 +14,14 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import duckdb
 
 from mlsys_assets.clock import local_day
 from mlsys_assets.features.catalog import FLIGHTS_V1
-from mlsys_assets.features.day_tables import online_intraday, state_key
+from mlsys_assets.features.day_tables import online_intraday, state_key_text
 from mlsys_assets.features.request import (
     normalize_request,
     request_feature_columns,
@@ -242,9 +243,11 @@ def lookup_online_feature_columns(
                     None if stored is None else fn(stored, year)
                     for stored, year in zip(values[index], years, strict=True)
                 ]
-    for view, (found_tables, groups) in zip(service.on_demand, on_demand, strict=True):
+    for view, (found_tables, groups), (keys, _) in zip(
+        service.on_demand, on_demand, tables, strict=True
+    ):
         payloads = [None if r is None else r[2] for r in found_tables]
-        columns.update(online_intraday(payloads, groups, now_us, view))
+        columns.update(online_intraday(payloads, groups, now_us, view, keys))
     return OnlineFeatureColumns(columns, count, tuple(unserved))
 
 
@@ -253,14 +256,7 @@ def _day_table_keys(
 ) -> list[tuple[list[str], list[int]]]:
     """Per on-demand view: the distinct day-table keys of the requests, and each request's
     index among them (-1: no table, e.g. no tail number)."""
-    days: dict[dt.datetime, dt.date] = {}
-    request_days = []
-    for flight in flights:
-        departure = flight["scheduled_departure"]
-        day = days.get(departure)
-        if day is None:
-            day = days[departure] = local_day(departure)
-        request_days.append(day)
+    request_days = [_local_day_iso(flight["scheduled_departure"]) for flight in flights]
     out = []
     for view in service.on_demand:
         index: dict[str, int] = {}
@@ -270,9 +266,15 @@ def _day_table_keys(
             if value is None:
                 groups.append(-1)
                 continue
-            groups.append(index.setdefault(state_key(view, value, day), len(index)))
+            groups.append(index.setdefault(state_key_text(view, value, day), len(index)))
         out.append((list(index), groups))
     return out
+
+
+@lru_cache(maxsize=65_536)
+def _local_day_iso(departure: dt.datetime) -> str:
+    """The local day of a departure as ISO text (departures repeat: each computed once)."""
+    return local_day(departure).isoformat()
 
 
 Resolved = tuple[list[list[Any]], list[tuple[int, str]]]

@@ -23,6 +23,9 @@ from mlsys_assets.nycflights import LOCAL_TZ
 
 _LOCAL = ZoneInfo(LOCAL_TZ)
 _UTC = dt.UTC
+_NAT = np.iinfo(np.int64).min  # datetime64's NaT as int64
+_US_PER_HOUR = 3_600 * 1_000_000
+_EPOCH_NAIVE = dt.datetime(1970, 1, 1)
 
 CALENDAR_FEATURES: tuple[Feature, ...] = (
     Feature("hour", "float64", "Local (New York) hour of the scheduled departure, 0-23."),
@@ -154,9 +157,14 @@ def request_features(frame: pd.DataFrame) -> pd.DataFrame:
     plain strings.
     """
     sched = naive_utc_series(frame["scheduled_departure"])
-    codes, uniques = pd.factorize(sched.dt.floor("h"))
+    # each distinct hour once, counted as a number (factorizing and iterating Timestamps cost
+    # more than the calendar itself); no departure time: NaN, code -1
+    micros = sched.to_numpy(dtype="datetime64[us]").view(np.int64)
+    hours = np.where(micros == _NAT, np.nan, micros // _US_PER_HOUR)
+    codes, uniques = pd.factorize(hours)
     table = np.array(
-        [calendar_features(ts.to_pydatetime()) for ts in uniques], dtype="float64"
+        [calendar_features(_EPOCH_NAIVE + dt.timedelta(hours=int(h))) for h in uniques],
+        dtype="float64",
     ).reshape(-1, len(CALENDAR_FEATURES))
     table = np.vstack([table, np.full((1, len(CALENDAR_FEATURES)), np.nan)])  # code -1 = NaT
     values = table[codes]

@@ -248,17 +248,16 @@ def _gather(
 
 def _join(
     conn: duckdb.DuckDBPyConnection,
-    entity_rows: pd.DataFrame,
+    rows: _Rows,
     views: tuple[FeatureView, ...],
     as_of: dt.datetime | None,
-) -> tuple[_Rows, list[tuple[FeatureView, pd.DataFrame, _Match]]]:
-    rows = _entity_rows(conn, entity_rows, views)
+) -> list[tuple[FeatureView, pd.DataFrame, _Match]]:
     conn.execute("BEGIN TRANSACTION")  # one snapshot for every view
     try:
         tables = [_read_view(conn, view, rows, as_of) for view in views]
     finally:
         conn.execute("COMMIT")
-    return rows, [(v, t, _asof(v, t, rows)) for v, t in zip(views, tables, strict=True)]
+    return [(v, t, _asof(v, t, rows)) for v, t in zip(views, tables, strict=True)]
 
 
 def _view_arrays(
@@ -269,11 +268,14 @@ def _view_arrays(
     as_of: dt.datetime | None,
     event_times: bool,
     out: dict[str, np.ndarray] | None = None,
+    rows: _Rows | None = None,
 ) -> dict[str, np.ndarray]:
     """Each feature's values, one array per name; float features named in ``out`` are written
-    into the arrays given there (rows of the caller's output block) instead of new ones."""
+    into the arrays given there (rows of the caller's output block) instead of new ones.
+    ``rows``: the entity rows already prepared for these views (``_entity_rows``)."""
     out = out or {}
-    rows, matches = _join(conn, entity_rows, views, as_of)
+    rows = rows or _entity_rows(conn, entity_rows, views)
+    matches = _join(conn, rows, views, as_of)
     columns: dict[str, np.ndarray] = {}
     for view, table, match in matches:
         for c in view.columns:
@@ -328,12 +330,15 @@ def build_training_set(
     # one float block, filled in place by the gathers: the frame's only big allocation
     block = np.empty((len(numeric), len(entity_rows)), dtype="float64")
     rows_of = {name: block[j] for j, name in enumerate(numeric)}
+    rows = _entity_rows(conn, entity_rows, service.views)
     arrays = _view_arrays(
-        conn, entity_rows, service.views, as_of=as_of, event_times=False, out=rows_of
+        conn, entity_rows, service.views, as_of=as_of, event_times=False, out=rows_of, rows=rows
     )
     if service.on_demand:
+        # the entity columns the views factorized already (carrier, origin, tailnum)
+        keys = {name: (key.codes, key.uniques) for name, key in rows.keys.items()}
         for name, values in offline_intraday(
-            conn, entity_rows, service.on_demand, as_of=as_of
+            conn, entity_rows, service.on_demand, as_of=as_of, keys=keys
         ).items():
             rows_of[name][:] = values
     request = request_features(entity_rows)

@@ -170,3 +170,22 @@ def test_a_prepared_table_answers_single_queries_by_the_definition(entity, brute
         got = intraday.PREPARED[entity](prepared[int(group[i])], int(at[i]))
         for name, value in brute(flights, int(group[i]), int(at[i])).items():
             assert np.isclose(got[name], value, equal_nan=True), (name, i, got[name], value)
+
+
+def test_the_training_set_gives_each_row_the_same_values_in_any_row_order(base_conn) -> None:
+    """Rows in time order take the fast path (a radix sort per view turns their time order
+    into the timeline's); shuffled rows are sorted the slow way: the values are the same."""
+    from mlsys_assets.features import entity_rows_for_flights
+    from mlsys_assets.features.catalog import INTRADAY_VIEWS
+    from mlsys_assets.features.day_tables import offline_intraday
+    from tests.features.conftest import END, START
+
+    rows = entity_rows_for_flights(base_conn, START, END)
+    rows.loc[rows.index[::97], "tailnum"] = None
+    ordered = offline_intraday(base_conn, rows, INTRADAY_VIEWS)
+    shuffle = np.random.default_rng(0).permutation(len(rows))
+    shuffled = offline_intraday(base_conn, rows.iloc[shuffle], INTRADAY_VIEWS)
+    assert np.isfinite(ordered["origin_scheduled_2h"]).all()
+    assert np.isnan(ordered["plane_prev_dep_delay"][::97]).all()  # no aircraft: unknown
+    for name, values in ordered.items():
+        assert np.array_equal(values[shuffle], shuffled[name], equal_nan=True), name
