@@ -12,6 +12,7 @@ import importlib
 import dagster as dg
 
 from mlsys_assets.features.catalog import view_ttl_seconds
+from mlsys_assets.migration_heads import remember_migration_heads
 from mlsys_assets.resources import build_resources
 from mlsys_assets.settings import get_settings
 
@@ -42,4 +43,5 @@ def build_definitions() -> dg.Definitions:
     )
 
 
+remember_migration_heads()  # the code server builds an instance per sensor tick
 defs = build_definitions()

@@ -54,6 +54,14 @@ telemetry:
 """
 
 
+SQLITE_SCHEDULES = """\
+schedule_storage:           # sensor ticks and cursors: Dagster's SQLite storage with one engine
+  module: mlsys_assets.schedule_storage  # per process and its table checks remembered
+  class: RememberingSqliteScheduleStorage
+  config:
+    base_dir: "{base_dir}"
+"""
+
 POSTGRES_STORAGE = """\
 storage:                    # runs, event log, schedules (MLSYS_DAGSTER_PG_URL)
   postgres:
@@ -64,7 +72,7 @@ storage:                    # runs, event log, schedules (MLSYS_DAGSTER_PG_URL)
 def dagster_yaml(settings: Settings) -> str:
     """The instance config: SQLite storage under DAGSTER_HOME by default, else PostgreSQL."""
     if not settings.dagster_pg:
-        return DAGSTER_YAML
+        return DAGSTER_YAML + SQLITE_SCHEDULES.format(base_dir=settings.dagster_home / "schedules")
     return DAGSTER_YAML + POSTGRES_STORAGE.format(url=dagster_postgres_url(settings.dagster_pg))
 
 

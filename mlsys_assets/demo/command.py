@@ -45,6 +45,7 @@ from mlsys_assets.demo.waiting import (
     wait_for,
 )
 from mlsys_assets.instance import get_instance
+from mlsys_assets.loop.sensors import SENSORS
 from mlsys_assets.processes import (
     ProcessGroup,
     executable,
@@ -72,7 +73,8 @@ def settle(instance: dg.DagsterInstance, group: ProcessGroup) -> None:
     while True:
         before = instance.get_runs_count()
         since = time.time()
-        wait_for("a round of sensor ticks", sensors_ticked(instance, since), 120, group, every=0.5)
+        ticked = sensors_ticked(instance, since, [sensor.name for sensor in SENSORS])
+        wait_for("a round of sensor ticks", ticked, 120, group, every=0.5)
         wait_for("runs to settle", runs_settled(instance), 900, group, every=1.0)
         if instance.get_runs_count() == before:
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TypeVar
 
 import dagster as dg
@@ -84,16 +84,21 @@ def runs_settled(instance: dg.DagsterInstance) -> Callable[[], bool | None]:
 DONE_TICKS = [TickStatus.SKIPPED, TickStatus.SUCCESS, TickStatus.FAILURE]
 
 
-def sensors_ticked(instance: dg.DagsterInstance, since: float) -> Callable[[], bool | None]:
-    """A probe: has every running sensor finished a tick that started after ``since``?
+def sensors_ticked(
+    instance: dg.DagsterInstance, since: float, names: Collection[str]
+) -> Callable[[], bool | None]:
+    """A probe: has every running sensor of ``names`` finished a tick that started after
+    ``since``?
 
     A tick that started after the runs settled saw their results, and any run it requested is
     already in the run storage; waiting for one round of ticks beats sleeping for a fixed time.
+    Only the sensors that launch runs matter here: the alert sensors tick every 5 s and would
+    make every round wait for them.
     """
 
     def probe() -> bool | None:
         for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
-            if state.status == InstigatorStatus.STOPPED:
+            if state.status == InstigatorStatus.STOPPED or state.instigator_name not in names:
                 continue
             ticks = instance.get_ticks(
                 state.instigator_origin_id,
