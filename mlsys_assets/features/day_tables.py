@@ -143,6 +143,19 @@ def _codes_of(column: pa.ChunkedArray, uniques: pd.Index) -> np.ndarray:
     return lookup[indices.to_numpy(zero_copy_only=False)]
 
 
+def _unknown(
+    views: Sequence[OnDemandView], n: int, out: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Every feature of ``views`` unknown (NaN) for ``n`` rows, in ``out``'s arrays if given."""
+    features = {}
+    for view in views:
+        for feature in view.features:
+            values = out.get(feature.name)
+            features[feature.name] = values = np.empty(n) if values is None else values
+            values.fill(np.nan)
+    return features
+
+
 def _radix_order(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
     """``order`` stably re-sorted by ``codes[order]``: with small codes a radix sort (linear),
     which turns a time order into a (code, time) order."""
@@ -157,12 +170,15 @@ def offline_intraday(
     *,
     as_of: dt.datetime | None = None,
     keys: Mapping[str, tuple[np.ndarray, pd.Index]] | None = None,
+    out: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every on-demand feature of ``entity_rows`` (flight_date, carrier, origin, tailnum,
     event_timestamp = t), point-in-time: only departures available strictly before t count.
 
     ``keys``: entity columns already factorized by the caller (codes, distinct values as
-    strings), e.g. by the training set's join, so they are not factorized twice.
+    strings), e.g. by the training set's join, so they are not factorized twice. ``out``: float
+    arrays (a row each) to write features into, e.g. rows of the training set's output block,
+    instead of new ones.
 
     All day tables of a view go on one ``Timeline`` (the table of a flight or row is its
     entity value and local day; its base the day's UTC midnight, minus a day of slack), and its
@@ -171,8 +187,9 @@ def offline_intraday(
     sort by entity code then gives each view its (table, time) order in linear time.
     """
     n = len(entity_rows)
+    out = out or {}
     if not views or entity_rows.empty:
-        return {f.name: np.full(n, np.nan) for v in views for f in v.features}
+        return _unknown(views, n, out)
     keys = dict(keys or {})
     dates = entity_rows["flight_date"]
     if not pd.api.types.is_datetime64_dtype(dates.dtype):  # (to_datetime always scans)
@@ -182,7 +199,7 @@ def offline_intraday(
     at = at.view(np.int64)
     usable = (day != _NAT) & (at != _NAT)  # no day or no moment: nothing known
     if not usable.any():
-        return {f.name: np.full(n, np.nan) for v in views for f in v.features}
+        return _unknown(views, n, out)
     first = int(day[usable].min())
     day_index = np.where(usable, day - first, 0)
     n_days = int(day_index.max()) + 1
@@ -208,7 +225,7 @@ def offline_intraday(
     at_offset = offsets(np.where(usable, at, at_base), at_base)
     at_minutes = at_offset / US_PER_MINUTE
     by_at = np.argsort(at, kind="stable")  # nearly free when the rows are in time order
-    out: dict[str, np.ndarray] = {}
+    features: dict[str, np.ndarray] = {}
     for view in views:
         field, _ = COMPUTE[view.compute]
         codes, uniques = keys.get(field) or _entity_codes(entity_rows[field])
@@ -239,13 +256,12 @@ def offline_intraday(
             flight_order=_radix_order(flight_codes, np.arange(len(flight_codes))),
             query_order=_radix_order(row_codes, by_at),
         )
-        values = ON_TIMELINE[view.compute](timeline)
-        # no day table: unknown (as online)
-        absent = timeline.answer(~timeline.has_flights)
-        for column in values.values():
+        # per distinct query; no day table: unknown (as online)
+        absent = ~timeline.has_flights
+        for name, column in ON_TIMELINE[view.compute](timeline).items():
             column[absent | np.isnan(column)] = np.nan  # one NaN (0/0 gives a negative one)
-        out |= values
-    return out
+            features[name] = timeline.answer(column, out.get(name))
+    return features
 
 
 # ------------------------------------------------------------------------------ online

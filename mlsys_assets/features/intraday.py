@@ -137,9 +137,14 @@ class Timeline:
         self._back = np.empty(len(by_at), dtype=np.int64)  # caller's query -> distinct query
         self._back[by_at] = np.cumsum(first) - 1
 
-    def answer(self, values: np.ndarray) -> np.ndarray:
-        """Per distinct query values, back in the caller's query order."""
-        return values[self._back]
+    def answer(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Per distinct query values, back in the caller's query order (into ``out``, e.g. a
+        row of the caller's output block, when given)."""
+        return np.take(values, self._back, out=out, mode="clip")  # in range; "raise" buffers
+
+    def answers(self, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``answer`` for each feature of a ``*_on_timeline`` result."""
+        return {name: self.answer(column) for name, column in values.items()}
 
     def _sorted(self, name: str) -> np.ndarray:
         return self._flight[name][self._order]
@@ -234,7 +239,8 @@ def _count(mask: np.ndarray) -> np.ndarray:
 
 
 def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
-    """The window features of every query, by counting intervals on the timeline.
+    """The window features of every distinct query of the timeline (``tl.answers`` puts
+    them in the caller's order), by counting intervals on it.
 
     A flight is inside a window of query time t when t is in (s, s + W]; inside and known to
     have left when t is in (max(s, known), s + W]; still waiting and already 15 minutes late
@@ -297,10 +303,10 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         with np.errstate(invalid="ignore", divide="ignore"):
             delay = np.where(n_in > 0, censored / n_in, np.nan)
             late_share = np.where(n_in > 0, (l_gone + n_waiting_late) / n_in, np.nan)
-        out[f"origin_dep_delay_so_far_{label}"] = tl.answer(delay)
-        out[f"origin_late_share_so_far_{label}"] = tl.answer(late_share)
-        out[f"origin_waiting_{label}"] = tl.answer(waiting)
-        out[f"origin_scheduled_{label}"] = tl.answer(n_in)
+        out[f"origin_dep_delay_so_far_{label}"] = delay
+        out[f"origin_late_share_so_far_{label}"] = late_share
+        out[f"origin_waiting_{label}"] = waiting
+        out[f"origin_scheduled_{label}"] = n_in
     return out
 
 
@@ -312,8 +318,8 @@ def _known_before(tl: Timeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def carrier_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
-    """The departures of each query's table known strictly before it: prefix sums over the
-    departures in known order."""
+    """The departures of each distinct query's table known strictly before it: prefix sums
+    over the departures in known order."""
     order, start, end = _known_before(tl)
     late, delay = _sums([(tl.delay >= LATE_MINUTES).astype(np.float64), tl.delay], order)
     count = (end - start).astype(np.float64)
@@ -321,21 +327,21 @@ def carrier_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         share = (late[end] - late[start]) / count
         mean = (delay[end] - delay[start]) / count
     return {
-        "carrier_today_late_share": tl.answer(share),
-        "carrier_today_dep_delay": tl.answer(mean),
-        "carrier_today_departed": tl.answer(count),
+        "carrier_today_late_share": share,
+        "carrier_today_dep_delay": mean,
+        "carrier_today_departed": count,
     }
 
 
 def plane_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
-    """The last departure of each query's table known strictly before it."""
+    """The last departure of each distinct query's table known strictly before it."""
     order, start, end = _known_before(tl)
     previous = order[np.maximum(end - 1, 0)] if len(order) else end
     found = end > start
     delay, ago = np.full(len(tl.at), np.nan), np.full(len(tl.at), np.nan)
     delay[found] = tl.delay[previous[found]]
     ago[found] = (tl.at[found] - tl.actual[previous[found]]) / US_PER_MINUTE
-    return {"plane_prev_dep_delay": tl.answer(delay), "plane_prev_minutes_ago": tl.answer(ago)}
+    return {"plane_prev_dep_delay": delay, "plane_prev_minutes_ago": ago}
 
 
 MATRIX_CELLS = 200_000  # up to this many (query, flight) pairs: the direct matrix is faster
@@ -354,7 +360,8 @@ def origin_features(
     group, at = np.asarray(group, dtype=np.int64), np.asarray(at, dtype=np.int64)
     if len(at) * len(flights.group) <= MATRIX_CELLS:
         return _origin_matrix(flights, group, at)
-    return origin_on_timeline(Timeline.of_groups(flights, group, at))
+    timeline = Timeline.of_groups(flights, group, at)
+    return timeline.answers(origin_on_timeline(timeline))
 
 
 def _empty_origin(m: int) -> dict[str, np.ndarray]:
@@ -425,7 +432,8 @@ def carrier_features(
                 "carrier_today_dep_delay": np.where(known, d, 0.0).sum(axis=1) / count,
                 "carrier_today_departed": count,
             }
-    return carrier_on_timeline(Timeline.of_groups(flights, group, at))
+    timeline = Timeline.of_groups(flights, group, at)
+    return timeline.answers(carrier_on_timeline(timeline))
 
 
 def plane_features(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
@@ -444,7 +452,8 @@ def plane_features(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> di
             j = candidates[order[-1]]
             out_delay[i], out_ago[i] = d[j], (at[i] - a[j]) / US_PER_MINUTE
         return {"plane_prev_dep_delay": out_delay, "plane_prev_minutes_ago": out_ago}
-    return plane_on_timeline(Timeline.of_groups(flights, group, at))
+    timeline = Timeline.of_groups(flights, group, at)
+    return timeline.answers(plane_on_timeline(timeline))
 
 
 COMPUTE = {
@@ -454,7 +463,8 @@ COMPUTE = {
     "plane": ("tailnum", plane_features),
 }
 ON_TIMELINE = {
-    # the intraday entity -> its computation for many queries on a ``Timeline``
+    # the intraday entity -> its computation for many queries on a ``Timeline`` (one value
+    # per distinct query: ``Timeline.answer`` puts them back in the caller's order)
     "origin": origin_on_timeline,
     "carrier": carrier_on_timeline,
     "plane": plane_on_timeline,

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from mlsys_assets.features.catalog import FLIGHTS_V1
 from mlsys_assets.features.day_tables import offline_intraday
-from mlsys_assets.features.request import naive_utc_series, request_features
+from mlsys_assets.features.request import calendar_columns, naive_utc_series
 from mlsys_assets.features.spec import FeatureService, FeatureView
 
 _NAT = np.iinfo("int64").min  # datetime64's NaT as int64
@@ -337,16 +337,14 @@ def build_training_set(
     if service.on_demand:
         # the entity columns the views factorized already (carrier, origin, tailnum)
         keys = {name: (key.codes, key.uniques) for name, key in rows.keys.items()}
-        for name, values in offline_intraday(
-            conn, entity_rows, service.on_demand, as_of=as_of, keys=keys
-        ).items():
-            rows_of[name][:] = values
-    request = request_features(entity_rows)
-    for name in request.columns:
-        if name in rows_of:
-            rows_of[name][:] = request[name].to_numpy()
-        else:
-            arrays[name] = request[name].to_numpy()
+        # written straight into the output block (every on-demand feature is a float)
+        offline_intraday(conn, entity_rows, service.on_demand, as_of=as_of, keys=keys, out=rows_of)
+    # the request features: the calendar's, written into the block; the others are the
+    # request's own fields, i.e. entity columns (request_features would only copy them)
+    calendar = calendar_columns(entity_rows["scheduled_departure"], out=rows_of)
+    for feature in service.request:
+        if feature.name not in calendar and feature.name not in entity_rows.columns:
+            raise KeyError(f"the entity rows have no {feature.name!r} (a request field)")
     frame = pd.DataFrame(block.T, index=entity_rows.index, columns=numeric, copy=False)
     for position, feature in enumerate(new):
         if feature.categorical:
