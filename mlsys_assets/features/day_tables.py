@@ -136,11 +136,11 @@ def _entity_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 def _codes_of(column: pa.ChunkedArray, uniques: pd.Index) -> np.ndarray:
-    """Each flight's value as a code into the entity rows' ``uniques`` (-1: none of them)."""
-    encoded = column.combine_chunks().dictionary_encode()
-    lookup = np.append(uniques.get_indexer(encoded.dictionary.to_pandas()), -1)
-    indices = pc.fill_null(encoded.indices, len(encoded.dictionary))
-    return lookup[indices.to_numpy(zero_copy_only=False)]
+    """Each flight's value as a code into the entity rows' ``uniques`` (-1: none of them), by
+    one hash lookup per flight (no dictionary of the flights' values to map again)."""
+    values = pa.array(uniques.to_numpy(), column.type)
+    codes = pc.fill_null(pc.index_in(column, value_set=values), -1)
+    return codes.to_numpy().astype(np.int64)
 
 
 def _unknown(
