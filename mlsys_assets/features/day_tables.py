@@ -156,10 +156,12 @@ def _unknown(
     return features
 
 
-def _radix_order(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """``order`` stably re-sorted by ``codes[order]``: with small codes a radix sort (linear),
-    which turns a time order into a (code, time) order."""
+def _radix_order(codes: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """``order`` (default: the given order) stably re-sorted by ``codes[order]``: with small
+    codes a radix sort (linear), which turns a time order into a (code, time) order."""
     small = np.int16 if len(codes) == 0 or codes.max() < np.iinfo(np.int16).max else np.int32
+    if order is None:
+        return np.argsort(codes.astype(small), kind="stable")
     return order[np.argsort(codes[order].astype(small), kind="stable")]
 
 
@@ -253,7 +255,7 @@ def offline_intraday(
             at_offset,
             at_minutes,
             tables,
-            flight_order=_radix_order(flight_codes, np.arange(len(flight_codes))),
+            flight_order=_radix_order(flight_codes),
             query_order=_radix_order(row_codes, by_at),
         )
         # per distinct query; no day table: unknown (as online)

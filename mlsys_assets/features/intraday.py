@@ -107,7 +107,7 @@ class Timeline:
         self._flight = flight
         points = (flight_table << _ROOM) | flight["scheduled"]
         self._order, self.scheduled = _sorting(points, flight_order)
-        self._table = flight_table[self._order]
+        self._table = self.scheduled >> _ROOM  # flight_table in that order
         q_points = (query_table << _ROOM) | at_offset
         by_at, q_sorted = _sorting(q_points, query_order)
         # equal queries (same table, same moment: a bank of departures) are answered once
@@ -117,8 +117,8 @@ class Timeline:
         distinct = np.flatnonzero(first)
         self.at = q_sorted[distinct]
         chosen = by_at[distinct]
-        table = query_table[chosen]
-        self.floor = table << _ROOM
+        table = self.at >> _ROOM  # query_table of the distinct queries
+        self.floor = self.at & ~TOP  # table << _ROOM
         # the flights of the lower tables, and whether the query's own has any (else it has no
         # day table)
         if n_tables <= len(self._table):
@@ -135,7 +135,9 @@ class Timeline:
             self.has_flights = np.zeros(len(table), dtype=bool)
         self.at_minutes = at_minutes[chosen]
         self._back = np.empty(len(by_at), dtype=np.int64)  # caller's query -> distinct query
-        self._back[by_at] = np.cumsum(first) - 1
+        rank = np.cumsum(first)
+        rank -= 1
+        self._back[by_at] = rank
 
     def answer(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Per distinct query values, back in the caller's query order (into ``out``, e.g. a
@@ -261,6 +263,9 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
     n_before = _below(s, at)
     late_start = s + (late_us - 1)  # t > late_start  <=>  t - s >= 15 min
     n_late_start = _below(s, np.maximum(at - late_us + 1, floor))
+    early = k <= late_start  # known to have left before it was 15 minutes late
+    n_late_start_early = _count(early)[n_late_start]
+    s_before = scheduled_sums[2][n_before]
     out: dict[str, np.ndarray] = {}
     for w in ORIGIN_WINDOWS:
         label = window_label(w)
@@ -268,7 +273,7 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         closes = s + width
         n_closed = _below(s, np.maximum(at - width, floor))  # s + W < t
         n_in = (n_before - n_closed).astype(np.float64)
-        s_in = scheduled_sums[2][n_before] - scheduled_sums[2][n_closed]
+        s_in = s_before - scheduled_sums[2][n_closed]
         # gone: #(known_from < t) - #(max(known_from, closes) < t), and the latter is
         # #(closes < t) but for the flights known only after their window closed
         after = np.flatnonzero(known_from > closes)
@@ -290,13 +295,10 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         n_gone = n_known - n_closed + c_closes - c_known
         # waiting and late: #(late_start < t) - #(max(late_start, min(closes, known)) < t);
         # that max is late_start (known by then), closes (not known before) or known
-        early, unknown = k <= late_start, k >= closes
+        unknown = k >= closes
         between = np.sort(k[~(early | unknown)])
         n_waiting_late = (
-            n_late_start
-            - _count(early)[n_late_start]
-            - _count(unknown)[n_closed]
-            - _below(between, at)
+            n_late_start - n_late_start_early - _count(unknown)[n_closed] - _below(between, at)
         )
         waiting = n_in - n_gone
         censored = d_gone + tl.at_minutes * waiting - (s_in - s_gone)
