@@ -296,7 +296,7 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         # waiting and late: #(late_start < t) - #(max(late_start, min(closes, known)) < t);
         # that max is late_start (known by then), closes (not known before) or known
         unknown = k >= closes
-        between = np.sort(k[~(early | unknown)])
+        between = np.sort(k[~(early | unknown)], kind="stable")  # nearly sorted: timsort
         n_waiting_late = (
             n_late_start - n_late_start_early - _count(unknown)[n_closed] - _below(between, at)
         )
