@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -50,6 +50,17 @@ class _Rows:
     valid: np.ndarray  # bool, False where the timestamp is missing
     keys: dict[str, _Key]
     years: np.ndarray  # float64 year of the timestamp (derived features)
+    ranks: dict[bytes, np.ndarray] = field(default_factory=dict)  # by grid, see ``rank_in``
+
+    def rank_in(self, grid: np.ndarray) -> np.ndarray:
+        """Per row, how many of ``grid`` (sorted int64 times) are strictly before its time.
+        Views with the same event times (the daily statistics of carrier, origin, dest and
+        route) share one search of the rows."""
+        key = grid.tobytes()
+        rank = self.ranks.get(key)
+        if rank is None:
+            rank = self.ranks[key] = np.searchsorted(grid, self.ts, side="left")
+        return rank
 
 
 @dataclass(frozen=True)
@@ -197,7 +208,7 @@ def _asof(view: FeatureView, table: pd.DataFrame, rows: _Rows) -> _Match:
     # the grid; a row's cell is (its key, number of grid times strictly before its time)
     cells = (int(tcode.max()) + 1) * width
     trank = np.searchsorted(grid, tts)
-    ecell = np.where(ecode < 0, 0, ecode * width + np.searchsorted(grid, rows.ts, side="left"))
+    ecell = np.where(ecode < 0, 0, ecode * width + rows.rank_in(grid))
     if cells <= _DENSE_FACTOR * (len(rows.ts) + n):
         # dense: one slot per cell, filled forward along the grid within each key
         latest = np.full(cells, -1, dtype="int64")
