@@ -167,29 +167,36 @@ def _datetime(micros: np.int64) -> dt.datetime:
     return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(micros))
 
 
+def _key_lookup(table: pd.DataFrame, rows: _Rows, name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """One key's codes in the table, each row's code in the table's (-1: not in it), and the
+    number of table codes. The rows' keys were factorized once: only their few distinct values
+    are looked up here."""
+    column = table[name].to_numpy()
+    if column.dtype.kind == "M":
+        column = column.astype("datetime64[us]")
+    codes, uniques = pd.factorize(column)
+    key = rows.keys[name]
+    # row value -> table code, through the distinct row values; missing row values -> -1
+    lookup = np.append(pd.Index(uniques).get_indexer(key.uniques), -1)
+    return codes.astype("int64", copy=False), lookup[key.codes], len(uniques)
+
+
 def _key_codes(
     table: pd.DataFrame, rows: _Rows, keys: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Dense integer codes of the composite key, on both sides (-1: not in the table).
-
-    The rows' keys were factorized once; here only their few distinct values are looked up.
-    """
+    """Dense integer codes of the composite key, on both sides (-1: not in the table)."""
+    if len(keys) == 1:
+        tcode, ecode, _ = _key_lookup(table, rows, keys[0])
+        return tcode, ecode
     tcode = np.zeros(len(table), dtype="int64")
     ecode = np.zeros(len(rows.ts), dtype="int64")
     for name in keys:
-        column = table[name].to_numpy()
-        if column.dtype.kind == "M":
-            column = column.astype("datetime64[us]")
-        codes, uniques = pd.factorize(column)
-        key = rows.keys[name]
-        # row value -> table code, through the distinct row values; missing row values -> -1
-        lookup = np.append(pd.Index(uniques).get_indexer(key.uniques), -1)
-        e = lookup[key.codes]
-        tcode = tcode * len(uniques) + codes
-        ecode = np.where((ecode < 0) | (e < 0), -1, ecode * len(uniques) + e)
-        if len(keys) > 1:  # keep composite codes dense so they never overflow
-            tcode, combined = pd.factorize(tcode)
-            ecode = np.where(ecode < 0, -1, pd.Index(combined).get_indexer(ecode))
+        codes, e, size = _key_lookup(table, rows, name)
+        tcode = tcode * size + codes
+        ecode = np.where((ecode < 0) | (e < 0), -1, ecode * size + e)
+        # keep composite codes dense so they never overflow
+        tcode, combined = pd.factorize(tcode)
+        ecode = np.where(ecode < 0, -1, pd.Index(combined).get_indexer(ecode))
     return tcode, ecode
 
 
