@@ -136,17 +136,32 @@ def _entity_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 def _codes_of(column: pa.ChunkedArray, uniques: pd.Index) -> np.ndarray:
-    """Each flight's value as a code into the entity rows' ``uniques`` (-1: none of them)."""
-    encoded = column.combine_chunks().dictionary_encode()
-    lookup = np.append(uniques.get_indexer(encoded.dictionary.to_pandas()), -1)
-    indices = pc.fill_null(encoded.indices, len(encoded.dictionary))
-    return lookup[indices.to_numpy(zero_copy_only=False)]
+    """Each flight's value as a code into the entity rows' ``uniques`` (-1: none of them), by
+    one hash lookup per flight (no dictionary of the flights' values to map again)."""
+    values = pa.array(uniques.to_numpy(), column.type)
+    codes = pc.fill_null(pc.index_in(column, value_set=values), -1)
+    return codes.to_numpy().astype(np.int64)
 
 
-def _radix_order(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """``order`` stably re-sorted by ``codes[order]``: with small codes a radix sort (linear),
-    which turns a time order into a (code, time) order."""
+def _unknown(
+    views: Sequence[OnDemandView], n: int, out: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Every feature of ``views`` unknown (NaN) for ``n`` rows, in ``out``'s arrays if given."""
+    features = {}
+    for view in views:
+        for feature in view.features:
+            values = out.get(feature.name)
+            features[feature.name] = values = np.empty(n) if values is None else values
+            values.fill(np.nan)
+    return features
+
+
+def _radix_order(codes: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """``order`` (default: the given order) stably re-sorted by ``codes[order]``: with small
+    codes a radix sort (linear), which turns a time order into a (code, time) order."""
     small = np.int16 if len(codes) == 0 or codes.max() < np.iinfo(np.int16).max else np.int32
+    if order is None:
+        return np.argsort(codes.astype(small), kind="stable")
     return order[np.argsort(codes[order].astype(small), kind="stable")]
 
 
@@ -157,12 +172,15 @@ def offline_intraday(
     *,
     as_of: dt.datetime | None = None,
     keys: Mapping[str, tuple[np.ndarray, pd.Index]] | None = None,
+    out: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every on-demand feature of ``entity_rows`` (flight_date, carrier, origin, tailnum,
     event_timestamp = t), point-in-time: only departures available strictly before t count.
 
     ``keys``: entity columns already factorized by the caller (codes, distinct values as
-    strings), e.g. by the training set's join, so they are not factorized twice.
+    strings), e.g. by the training set's join, so they are not factorized twice. ``out``: float
+    arrays (a row each) to write features into, e.g. rows of the training set's output block,
+    instead of new ones.
 
     All day tables of a view go on one ``Timeline`` (the table of a flight or row is its
     entity value and local day; its base the day's UTC midnight, minus a day of slack), and its
@@ -171,8 +189,9 @@ def offline_intraday(
     sort by entity code then gives each view its (table, time) order in linear time.
     """
     n = len(entity_rows)
+    out = out or {}
     if not views or entity_rows.empty:
-        return {f.name: np.full(n, np.nan) for v in views for f in v.features}
+        return _unknown(views, n, out)
     keys = dict(keys or {})
     dates = entity_rows["flight_date"]
     if not pd.api.types.is_datetime64_dtype(dates.dtype):  # (to_datetime always scans)
@@ -182,7 +201,7 @@ def offline_intraday(
     at = at.view(np.int64)
     usable = (day != _NAT) & (at != _NAT)  # no day or no moment: nothing known
     if not usable.any():
-        return {f.name: np.full(n, np.nan) for v in views for f in v.features}
+        return _unknown(views, n, out)
     first = int(day[usable].min())
     day_index = np.where(usable, day - first, 0)
     n_days = int(day_index.max()) + 1
@@ -208,7 +227,7 @@ def offline_intraday(
     at_offset = offsets(np.where(usable, at, at_base), at_base)
     at_minutes = at_offset / US_PER_MINUTE
     by_at = np.argsort(at, kind="stable")  # nearly free when the rows are in time order
-    out: dict[str, np.ndarray] = {}
+    features: dict[str, np.ndarray] = {}
     for view in views:
         field, _ = COMPUTE[view.compute]
         codes, uniques = keys.get(field) or _entity_codes(entity_rows[field])
@@ -236,16 +255,15 @@ def offline_intraday(
             at_offset,
             at_minutes,
             tables,
-            flight_order=_radix_order(flight_codes, np.arange(len(flight_codes))),
+            flight_order=_radix_order(flight_codes),
             query_order=_radix_order(row_codes, by_at),
         )
-        values = ON_TIMELINE[view.compute](timeline)
-        # no day table: unknown (as online)
-        absent = timeline.answer(~timeline.has_flights)
-        for column in values.values():
+        # per distinct query; no day table: unknown (as online)
+        absent = ~timeline.has_flights
+        for name, column in ON_TIMELINE[view.compute](timeline).items():
             column[absent | np.isnan(column)] = np.nan  # one NaN (0/0 gives a negative one)
-        out |= values
-    return out
+            features[name] = timeline.answer(column, out.get(name))
+    return features
 
 
 # ------------------------------------------------------------------------------ online

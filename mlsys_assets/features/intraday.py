@@ -107,7 +107,7 @@ class Timeline:
         self._flight = flight
         points = (flight_table << _ROOM) | flight["scheduled"]
         self._order, self.scheduled = _sorting(points, flight_order)
-        self._table = flight_table[self._order]
+        self._table = self.scheduled >> _ROOM  # flight_table in that order
         q_points = (query_table << _ROOM) | at_offset
         by_at, q_sorted = _sorting(q_points, query_order)
         # equal queries (same table, same moment: a bank of departures) are answered once
@@ -117,8 +117,8 @@ class Timeline:
         distinct = np.flatnonzero(first)
         self.at = q_sorted[distinct]
         chosen = by_at[distinct]
-        table = query_table[chosen]
-        self.floor = table << _ROOM
+        table = self.at >> _ROOM  # query_table of the distinct queries
+        self.floor = self.at & ~TOP  # table << _ROOM
         # the flights of the lower tables, and whether the query's own has any (else it has no
         # day table)
         if n_tables <= len(self._table):
@@ -135,11 +135,18 @@ class Timeline:
             self.has_flights = np.zeros(len(table), dtype=bool)
         self.at_minutes = at_minutes[chosen]
         self._back = np.empty(len(by_at), dtype=np.int64)  # caller's query -> distinct query
-        self._back[by_at] = np.cumsum(first) - 1
+        rank = np.cumsum(first)
+        rank -= 1
+        self._back[by_at] = rank
 
-    def answer(self, values: np.ndarray) -> np.ndarray:
-        """Per distinct query values, back in the caller's query order."""
-        return values[self._back]
+    def answer(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Per distinct query values, back in the caller's query order (into ``out``, e.g. a
+        row of the caller's output block, when given)."""
+        return np.take(values, self._back, out=out, mode="clip")  # in range; "raise" buffers
+
+    def answers(self, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``answer`` for each feature of a ``*_on_timeline`` result."""
+        return {name: self.answer(column) for name, column in values.items()}
 
     def _sorted(self, name: str) -> np.ndarray:
         return self._flight[name][self._order]
@@ -234,7 +241,8 @@ def _count(mask: np.ndarray) -> np.ndarray:
 
 
 def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
-    """The window features of every query, by counting intervals on the timeline.
+    """The window features of every distinct query of the timeline (``tl.answers`` puts
+    them in the caller's order), by counting intervals on it.
 
     A flight is inside a window of query time t when t is in (s, s + W]; inside and known to
     have left when t is in (max(s, known), s + W]; still waiting and already 15 minutes late
@@ -255,6 +263,9 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
     n_before = _below(s, at)
     late_start = s + (late_us - 1)  # t > late_start  <=>  t - s >= 15 min
     n_late_start = _below(s, np.maximum(at - late_us + 1, floor))
+    early = k <= late_start  # known to have left before it was 15 minutes late
+    n_late_start_early = _count(early)[n_late_start]
+    s_before = scheduled_sums[2][n_before]
     out: dict[str, np.ndarray] = {}
     for w in ORIGIN_WINDOWS:
         label = window_label(w)
@@ -262,7 +273,7 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         closes = s + width
         n_closed = _below(s, np.maximum(at - width, floor))  # s + W < t
         n_in = (n_before - n_closed).astype(np.float64)
-        s_in = scheduled_sums[2][n_before] - scheduled_sums[2][n_closed]
+        s_in = s_before - scheduled_sums[2][n_closed]
         # gone: #(known_from < t) - #(max(known_from, closes) < t), and the latter is
         # #(closes < t) but for the flights known only after their window closed
         after = np.flatnonzero(known_from > closes)
@@ -284,23 +295,20 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         n_gone = n_known - n_closed + c_closes - c_known
         # waiting and late: #(late_start < t) - #(max(late_start, min(closes, known)) < t);
         # that max is late_start (known by then), closes (not known before) or known
-        early, unknown = k <= late_start, k >= closes
-        between = np.sort(k[~(early | unknown)])
+        unknown = k >= closes
+        between = np.sort(k[~(early | unknown)], kind="stable")  # nearly sorted: timsort
         n_waiting_late = (
-            n_late_start
-            - _count(early)[n_late_start]
-            - _count(unknown)[n_closed]
-            - _below(between, at)
+            n_late_start - n_late_start_early - _count(unknown)[n_closed] - _below(between, at)
         )
         waiting = n_in - n_gone
         censored = d_gone + tl.at_minutes * waiting - (s_in - s_gone)
         with np.errstate(invalid="ignore", divide="ignore"):
             delay = np.where(n_in > 0, censored / n_in, np.nan)
             late_share = np.where(n_in > 0, (l_gone + n_waiting_late) / n_in, np.nan)
-        out[f"origin_dep_delay_so_far_{label}"] = tl.answer(delay)
-        out[f"origin_late_share_so_far_{label}"] = tl.answer(late_share)
-        out[f"origin_waiting_{label}"] = tl.answer(waiting)
-        out[f"origin_scheduled_{label}"] = tl.answer(n_in)
+        out[f"origin_dep_delay_so_far_{label}"] = delay
+        out[f"origin_late_share_so_far_{label}"] = late_share
+        out[f"origin_waiting_{label}"] = waiting
+        out[f"origin_scheduled_{label}"] = n_in
     return out
 
 
@@ -312,8 +320,8 @@ def _known_before(tl: Timeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def carrier_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
-    """The departures of each query's table known strictly before it: prefix sums over the
-    departures in known order."""
+    """The departures of each distinct query's table known strictly before it: prefix sums
+    over the departures in known order."""
     order, start, end = _known_before(tl)
     late, delay = _sums([(tl.delay >= LATE_MINUTES).astype(np.float64), tl.delay], order)
     count = (end - start).astype(np.float64)
@@ -321,21 +329,21 @@ def carrier_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         share = (late[end] - late[start]) / count
         mean = (delay[end] - delay[start]) / count
     return {
-        "carrier_today_late_share": tl.answer(share),
-        "carrier_today_dep_delay": tl.answer(mean),
-        "carrier_today_departed": tl.answer(count),
+        "carrier_today_late_share": share,
+        "carrier_today_dep_delay": mean,
+        "carrier_today_departed": count,
     }
 
 
 def plane_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
-    """The last departure of each query's table known strictly before it."""
+    """The last departure of each distinct query's table known strictly before it."""
     order, start, end = _known_before(tl)
     previous = order[np.maximum(end - 1, 0)] if len(order) else end
     found = end > start
     delay, ago = np.full(len(tl.at), np.nan), np.full(len(tl.at), np.nan)
     delay[found] = tl.delay[previous[found]]
     ago[found] = (tl.at[found] - tl.actual[previous[found]]) / US_PER_MINUTE
-    return {"plane_prev_dep_delay": tl.answer(delay), "plane_prev_minutes_ago": tl.answer(ago)}
+    return {"plane_prev_dep_delay": delay, "plane_prev_minutes_ago": ago}
 
 
 MATRIX_CELLS = 200_000  # up to this many (query, flight) pairs: the direct matrix is faster
@@ -354,7 +362,8 @@ def origin_features(
     group, at = np.asarray(group, dtype=np.int64), np.asarray(at, dtype=np.int64)
     if len(at) * len(flights.group) <= MATRIX_CELLS:
         return _origin_matrix(flights, group, at)
-    return origin_on_timeline(Timeline.of_groups(flights, group, at))
+    timeline = Timeline.of_groups(flights, group, at)
+    return timeline.answers(origin_on_timeline(timeline))
 
 
 def _empty_origin(m: int) -> dict[str, np.ndarray]:
@@ -425,7 +434,8 @@ def carrier_features(
                 "carrier_today_dep_delay": np.where(known, d, 0.0).sum(axis=1) / count,
                 "carrier_today_departed": count,
             }
-    return carrier_on_timeline(Timeline.of_groups(flights, group, at))
+    timeline = Timeline.of_groups(flights, group, at)
+    return timeline.answers(carrier_on_timeline(timeline))
 
 
 def plane_features(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
@@ -444,7 +454,8 @@ def plane_features(flights: DayFlights, group: np.ndarray, at: np.ndarray) -> di
             j = candidates[order[-1]]
             out_delay[i], out_ago[i] = d[j], (at[i] - a[j]) / US_PER_MINUTE
         return {"plane_prev_dep_delay": out_delay, "plane_prev_minutes_ago": out_ago}
-    return plane_on_timeline(Timeline.of_groups(flights, group, at))
+    timeline = Timeline.of_groups(flights, group, at)
+    return timeline.answers(plane_on_timeline(timeline))
 
 
 COMPUTE = {
@@ -454,7 +465,8 @@ COMPUTE = {
     "plane": ("tailnum", plane_features),
 }
 ON_TIMELINE = {
-    # the intraday entity -> its computation for many queries on a ``Timeline``
+    # the intraday entity -> its computation for many queries on a ``Timeline`` (one value
+    # per distinct query: ``Timeline.answer`` puts them back in the caller's order)
     "origin": origin_on_timeline,
     "carrier": carrier_on_timeline,
     "plane": plane_on_timeline,

@@ -150,28 +150,48 @@ def naive_utc_series(series: pd.Series) -> pd.Series:
     return series
 
 
+def calendar_columns(
+    scheduled: pd.Series, out: Mapping[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """The calendar features of each departure (naive UTC, or tz-aware, converted), one float
+    array per feature, written into ``out``'s array of that name when given (e.g. a row of the
+    training set's output block). NaN where there is no departure time.
+
+    Each distinct hour once, counted as a number (factorizing and iterating Timestamps cost
+    more than the calendar itself), then gathered per feature.
+    """
+    micros = naive_utc_series(scheduled).to_numpy(dtype="datetime64[us]").view(np.int64)
+    valid = micros != _NAT
+    hours = micros // _US_PER_HOUR
+    every = bool(valid.all())
+    if not every:
+        hours[~valid] = hours[valid][0] if valid.any() else 0
+    codes, uniques = pd.factorize(hours)
+    if not valid.any():
+        uniques = uniques[:0]
+    if not every:
+        codes[~valid] = len(uniques)  # the table's last row: unknown
+    table = np.full((len(CALENDAR_FEATURES), len(uniques) + 1), np.nan)  # per feature
+    calendars = [calendar_features(_EPOCH_NAIVE + dt.timedelta(hours=h)) for h in uniques.tolist()]
+    if calendars:
+        table[:, :-1] = np.array(calendars, dtype="float64").T
+    out = out or {}
+    return {
+        feature.name: np.take(table[i], codes, out=out.get(feature.name), mode="clip")
+        for i, feature in enumerate(CALENDAR_FEATURES)
+    }
+
+
 def request_features(frame: pd.DataFrame) -> pd.DataFrame:
     """Request-time features of a frame of requests (the offline path), index preserved.
 
     ``scheduled_departure`` is naive UTC (or tz-aware, converted); categorical columns come back as
     plain strings.
     """
-    sched = naive_utc_series(frame["scheduled_departure"])
-    # each distinct hour once, counted as a number (factorizing and iterating Timestamps cost
-    # more than the calendar itself); no departure time: NaN, code -1
-    micros = sched.to_numpy(dtype="datetime64[us]").view(np.int64)
-    hours = np.where(micros == _NAT, np.nan, micros // _US_PER_HOUR)
-    codes, uniques = pd.factorize(hours)
-    table = np.array(
-        [calendar_features(_EPOCH_NAIVE + dt.timedelta(hours=int(h))) for h in uniques],
-        dtype="float64",
-    ).reshape(-1, len(CALENDAR_FEATURES))
-    table = np.vstack([table, np.full((1, len(CALENDAR_FEATURES)), np.nan)])  # code -1 = NaT
-    values = table[codes]
     out = pd.DataFrame(index=frame.index)
     for name in ("carrier", "origin", "dest"):
         out[name] = frame[name].astype("object")
     out["distance"] = pd.to_numeric(frame["distance"], errors="coerce").astype("float64")
-    for i, feature in enumerate(CALENDAR_FEATURES):
-        out[feature.name] = values[:, i]
+    for name, values in calendar_columns(frame["scheduled_departure"]).items():
+        out[name] = values
     return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from mlsys_assets.features.catalog import FLIGHTS_V1
 from mlsys_assets.features.day_tables import offline_intraday
-from mlsys_assets.features.request import naive_utc_series, request_features
+from mlsys_assets.features.request import calendar_columns, naive_utc_series
 from mlsys_assets.features.spec import FeatureService, FeatureView
 
 _NAT = np.iinfo("int64").min  # datetime64's NaT as int64
@@ -50,6 +50,17 @@ class _Rows:
     valid: np.ndarray  # bool, False where the timestamp is missing
     keys: dict[str, _Key]
     years: np.ndarray  # float64 year of the timestamp (derived features)
+    ranks: dict[bytes, np.ndarray] = field(default_factory=dict)  # by grid, see ``rank_in``
+
+    def rank_in(self, grid: np.ndarray) -> np.ndarray:
+        """Per row, how many of ``grid`` (sorted int64 times) are strictly before its time.
+        Views with the same event times (the daily statistics of carrier, origin, dest and
+        route) share one search of the rows."""
+        key = grid.tobytes()
+        rank = self.ranks.get(key)
+        if rank is None:
+            rank = self.ranks[key] = np.searchsorted(grid, self.ts, side="left")
+        return rank
 
 
 @dataclass(frozen=True)
@@ -156,29 +167,36 @@ def _datetime(micros: np.int64) -> dt.datetime:
     return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(micros))
 
 
+def _key_lookup(table: pd.DataFrame, rows: _Rows, name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """One key's codes in the table, each row's code in the table's (-1: not in it), and the
+    number of table codes. The rows' keys were factorized once: only their few distinct values
+    are looked up here."""
+    column = table[name].to_numpy()
+    if column.dtype.kind == "M":
+        column = column.astype("datetime64[us]")
+    codes, uniques = pd.factorize(column)
+    key = rows.keys[name]
+    # row value -> table code, through the distinct row values; missing row values -> -1
+    lookup = np.append(pd.Index(uniques).get_indexer(key.uniques), -1)
+    return codes.astype("int64", copy=False), lookup[key.codes], len(uniques)
+
+
 def _key_codes(
     table: pd.DataFrame, rows: _Rows, keys: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Dense integer codes of the composite key, on both sides (-1: not in the table).
-
-    The rows' keys were factorized once; here only their few distinct values are looked up.
-    """
+    """Dense integer codes of the composite key, on both sides (-1: not in the table)."""
+    if len(keys) == 1:
+        tcode, ecode, _ = _key_lookup(table, rows, keys[0])
+        return tcode, ecode
     tcode = np.zeros(len(table), dtype="int64")
     ecode = np.zeros(len(rows.ts), dtype="int64")
     for name in keys:
-        column = table[name].to_numpy()
-        if column.dtype.kind == "M":
-            column = column.astype("datetime64[us]")
-        codes, uniques = pd.factorize(column)
-        key = rows.keys[name]
-        # row value -> table code, through the distinct row values; missing row values -> -1
-        lookup = np.append(pd.Index(uniques).get_indexer(key.uniques), -1)
-        e = lookup[key.codes]
-        tcode = tcode * len(uniques) + codes
-        ecode = np.where((ecode < 0) | (e < 0), -1, ecode * len(uniques) + e)
-        if len(keys) > 1:  # keep composite codes dense so they never overflow
-            tcode, combined = pd.factorize(tcode)
-            ecode = np.where(ecode < 0, -1, pd.Index(combined).get_indexer(ecode))
+        codes, e, size = _key_lookup(table, rows, name)
+        tcode = tcode * size + codes
+        ecode = np.where((ecode < 0) | (e < 0), -1, ecode * size + e)
+        # keep composite codes dense so they never overflow
+        tcode, combined = pd.factorize(tcode)
+        ecode = np.where(ecode < 0, -1, pd.Index(combined).get_indexer(ecode))
     return tcode, ecode
 
 
@@ -197,7 +215,7 @@ def _asof(view: FeatureView, table: pd.DataFrame, rows: _Rows) -> _Match:
     # the grid; a row's cell is (its key, number of grid times strictly before its time)
     cells = (int(tcode.max()) + 1) * width
     trank = np.searchsorted(grid, tts)
-    ecell = np.where(ecode < 0, 0, ecode * width + np.searchsorted(grid, rows.ts, side="left"))
+    ecell = np.where(ecode < 0, 0, ecode * width + rows.rank_in(grid))
     if cells <= _DENSE_FACTOR * (len(rows.ts) + n):
         # dense: one slot per cell, filled forward along the grid within each key
         latest = np.full(cells, -1, dtype="int64")
@@ -337,16 +355,14 @@ def build_training_set(
     if service.on_demand:
         # the entity columns the views factorized already (carrier, origin, tailnum)
         keys = {name: (key.codes, key.uniques) for name, key in rows.keys.items()}
-        for name, values in offline_intraday(
-            conn, entity_rows, service.on_demand, as_of=as_of, keys=keys
-        ).items():
-            rows_of[name][:] = values
-    request = request_features(entity_rows)
-    for name in request.columns:
-        if name in rows_of:
-            rows_of[name][:] = request[name].to_numpy()
-        else:
-            arrays[name] = request[name].to_numpy()
+        # written straight into the output block (every on-demand feature is a float)
+        offline_intraday(conn, entity_rows, service.on_demand, as_of=as_of, keys=keys, out=rows_of)
+    # the request features: the calendar's, written into the block; the others are the
+    # request's own fields, i.e. entity columns (request_features would only copy them)
+    calendar = calendar_columns(entity_rows["scheduled_departure"], out=rows_of)
+    for feature in service.request:
+        if feature.name not in calendar and feature.name not in entity_rows.columns:
+            raise KeyError(f"the entity rows have no {feature.name!r} (a request field)")
     frame = pd.DataFrame(block.T, index=entity_rows.index, columns=numeric, copy=False)
     for position, feature in enumerate(new):
         if feature.categorical:
