@@ -62,6 +62,22 @@ def _has_departures(conn: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
+def _departures_join(
+    conn: duckdb.DuckDBPyConnection, as_of: dt.datetime | None
+) -> tuple[str, str, str, dict[str, dt.datetime]]:
+    """The join of ``raw.flights f`` to its departures known by ``as_of`` (all: None), the SQL
+    of the actual departure and of its availability (int64 us), and the query's parameters.
+    Before any departure is ingested there is no table: every flight has not left yet."""
+    if not _has_departures(conn):
+        return "", "NULL", "NULL", {}
+    cut = "AND d.available_at <= $as_of" if as_of is not None else ""
+    join = f"""LEFT JOIN raw.departures d ON d.flight_date = f.flight_date
+               AND d.carrier = f.carrier AND d.flight = f.flight AND d.origin = f.origin
+               AND NOT d.cancelled {cut}"""
+    params = {"as_of": as_of} if as_of is not None else {}
+    return join, "epoch_us(d.actual_departure)", "epoch_us(d.available_at)", params
+
+
 def offline_flights(
     conn: duckdb.DuckDBPyConnection, days: Sequence[dt.date], as_of: dt.datetime | None = None
 ) -> pd.DataFrame:
@@ -69,15 +85,7 @@ def offline_flights(
     departures available by then): flight_date, carrier, origin, tailnum, s, a, v (int64 us)."""
     conn.register("_intraday_days", pd.DataFrame({"day": pd.to_datetime(pd.Series(days))}))
     try:
-        if _has_departures(conn):
-            cut = "AND d.available_at <= $as_of" if as_of is not None else ""
-            join = f"""LEFT JOIN raw.departures d ON d.flight_date = f.flight_date
-                       AND d.carrier = f.carrier AND d.flight = f.flight AND d.origin = f.origin
-                       AND NOT d.cancelled {cut}"""
-            actual, available = "epoch_us(d.actual_departure)", "epoch_us(d.available_at)"
-        else:
-            join, actual, available = "", "NULL", "NULL"
-        params = {"as_of": as_of} if as_of is not None and join else {}
+        join, actual, available, params = _departures_join(conn, as_of)
         frame = conn.execute(
             f"""SELECT f.flight_date, f.carrier, f.flight, f.origin, f.tailnum,
                        epoch_us(f.scheduled_departure) AS s,
@@ -104,15 +112,7 @@ def _flight_times(
     (days since 1970) and the entity ``fields``, no flight ids and no pandas conversion."""
     conn.register("_intraday_days", pa.table({"day": pa.array(days.astype(np.int32), pa.date32())}))
     try:
-        if _has_departures(conn):
-            cut = "AND d.available_at <= $as_of" if as_of is not None else ""
-            join = f"""LEFT JOIN raw.departures d ON d.flight_date = f.flight_date
-                       AND d.carrier = f.carrier AND d.flight = f.flight AND d.origin = f.origin
-                       AND NOT d.cancelled {cut}"""
-            actual, available = "epoch_us(d.actual_departure)", "epoch_us(d.available_at)"
-        else:
-            join, actual, available = "", "NULL", "NULL"
-        params = {"as_of": as_of} if as_of is not None and join else {}
+        join, actual, available, params = _departures_join(conn, as_of)
         columns = "".join(f", f.{field}" for field in fields)
         return conn.execute(
             f"""SELECT epoch_us(f.scheduled_departure) AS s,
