@@ -9,6 +9,14 @@ The answers are exactly those of scoring each request alone: same variant, model
 Requests asking for an explanation are scored together too, but in a worker thread: TreeSHAP
 costs about a millisecond per flight in XGBoost's C code, which releases the GIL, so the loop
 keeps parsing and answering the others meanwhile.
+
+gRPC calls need one more thing. grpc.aio accepts one call per loop pass (its accept loop awaits
+each call in turn, a few passes each), so the eight calls of a c8 burst reach the batcher a pass
+or two apart, about 150 microseconds each: scored as they come, every call is a batch of one.
+The gRPC servicer announces each call it accepts (``announce``) and says when it is answered
+(``settled``). While calls keep being announced (one at most ``LINGER_GAP`` ago), the pending ones
+wait for them, at most ``LINGER_MAX`` after the first; but only when the previous round had
+several calls in the server at once, so a lone client's call is scored on the next pass.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from typing import NamedTuple
 
 from serving.pipeline import InferencePipeline
@@ -24,6 +33,8 @@ from serving.schemas import FlightRequest, Prediction
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 64  # a burst larger than this is scored in several calls, in arrival order
+LINGER_GAP = 0.0003  # announced calls this close together belong to one burst
+LINGER_MAX = 0.0015  # the longest the first call of a burst waits for the rest
 
 
 class Pending(NamedTuple):
@@ -41,6 +52,21 @@ class MicroBatcher:
         self.max_batch = max_batch
         self._pending: list[Pending] = []
         self._scheduled = False
+        self._first = 0.0  # when the oldest pending request arrived
+        self._last_seen = 0.0  # when a call was last announced or arrived
+        self._inside = 0  # announced calls not settled yet
+        self._peak = 0  # the most announced calls inside at once since the last scoring
+        self._concurrent = False  # several at once in the round before: lingering pays
+
+    def announce(self) -> None:
+        """A server accepted a call that will come here (gRPC ModelInfer), a pass or two away."""
+        self._inside += 1
+        self._peak = max(self._peak, self._inside)
+        self._last_seen = time.perf_counter()
+
+    def settled(self) -> None:
+        """An announced call was answered (or refused)."""
+        self._inside = max(self._inside - 1, 0)
 
     async def predict(
         self, request: FlightRequest, explain: bool = False, endpoint: str = "predict"
@@ -49,15 +75,31 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Prediction] = loop.create_future()
         self._pending.append(Pending(request, future, endpoint, explain))
+        self._last_seen = time.perf_counter()
         if not self._scheduled:
             self._scheduled = True
+            self._first = self._last_seen
             loop.call_soon(self._score_pending)
         return await future
 
+    def _lingers(self) -> bool:
+        """Wait one more pass for the announced calls of this burst?"""
+        now = time.perf_counter()
+        return (
+            self._concurrent
+            and now - self._last_seen < LINGER_GAP
+            and now - self._first < LINGER_MAX
+            and len(self._pending) < self.max_batch
+        )
+
     def _score_pending(self) -> None:
-        self._scheduled = False
-        pending, self._pending = self._pending, []
         loop = asyncio.get_running_loop()
+        if self._lingers():
+            loop.call_soon(self._score_pending)
+            return
+        self._scheduled = False
+        self._concurrent, self._peak = self._peak > 1, self._inside
+        pending, self._pending = self._pending, []
         for batch in self._batches(pending):
             requests = [item.request for item in batch]
             endpoint, explain = batch[0].endpoint, batch[0].explain
