@@ -7,8 +7,8 @@ fixed cost per call (about 80 microseconds on two cores, more than the trees of 
 once per batch, so throughput rises with load while a lone request waits only one loop pass.
 The answers are exactly those of scoring each request alone: same variant, model and rules.
 Requests asking for an explanation are scored together too, but in a worker thread: TreeSHAP
-costs about a millisecond per flight in XGBoost's C code, which releases the GIL, so the loop
-keeps parsing and answering the others meanwhile.
+costs a fraction of a millisecond per flight, mostly in NumPy (or XGBoost's C code) with the GIL
+released, so the loop keeps parsing and answering the others meanwhile.
 
 gRPC calls need one more thing. grpc.aio accepts one call per loop pass (its accept loop awaits
 each call in turn, a few passes each), so the eight calls of a c8 burst reach the batcher a pass
