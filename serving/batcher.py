@@ -6,9 +6,10 @@ one parks a future here; one callback on the next pass scores them all with one
 fixed cost per call (about 80 microseconds on two cores, more than the trees of a row) is paid
 once per batch, so throughput rises with load while a lone request waits only one loop pass.
 The answers are exactly those of scoring each request alone: same variant, model and rules.
-Requests asking for an explanation are scored together too, but in a worker thread: TreeSHAP
-costs a fraction of a millisecond per flight, mostly in NumPy (or XGBoost's C code) with the GIL
-released, so the loop keeps parsing and answering the others meanwhile.
+Requests asking for an explanation are scored together too, but in a worker thread, one batch at
+a time (those arriving meanwhile make the next batch): TreeSHAP costs a fraction of a millisecond
+per flight, partly in NumPy or XGBoost's C code with the GIL released, so the loop keeps parsing
+and answering the others meanwhile.
 
 gRPC calls need one more thing. grpc.aio accepts one call per loop pass (its accept loop awaits
 each call in turn, a few passes each), so the eight calls of a c8 burst reach the batcher a pass
@@ -57,6 +58,8 @@ class MicroBatcher:
         self._inside = 0  # announced calls not settled yet
         self._peak = 0  # the most announced calls inside at once since the last scoring
         self._concurrent = False  # several at once in the round before: lingering pays
+        self._explaining = False  # an explained batch is being scored in the worker thread
+        self._to_explain: list[Pending] = []  # explained requests waiting for it to finish
 
     def announce(self) -> None:
         """A server accepted a call that will come here (gRPC ModelInfer), a pass or two away."""
@@ -100,21 +103,42 @@ class MicroBatcher:
         self._scheduled = False
         self._concurrent, self._peak = self._peak > 1, self._inside
         pending, self._pending = self._pending, []
+        explained = [item for item in pending if item.explain]
+        if explained:
+            self._to_explain.extend(explained)
+            pending = [item for item in pending if not item.explain]
+            self._explain_next()
         for batch in self._batches(pending):
             requests = [item.request for item in batch]
-            endpoint, explain = batch[0].endpoint, batch[0].explain
-            if explain:  # off the loop: the C code releases the GIL
-                work = loop.run_in_executor(
-                    None, self.pipeline.predict_many, requests, endpoint, True
-                )
-                work.add_done_callback(functools.partial(_settle, batch))
-                continue
+            endpoint = batch[0].endpoint
             try:
                 answers = self.pipeline.predict_many(requests, endpoint)
             except Exception as exc:  # noqa: BLE001 - each caller gets the error (a 503)
                 _fail(batch, exc)
                 continue
             _answer(batch, answers)
+
+    def _explain_next(self) -> None:
+        """Explained requests go to the worker thread one batch at a time: those arriving
+        meanwhile wait and go together next (several threads at once would each score a
+        request or two, paying the lookup and the booster's fixed cost for each, and contend
+        for the GIL)."""
+        if self._explaining or not self._to_explain:
+            return
+        waiting, self._to_explain = self._to_explain, []
+        batches = self._batches(waiting)
+        batch, rest = batches[0], [item for later in batches[1:] for item in later]
+        self._to_explain = rest + self._to_explain
+        self._explaining = True
+        work = asyncio.get_running_loop().run_in_executor(
+            None, self.pipeline.predict_many, [i.request for i in batch], batch[0].endpoint, True
+        )
+        work.add_done_callback(functools.partial(self._explained, batch))
+
+    def _explained(self, batch: list[Pending], work: asyncio.Future[list[Prediction]]) -> None:
+        self._explaining = False
+        _settle(batch, work)
+        self._explain_next()
 
     def _batches(self, pending: list[Pending]) -> list[list[Pending]]:
         """In arrival order, at most ``max_batch`` each, one endpoint and explain flag each."""
