@@ -6,9 +6,18 @@ one parks a future here; one callback on the next pass scores them all with one
 fixed cost per call (about 80 microseconds on two cores, more than the trees of a row) is paid
 once per batch, so throughput rises with load while a lone request waits only one loop pass.
 The answers are exactly those of scoring each request alone: same variant, model and rules.
-Requests asking for an explanation are scored together too, but in a worker thread: TreeSHAP
-costs about a millisecond per flight in XGBoost's C code, which releases the GIL, so the loop
-keeps parsing and answering the others meanwhile.
+Requests asking for an explanation are scored together too, but in a worker thread, one batch at
+a time (those arriving meanwhile make the next batch): TreeSHAP costs a fraction of a millisecond
+per flight, partly in NumPy or XGBoost's C code with the GIL released, so the loop keeps parsing
+and answering the others meanwhile.
+
+gRPC calls need one more thing. grpc.aio accepts one call per loop pass (its accept loop awaits
+each call in turn, a few passes each), so the eight calls of a c8 burst reach the batcher a pass
+or two apart, about 150 microseconds each: scored as they come, every call is a batch of one.
+The gRPC servicer announces each call it accepts (``announce``) and says when it is answered
+(``settled``). While calls keep being announced (one at most ``LINGER_GAP`` ago), the pending ones
+wait for them, at most ``LINGER_MAX`` after the first; but only when the previous round had
+several calls in the server at once, so a lone client's call is scored on the next pass.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from typing import NamedTuple
 
 from serving.pipeline import InferencePipeline
@@ -24,6 +34,8 @@ from serving.schemas import FlightRequest, Prediction
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 64  # a burst larger than this is scored in several calls, in arrival order
+LINGER_GAP = 0.0003  # announced calls this close together belong to one burst
+LINGER_MAX = 0.0015  # the longest the first call of a burst waits for the rest
 
 
 class Pending(NamedTuple):
@@ -41,6 +53,23 @@ class MicroBatcher:
         self.max_batch = max_batch
         self._pending: list[Pending] = []
         self._scheduled = False
+        self._first = 0.0  # when the oldest pending request arrived
+        self._last_seen = 0.0  # when a call was last announced or arrived
+        self._inside = 0  # announced calls not settled yet
+        self._peak = 0  # the most announced calls inside at once since the last scoring
+        self._concurrent = False  # several at once in the round before: lingering pays
+        self._explaining = False  # an explained batch is being scored in the worker thread
+        self._to_explain: list[Pending] = []  # explained requests waiting for it to finish
+
+    def announce(self) -> None:
+        """A server accepted a call that will come here (gRPC ModelInfer), a pass or two away."""
+        self._inside += 1
+        self._peak = max(self._peak, self._inside)
+        self._last_seen = time.perf_counter()
+
+    def settled(self) -> None:
+        """An announced call was answered (or refused)."""
+        self._inside = max(self._inside - 1, 0)
 
     async def predict(
         self, request: FlightRequest, explain: bool = False, endpoint: str = "predict"
@@ -49,30 +78,67 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Prediction] = loop.create_future()
         self._pending.append(Pending(request, future, endpoint, explain))
+        self._last_seen = time.perf_counter()
         if not self._scheduled:
             self._scheduled = True
+            self._first = self._last_seen
             loop.call_soon(self._score_pending)
         return await future
 
+    def _lingers(self) -> bool:
+        """Wait one more pass for the announced calls of this burst?"""
+        now = time.perf_counter()
+        return (
+            self._concurrent
+            and now - self._last_seen < LINGER_GAP
+            and now - self._first < LINGER_MAX
+            and len(self._pending) < self.max_batch
+        )
+
     def _score_pending(self) -> None:
-        self._scheduled = False
-        pending, self._pending = self._pending, []
         loop = asyncio.get_running_loop()
+        if self._lingers():
+            loop.call_soon(self._score_pending)
+            return
+        self._scheduled = False
+        self._concurrent, self._peak = self._peak > 1, self._inside
+        pending, self._pending = self._pending, []
+        explained = [item for item in pending if item.explain]
+        if explained:
+            self._to_explain.extend(explained)
+            pending = [item for item in pending if not item.explain]
+            self._explain_next()
         for batch in self._batches(pending):
             requests = [item.request for item in batch]
-            endpoint, explain = batch[0].endpoint, batch[0].explain
-            if explain:  # off the loop: the C code releases the GIL
-                work = loop.run_in_executor(
-                    None, self.pipeline.predict_many, requests, endpoint, True
-                )
-                work.add_done_callback(functools.partial(_settle, batch))
-                continue
+            endpoint = batch[0].endpoint
             try:
                 answers = self.pipeline.predict_many(requests, endpoint)
             except Exception as exc:  # noqa: BLE001 - each caller gets the error (a 503)
                 _fail(batch, exc)
                 continue
             _answer(batch, answers)
+
+    def _explain_next(self) -> None:
+        """Explained requests go to the worker thread one batch at a time: those arriving
+        meanwhile wait and go together next (several threads at once would each score a
+        request or two, paying the lookup and the booster's fixed cost for each, and contend
+        for the GIL)."""
+        if self._explaining or not self._to_explain:
+            return
+        waiting, self._to_explain = self._to_explain, []
+        batches = self._batches(waiting)
+        batch, rest = batches[0], [item for later in batches[1:] for item in later]
+        self._to_explain = rest + self._to_explain
+        self._explaining = True
+        work = asyncio.get_running_loop().run_in_executor(
+            None, self.pipeline.predict_many, [i.request for i in batch], batch[0].endpoint, True
+        )
+        work.add_done_callback(functools.partial(self._explained, batch))
+
+    def _explained(self, batch: list[Pending], work: asyncio.Future[list[Prediction]]) -> None:
+        self._explaining = False
+        _settle(batch, work)
+        self._explain_next()
 
     def _batches(self, pending: list[Pending]) -> list[list[Pending]]:
         """In arrival order, at most ``max_batch`` each, one endpoint and explain flag each."""

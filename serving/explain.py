@@ -1,8 +1,11 @@
 """Why a flight is predicted late: exact TreeSHAP contributions from the native booster.
 
-XGBoost's ``pred_contribs`` computes each feature's Shapley value exactly for tree ensembles
-(TreeSHAP), on the CPU, in the model's margin (log-odds) units: a flight's contributions plus
-the bias sum to the booster's margin, whose sigmoid is the served probability. An answer carries
+Each feature's Shapley value is computed exactly for the tree ensemble (path-dependent TreeSHAP,
+the values of XGBoost's ``pred_contribs``), in the model's margin (log-odds) units: a flight's
+contributions plus the bias sum to the booster's margin, whose sigmoid is the served
+probability. They come from per-leaf tables built once per model (serving/treeshap.py, about
+4x less CPU than ``pred_contribs``, whose walk of every path is the cost of an explained answer);
+a model those tables do not handle is explained by ``pred_contribs`` itself. An answer carries
 the ``top_k`` largest by magnitude with the value the model received, and ``others`` (the sum of
 the rest), so the listed contributions + ``others`` + ``bias`` = the margin, always.
 
@@ -13,6 +16,8 @@ can follow the mean |contribution| per feature day by day.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,13 +26,38 @@ import xgboost as xgb
 
 from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.scoring.predictor import ModelBundle
+from serving import treeshap
 from serving.schemas import Contribution, Explanation
 
 LOGGED_FEATURES = [f.name for f in SERVED.features]
+_TABLES: weakref.WeakKeyDictionary[xgb.Booster, treeshap.LeafTables | None] = (
+    weakref.WeakKeyDictionary()
+)
+_BUILDING = threading.Lock()  # explained batches run in worker threads: build each model once
 
 
 def contributions(model: ModelBundle, matrix: np.ndarray) -> np.ndarray:
     """``(rows, features + 1)`` Shapley values of an encoded matrix; the last column is the bias."""
+    tables = _tables(model.booster)
+    if tables is not None:
+        return treeshap.contributions(tables, matrix)
+    return booster_contributions(model, matrix)
+
+
+def _tables(booster: xgb.Booster) -> treeshap.LeafTables | None:
+    """The model's TreeSHAP tables, built on its first explained answer (0.4 s, 16 MB)."""
+    try:
+        return _TABLES[booster]
+    except KeyError:
+        pass
+    with _BUILDING:
+        if booster not in _TABLES:
+            _TABLES[booster] = treeshap.build(booster)
+        return _TABLES[booster]
+
+
+def booster_contributions(model: ModelBundle, matrix: np.ndarray) -> np.ndarray:
+    """The same values from XGBoost's own ``pred_contribs`` (the reference, and the fallback)."""
     booster = model.booster
     data = xgb.DMatrix(
         np.ascontiguousarray(matrix, dtype=np.float64),

@@ -105,11 +105,18 @@ class ShadowScorer:
                     )
                     self._flusher.start()
             self._model = challenger
-            for name, column in columns.items():
-                pending.columns.setdefault(name, []).extend([column[i] for i in rows])
-            pending.flights.extend(flights[i] for i in rows)
-            pending.request_ids.extend(request_ids[i] for i in rows)
-            pending.missing.extend(missing[i] for i in rows)
+            if len(rows) == len(request_ids):  # every flight (no canary row): whole columns
+                for name, column in columns.items():
+                    pending.columns.setdefault(name, []).extend(column)
+                pending.flights.extend(flights)
+                pending.request_ids.extend(request_ids)
+                pending.missing.extend(missing)
+            else:
+                for name, column in columns.items():
+                    pending.columns.setdefault(name, []).extend([column[i] for i in rows])
+                pending.flights.extend(flights[i] for i in rows)
+                pending.request_ids.extend(request_ids[i] for i in rows)
+                pending.missing.extend(missing[i] for i in rows)
             pending.endpoint.extend([endpoint] * len(rows))
             pending.requested_at.extend([now] * len(rows))
             if len(pending) >= self.batch_rows:

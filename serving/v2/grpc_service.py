@@ -26,6 +26,7 @@ import grpc
 from google.protobuf.message import DecodeError
 from starlette.concurrency import run_in_threadpool
 
+from serving.batcher import MicroBatcher
 from serving.services import Services
 from serving.v2 import codec, service
 from serving.v2.proto import open_inference_grpc_pb2 as pb
@@ -201,17 +202,42 @@ def _handlers(servicer: InferenceServicer) -> grpc.GenericRpcHandler:
                 )
             return await method(request, context)
 
-        return call
+        async def infer(raw: bytes, context: Any) -> Any:
+            try:
+                return await call(raw, context)
+            finally:
+                servicer.services.batcher.settled()
 
-    return grpc.method_handlers_generic_handler(
-        SERVICE,
+        return infer if name == "ModelInfer" else call
+
+    return _Announcing(
+        servicer.services.batcher,
         {
-            name: grpc.unary_unary_rpc_method_handler(
+            f"/{SERVICE}/{name}": grpc.unary_unary_rpc_method_handler(
                 parsing(name, message), response_serializer=_serialize
             )
             for name, message in REQUESTS.items()
         },
     )
+
+
+class _Announcing(grpc.GenericRpcHandler):
+    """The service's handlers by method path. Each ModelInfer call is announced to the
+    micro-batcher when accepted, before its message is read: the batcher then waits for the
+    calls of a burst, which grpc.aio accepts one loop pass at a time (serving/batcher.py)."""
+
+    def __init__(self, batcher: MicroBatcher, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        self.batcher = batcher
+        self.handlers = handlers
+        self.infer = f"/{SERVICE}/ModelInfer"
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        if method == self.infer:
+            self.batcher.announce()
+        return self.handlers.get(method)
 
 
 def _serialize(message: Any) -> bytes:

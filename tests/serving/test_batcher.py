@@ -66,3 +66,37 @@ def test_a_failing_batch_fails_each_of_its_requests(shared_world: World) -> None
         return await asyncio.gather(*(batcher.predict(r) for r in requests), return_exceptions=True)
 
     assert [type(e) for e in asyncio.run(burst())] == [RuntimeError] * 3
+
+
+def test_announced_calls_a_loop_pass_apart_are_scored_together(
+    shared_client: TestClient, shared_world: World
+) -> None:
+    """grpc.aio hands over the calls of a burst one loop pass apart; announced, they wait for one
+    another (once a round has shown several calls at once) and get the answers of each alone."""
+    pipeline = shared_client.app.state.services.pipeline
+    requests = flight_requests(shared_world, 8, "mbg-")
+    alone = [pipeline.predict(r) for r in requests]
+    counting = CountingPipeline(pipeline)
+    batcher = MicroBatcher(counting)  # type: ignore[arg-type]
+
+    async def call(request: FlightRequest) -> Prediction:
+        try:
+            return await batcher.predict(request, endpoint="v2_grpc")
+        finally:
+            batcher.settled()
+
+    async def burst(part: list[FlightRequest]) -> list[Prediction]:
+        for _ in part:
+            batcher.announce()
+        calls = []
+        for request in part:  # one loop pass apart, like grpc.aio
+            calls.append(asyncio.ensure_future(call(request)))
+            await asyncio.sleep(0)
+        return await asyncio.gather(*calls)
+
+    async def two_bursts() -> list[Prediction]:
+        return await burst(requests[:4]) + await burst(requests[4:])
+
+    together = asyncio.run(two_bursts())
+    assert counting.calls[-1] == 4  # the second burst: one call
+    assert [p.model_dump() for p in together] == [p.model_dump() for p in alone]

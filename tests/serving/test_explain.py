@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from mlsys_assets.monitoring.explanations import mean_abs_contributions, store_day
 from serving.app import create_app
-from serving.explain import contributions
+from serving.explain import booster_contributions, contributions
 from serving.pipeline import flight_fields
 from tests.serving.conftest import with_settings
 from tests.serving.world import World, flight_requests, next_day_requests
@@ -65,6 +65,7 @@ def test_each_contribution_is_the_boosters_own_and_sums_to_its_margin(
         margins = model.booster.inplace_predict(matrix, predict_type="margin")
         shap = contributions(model, matrix)
         assert np.allclose(shap.sum(axis=1), margins, atol=1e-4)
+        assert np.allclose(shap, booster_contributions(model, matrix), atol=1e-5)  # XGBoost's
         for row, i in enumerate(rows):
             explanation = scored.explanations[i]
             assert explanation.others == pytest.approx(0.0, abs=1e-9)  # all listed
