@@ -103,5 +103,5 @@ def test_rematerializing_a_partition_replaces_its_rows(world: World) -> None:
 
 def test_layer_definitions() -> None:
     assert list(build_defs().assets or []) == [batch_scores]
-    assert batch_scores.group_names_by_key[batch_scores.key] == "serving"
+    assert batch_scores.group_names_by_key[batch_scores.key] == "scoring"
     assert batch_scores.partitions_def is not None
