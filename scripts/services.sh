@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install (from the OS packages) and start PostgreSQL and Redis on 127.0.0.1, idempotently.
+# Install (from the OS packages) and start PostgreSQL and Redis on 127.0.0.1, idempotently, and
+# install headless Chromium for the check that /docs renders with the network off.
 # Used by `make services` and by .ci/run for the backend integration tests. No Docker needed.
 #   MLSYS_SERVICES_DIR  where data and logs live (default /var/tmp/mlsys-services)
 #   MLSYS_PG_PORT / MLSYS_REDIS_PORT  (default 55432 / 56379, away from system defaults)
@@ -12,6 +13,7 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 missing=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "services: installing ${missing[*]}"
   $SUDO apt-get update -qq
