@@ -63,3 +63,5 @@ _.bool_param
 # gRPC calls the servicer's methods by the protocol's RPC names (serving/v2/grpc_service.py).
 _.ServerMetadata
 _.ModelMetadata
+# Dagster builds a configurable storage named in dagster.yaml through this classmethod.
+_.from_config_value

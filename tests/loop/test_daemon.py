@@ -20,8 +20,9 @@ def dagster_loop() -> Iterator[None]:
     get_settings.cache_clear()
 
 
+@pytest.mark.usefixtures("dagster_loop")
 def test_the_sensor_loop_period_comes_from_settings_and_the_rest_is_dagster_daemon_run(
-    dagster_loop: None, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert sensor_daemon.MIN_INTERVAL_LOOP_TIME == 5  # Dagster's own: what production keeps
     monkeypatch.setenv("MLSYS_SENSOR_LOOP_SECONDS", "1.5")
