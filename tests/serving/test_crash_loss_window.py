@@ -82,10 +82,16 @@ def test_kill_9_loses_at_most_the_sync_window_and_doubles_nothing(
     # A flush every 2 s: some answers reach Parquet before the kill, the rest only the WAL.
     server = ServeProcess(world, tmp_path, prediction_log_flush_seconds="2").wait_ready()
     traffic = Traffic(server.url, next_day_requests(world, 200)).start()
+    log_dir = world.settings.predictions_dir / "log"
+    deadline = time.monotonic() + 60
     try:
-        while len(traffic.predicted) < 2_000:
+        # Kill once a flush reached Parquet and more answers came after it (a fast server
+        # answers 2,000 before its first flush).
+        while len(traffic.predicted) < 2_000 or not any(log_dir.rglob("*.parquet")):
             assert all(t.is_alive() for t in traffic.threads), traffic.unexpected
+            assert time.monotonic() < deadline, "no flush to Parquet within a minute of load"
             time.sleep(0.05)
+        time.sleep(0.3)  # answers after the flush: only in the WAL
     finally:
         killed_at = time.monotonic()
         server.kill()
