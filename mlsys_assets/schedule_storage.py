@@ -15,7 +15,8 @@ in ``dagster.yaml`` for the embedded instance; with PostgreSQL, Dagster's own st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,7 +48,7 @@ class RememberingSqliteScheduleStorage(SqliteScheduleStorage):
         with self._engine.connect() as conn, conn.begin():
             yield conn
 
-    def _remembered(self, key: str, check: Any) -> bool:
+    def _remembered(self, key: str, check: Callable[[], bool]) -> bool:
         if key in self._present:
             return True
         found = bool(check())
@@ -62,7 +63,5 @@ class RememberingSqliteScheduleStorage(SqliteScheduleStorage):
         return self._remembered("table:secondary_indexes", super().has_secondary_index_table)
 
     def has_built_index(self, migration_name: str) -> bool:
-        return self._remembered(
-            f"migration:{migration_name}",
-            lambda: super(RememberingSqliteScheduleStorage, self).has_built_index(migration_name),
-        )
+        check = functools.partial(super().has_built_index, migration_name)
+        return self._remembered(f"migration:{migration_name}", check)
