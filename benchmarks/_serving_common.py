@@ -50,9 +50,9 @@ def prepare_world(home: str | None) -> World:
         from mlsys_assets.scoring.loading import RegistryReader
 
         settings = Settings(home=path)
-        champion = RegistryReader(settings.tracking_uri, settings.model_name).alias_version(
-            "champion"
-        )
+        champion = RegistryReader(
+            settings.tracking_uri, settings.registry.model_name
+        ).alias_version("champion")
         if champion is None:
             raise SystemExit(f"no champion in {path}")
         world = TestWorld(settings, champion, "", dt.date(2013, 1, 22))
@@ -97,7 +97,9 @@ def feature_values(world: World) -> tuple[object, list[dict[str, object]]]:
     from serving.schemas import FlightRequest
 
     settings = Settings(home=world.home)
-    bundle = RegistryReader(settings.tracking_uri, settings.model_name).load(world.champion)
+    bundle = RegistryReader(settings.tracking_uri, settings.registry.model_name).load(
+        world.champion
+    )
     source = FeatureSource.from_settings(settings)
     flights = [flight_fields(FlightRequest.model_validate(r)) for r in world.requests]
     columns = source.lookup(flights, utc_now()).columns
@@ -160,8 +162,8 @@ def mlsys_serve(
         ],
         {
             "MLSYS_HOME": str(home),
-            "MLSYS_CANARY_SHARE": "0",
-            "MLSYS_SERVING_GRPC_PORT": str(grpc_port),
+            "MLSYS_LOOP__CANARY_SHARE": "0",
+            "MLSYS_SERVING__GRPC_PORT": str(grpc_port),
             **env,
         },
         f"http://127.0.0.1:{port}/ready",

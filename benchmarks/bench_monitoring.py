@@ -80,7 +80,7 @@ def main() -> None:
             "tailnum": row["tailnum"], "origin": row["origin"], "dest": row["dest"],
             "scheduled_departure": sched, "distance": float(row["distance"]),
             "feature_values": values, "missing_features": sorted(k for k, v in values.items() if v is None),
-            "model_name": settings.model_name, "model_version": bundle.version,
+            "model_name": settings.registry.model_name, "model_version": bundle.version,
             "variant": "champion", "delay_probability": float(p), "delayed": bool(p >= bundle.threshold),
             "rule": "threshold", "threshold": bundle.threshold, "fallbacks": [], "latency_ms": 3.0,
         })  # fmt: skip

@@ -98,7 +98,8 @@ def main() -> None:
     sqlite = build_online_store(Settings(home=WORK / "mlsys"))
     redis_store = build_online_store(
         Settings(
-            home=WORK / "mlsys", online_store="redis", redis_url=args.redis_url, redis_prefix=PREFIX
+            home=WORK / "mlsys",
+            backends={"online_store": "redis", "redis_url": args.redis_url, "redis_prefix": PREFIX},
         ),
         view_ttl_seconds=view_ttl_seconds(),
     )

@@ -247,8 +247,8 @@ def main() -> None:
 
     port, shadow_port, grpc_port = free_port(), free_port(), free_port()
     print(f"mlsys serve (champion v{world.champion}) on 127.0.0.1:{port}, gRPC :{grpc_port}")
-    alone = {"MLSYS_CANARY_SHARE": "0", "MLSYS_CANARY_SHADOW": "false"}
-    with_challenger = {"MLSYS_CANARY_SHARE": "0.1", "MLSYS_CANARY_SHADOW": "true"}
+    alone = {"MLSYS_LOOP__CANARY_SHARE": "0", "MLSYS_LOOP__CANARY_SHADOW": "false"}
+    with_challenger = {"MLSYS_LOOP__CANARY_SHARE": "0.1", "MLSYS_LOOP__CANARY_SHADOW": "true"}
     with (
         mlsys_serve(world.home, port, grpc_port, **alone) as server,
         mlsys_serve(world.home, shadow_port, **with_challenger) as shadow_server,

@@ -10,7 +10,7 @@ store), in a fresh MLSYS_HOME:
    ``events_per_second``. Then the same for the whole year's weather (26,115 observations):
    ``year_seconds``.
 2. **Live pace**: a producer appends one observation hour (3 events) every ``--gap`` seconds
-   while the processor runs as ``mlsys stream`` does (polling every MLSYS_STREAM_POLL_SECONDS);
+   while the processor runs as ``mlsys stream`` does (polling every MLSYS_FEATURES__STREAM_POLL_SECONDS);
    the lag of each event is from its producer's ``emitted_at`` stamp to the commit that made it
    visible online: ``lag_p50_ms``, ``lag_p99_ms`` (Tecton advertises under a second).
 
@@ -57,10 +57,12 @@ def _settings(name: str, redis_url: str | None) -> Settings:
         return Settings(home=home)
     return Settings(
         home=home,
-        event_stream="redis",
-        online_store="redis",
-        redis_url=redis_url,
-        redis_prefix=f"mlsys-bench-stream-{os.getpid()}-{name}:",
+        backends={
+            "event_stream": "redis",
+            "online_store": "redis",
+            "redis_url": redis_url,
+            "redis_prefix": f"mlsys-bench-stream-{os.getpid()}-{name}:",
+        },
     )
 
 
@@ -68,7 +70,7 @@ def _clear_redis(settings: Settings) -> None:
     import redis
 
     client = redis.Redis.from_url(settings.redis)
-    keys = list(client.scan_iter(f"{settings.redis_prefix}*", count=10_000))
+    keys = list(client.scan_iter(f"{settings.backends.redis_prefix}*", count=10_000))
     for start in range(0, len(keys), 10_000):
         client.delete(*keys[start : start + 10_000])
 
@@ -99,7 +101,7 @@ def _drain(settings: Settings, stream: EventStream, sources: tuple) -> tuple[int
         stream,
         build_online_store(settings, view_ttl_seconds=view_ttl_seconds()),
         sources=sources,
-        batch_events=settings.stream_batch_events,
+        batch_events=settings.features.stream_batch_events,
     )
     began = time.perf_counter()
     processed = processor.drain()
@@ -148,13 +150,13 @@ def live(settings: Settings, hours: int, gap: float) -> dict[str, float]:
     store: OnlineStore = build_online_store(settings, view_ttl_seconds=view_ttl_seconds())
     feed = _WeatherFeed(stream, None, settings.seed)
     processor = StreamProcessor(
-        stream, store, group="bench-live", batch_events=settings.stream_batch_events
+        stream, store, group="bench-live", batch_events=settings.features.stream_batch_events
     )
     processor.drain()  # whatever is there already: the clock starts at an idle processor
     processor.freshness = Freshness(window=100_000)
     stop = threading.Event()
     worker = threading.Thread(
-        target=processor.run, args=(stop, settings.stream_poll_seconds), daemon=True
+        target=processor.run, args=(stop, settings.features.stream_poll_seconds), daemon=True
     )
     worker.start()
     moment = dt.datetime(2013, 1, 1, 6, 0)
@@ -219,8 +221,8 @@ def main() -> None:
         print(f"no Redis at {redis_url}: the redis_ figures are null (run `make services`)")
         result |= {f"redis_{k}": None for k in embedded}
     result |= {
-        "poll_seconds": Settings().stream_poll_seconds,
-        "batch_events": Settings().stream_batch_events,
+        "poll_seconds": Settings().features.stream_poll_seconds,
+        "batch_events": Settings().features.stream_batch_events,
         "load_average": load_average(),
     }
     print(json.dumps(result))

@@ -60,10 +60,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_training_") as home:
         settings = Settings(
             home=Path(home),
-            train_threads=args.threads,
-            validation_days=21,
-            split_gap_days=1,
-            feature_service=args.service,
+            training={"threads": args.threads, "validation_days": 21, "split_gap_days": 1},
+            features={"service": args.service},
         )
         settings.home_dir.mkdir(parents=True, exist_ok=True)
         timings: dict[str, float] = {}
@@ -87,7 +85,10 @@ def main() -> None:
         start = time.perf_counter()
         result = search(
             Matrices.of(
-                training_set, args.threads, max_train_rows=settings.search_max_rows, seed=args.seed
+                training_set,
+                args.threads,
+                max_train_rows=settings.training.search_max_rows,
+                seed=args.seed,
             ),
             trials=args.trials,
             seed=args.seed,

@@ -4,7 +4,7 @@ A prediction becomes a decision (delayed or not) and the business pays for two k
 a *missed delay* (the flight was delayed and nobody was warned: rebooking, missed connections)
 and a *false alarm* (a warning for a flight that left on time: needless re-planning). The units
 are the user's (dollars, minutes, "cost points"); only their ratio moves a decision. Defaults:
-a missed delay costs 5x a false alarm (`MLSYS_COST_MISSED_DELAY=50`, `MLSYS_COST_FALSE_ALARM=10`).
+a missed delay costs 5x a false alarm (`MLSYS_COST__MISSED_DELAY=50`, `MLSYS_COST__FALSE_ALARM=10`).
 
 Two readings of the same model:
 - **realised**, once labels land: the sum over flights of each error's cost;
@@ -32,7 +32,7 @@ class CostModel:
 
     @classmethod
     def from_settings(cls, settings) -> CostModel:
-        return cls(settings.cost_missed_delay, settings.cost_false_alarm)
+        return cls(settings.cost.missed_delay, settings.cost.false_alarm)
 
     @property
     def optimal_threshold(self) -> float:

@@ -146,6 +146,6 @@ def serving_clock(settings: Settings) -> Callable[[], dt.datetime]:
     may start after the server): a replayed 2013 flight is then asked about at its simulated
     moment, as a real one would be.
     """
-    if settings.serving_clock == "wall":
+    if settings.serving.clock == "wall":
         return utc_now
     return ReplayClock(settings.landing_dir)  # the wall clock until a replay writes a clock

@@ -1,8 +1,8 @@
 """A wrong setting is one line: the environment variable, what was given, what is allowed.
 
 Pydantic's error names the field (``canary_share``) in a 30-60 line traceback; the person who
-set ``MLSYS_CANARY_SHARE`` needs the variable's name and the allowed values. A secret setting's
-value is never repeated (see ``secrets.py``).
+set ``MLSYS_LOOP__CANARY_SHARE`` needs the variable's name and the allowed values. A secret
+setting's value is never repeated (see ``secrets.py``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,26 @@ class ConfigurationError(ValueError):
     """A setting is unusable; the message is one line meant for the person who set it."""
 
 
-def env_name(field: str) -> str:
-    return ENV_PREFIX + field.upper()
+def env_name(*path: str) -> str:
+    """The variable of a setting: ``("loop", "canary_share")`` -> ``MLSYS_LOOP__CANARY_SHARE``."""
+    return ENV_PREFIX + "__".join(path).upper()
+
+
+def _field_at(
+    fields: dict[str, FieldInfo], loc: tuple[Any, ...]
+) -> tuple[list[str], FieldInfo | None]:
+    """The setting a validation error points at: its path of names, and its field (a section's
+    field for ``("loop", "canary_share")``; pydantic appends list indexes, which are dropped)."""
+    path: list[str] = []
+    info: FieldInfo | None = None
+    for part in loc:
+        if not isinstance(part, str) or part not in fields:
+            break
+        path.append(part)
+        info = fields[part]
+        nested = getattr(info.annotation, "model_fields", None)
+        fields = nested if isinstance(nested, dict) else {}
+    return path or [str(loc[0])], info
 
 
 def _is_secret(info: FieldInfo | None) -> bool:
@@ -67,9 +85,8 @@ def explain(exc: ValidationError, fields: dict[str, FieldInfo]) -> Configuration
         if not loc:  # a model validator (e.g. the prod profile's needs): its own words
             problems.append(str(error["msg"]).removeprefix("Value error, "))
             continue
-        field = str(loc[0])
-        info = fields.get(field)
-        message = f"{env_name(field)}={_given(info, error.get('input'))} is invalid"
+        path, info = _field_at(fields, tuple(loc))
+        message = f"{env_name(*path)}={_given(info, error.get('input'))} is invalid"
         allowed = allowed_values(info) if info is not None else None
         reason = str(error["msg"]).replace("Input should be", "should be")
         problems.append(f"{message}: {reason}" + (f" (allowed: {allowed})" if allowed else ""))
@@ -79,7 +96,7 @@ def explain(exc: ValidationError, fields: dict[str, FieldInfo]) -> Configuration
 def explain_parse_error(exc: Exception) -> ConfigurationError:
     """pydantic-settings' error for a value it cannot decode (JSON of a list setting)."""
     match = re.search(r'field "(\w+)"', str(exc))
-    name = env_name(match.group(1)) if match else "an MLSYS_ variable"
+    name = env_name(match.group(1)) + "__*" if match else "an MLSYS_ variable"
     return ConfigurationError(f"{name} cannot be parsed: it must be JSON (e.g. a list)")
 
 

@@ -1,5 +1,5 @@
 """``mlsys daemon [dagster-daemon run options]``: Dagster's daemon (sensors, the run queue, run
-monitoring and retries) with the sensor loop's period taken from ``MLSYS_SENSOR_LOOP_SECONDS``.
+monitoring and retries) with the sensor loop's period taken from ``MLSYS_LOOP__SENSOR_LOOP_SECONDS``.
 
 Dagster's sensor daemon evaluates every sensor in a loop that starts at most once every 5 s, a
 module constant with no instance setting (``dagster._daemon.sensor.MIN_INTERVAL_LOOP_TIME``).
@@ -23,7 +23,7 @@ from mlsys_assets.settings import get_settings
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def daemon(args: tuple[str, ...]) -> None:
-    """Run ``dagster-daemon run ARGS`` with a sensor loop of MLSYS_SENSOR_LOOP_SECONDS."""
+    """Run ``dagster-daemon run ARGS`` with a sensor loop of MLSYS_LOOP__SENSOR_LOOP_SECONDS."""
     from dagster._daemon import sensor as sensor_daemon
     from dagster._daemon.cli import cli as dagster_daemon
 
@@ -32,5 +32,5 @@ def daemon(args: tuple[str, ...]) -> None:
             "this Dagster has no dagster._daemon.sensor.MIN_INTERVAL_LOOP_TIME: "
             "check the sensor loop of the installed version before upgrading"
         )
-    sensor_daemon.MIN_INTERVAL_LOOP_TIME = get_settings().sensor_loop_seconds
+    sensor_daemon.MIN_INTERVAL_LOOP_TIME = get_settings().loop.sensor_loop_seconds
     dagster_daemon(["run", *args], prog_name="dagster-daemon", obj={})

@@ -5,7 +5,7 @@ always points Dagster at a persistent one and writes its ``dagster.yaml``: the `
 is limited to one op at a time (DuckDB has one writer), runs queue instead of piling up on two
 cores, a run whose worker crashed is re-executed from the failure (twice at most; a failing
 step is not retried: that is a bug to read, not a crash to ride out), run monitoring fails runs stuck starting or canceling and frees the pool slots of ended
-runs (a run whose worker died is caught by ``run_health``), and telemetry is off. With ``MLSYS_DAGSTER_PG_URL`` the runs, event log and schedules go
+runs (a run whose worker died is caught by ``run_health``), and telemetry is off. With ``MLSYS_BACKENDS__DAGSTER_PG_URL`` the runs, event log and schedules go
 to PostgreSQL (``dagster-postgres``), so several processes or machines share one instance.
 """
 
@@ -44,7 +44,7 @@ run_monitoring:             # the MONITORING daemon; dead run workers: mlsys_ass
   free_slots_after_run_end_seconds: 5  # else pool slots of a run that failed stay claimed
 sensors:                    # each sensor ticks in its own thread: one reading the warehouse
   use_threads: true         # or the registry no longer delays the others' ticks (the loop
-  num_workers: 4            # starts every MLSYS_SENSOR_LOOP_SECONDS: mlsys_assets/daemon.py)
+  num_workers: 4            # starts every MLSYS_LOOP__SENSOR_LOOP_SECONDS: mlsys_assets/daemon.py)
 run_retries:                # the DAEMON re-executes a run whose worker crashed (not a failing step)
   enabled: true
   max_retries: 2
@@ -63,7 +63,7 @@ schedule_storage:           # sensor ticks and cursors: Dagster's SQLite storage
 """
 
 POSTGRES_STORAGE = """\
-storage:                    # runs, event log, schedules (MLSYS_DAGSTER_PG_URL)
+storage:                    # runs, event log, schedules (MLSYS_BACKENDS__DAGSTER_PG_URL)
   postgres:
     postgres_url: "{url}"
 """
@@ -85,7 +85,7 @@ def dagster_postgres_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme.startswith(("postgresql", "postgres")):
         raise ConfigurationError(
-            f"MLSYS_DAGSTER_PG_URL must be a postgresql:// URL, got {redact_url(url)}"
+            f"MLSYS_BACKENDS__DAGSTER_PG_URL must be a postgresql:// URL, got {redact_url(url)}"
         )
     return f"postgresql+psycopg2://{rest}"
 

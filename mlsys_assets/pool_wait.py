@@ -7,7 +7,7 @@ SIGINT/SIGTERM it captured. A slot held by a dead run made ``mlsys ingest`` spin
 good, silent and deaf to Ctrl-C. So mlsys waits *before* it starts the run, in its own loop:
 each second it reaps runs whose worker is gone (``run_health.reap``), then starts as soon as the
 pool has a free slot; meanwhile it says which run holds the slot, gives up after ``timeout``
-seconds (``MLSYS_RUN_WAIT_TIMEOUT_SECONDS``) with ``PoolWaitTimeout``, and turns SIGTERM, like
+seconds (``MLSYS_INGESTION__RUN_WAIT_TIMEOUT_SECONDS``) with ``PoolWaitTimeout``, and turns SIGTERM, like
 SIGINT, into ``KeyboardInterrupt``.
 """
 
@@ -63,7 +63,7 @@ def wait_for_pool(
             if waited >= timeout:
                 raise PoolWaitTimeout(
                     f"gave up after {waited:.0f} s {message[0].lower()}{message[1:]} "
-                    "(MLSYS_RUN_WAIT_TIMEOUT_SECONDS; a run whose process is gone is failed "
+                    "(MLSYS_INGESTION__RUN_WAIT_TIMEOUT_SECONDS; a run whose process is gone is failed "
                     "and its slot freed by `mlsys ui`'s daemon or the next command)"
                 )
             if message != said:

@@ -3,7 +3,7 @@
 A browser refuses a ``file://`` link from an ``http://`` page, so the Evidently drift reports
 and the overview pictures under ``MLSYS_HOME/reports`` are served read-only by this small
 server (started by ``mlsys ui`` and ``mlsys demo`` beside Dagster and MLflow), and the monitoring
-assets' metadata links to ``MLSYS_REPORTS_HOST:MLSYS_REPORTS_PORT``. It is a separate process
+assets' metadata links to ``MLSYS_MONITORING__REPORTS_HOST:MLSYS_MONITORING__REPORTS_PORT``. It is a separate process
 rather than a route of the prediction API: the API is the latency-critical service clients call,
 and operator reports have no business on it (nor its workers' time).
 Only files under the reports folder are served (the standard library's handler resolves
@@ -45,13 +45,17 @@ def make_server(folder: Path, host: str, port: int) -> ThreadingHTTPServer:
 
 
 @click.command()
-@click.option("--host", default=None, help="Default: MLSYS_REPORTS_HOST (127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Default: MLSYS_REPORTS_PORT (8090).")
+@click.option("--host", default=None, help="Default: MLSYS_MONITORING__REPORTS_HOST (127.0.0.1).")
+@click.option(
+    "--port", type=int, default=None, help="Default: MLSYS_MONITORING__REPORTS_PORT (8090)."
+)
 def reports(host: str | None, port: int | None) -> None:
     """Serve MLSYS_HOME/reports (drift reports, overview pictures) over HTTP until Ctrl-C."""
     settings = get_settings()
     server = make_server(
-        settings.reports_dir, host or settings.reports_host, port or settings.reports_port
+        settings.reports_dir,
+        host or settings.monitoring.reports_host,
+        port or settings.monitoring.reports_port,
     )
     click.echo(f"reports of {settings.reports_dir} on http://{server.server_address[0]}:"
                f"{server.server_address[1]}")  # fmt: skip

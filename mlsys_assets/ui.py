@@ -107,9 +107,9 @@ def start_ui(
     dagster_url = f"http://{host}:{dagster_port}"
     mlflow_url = f"http://{host}:{mlflow_port}"
     # The report server: the code server's runs write links to it, so they must agree on it.
-    reports_port = reports_port or settings.reports_port
-    group.env["MLSYS_REPORTS_HOST"] = host
-    group.env["MLSYS_REPORTS_PORT"] = str(reports_port)
+    reports_port = reports_port or settings.monitoring.reports_port
+    group.env["MLSYS_MONITORING__REPORTS_HOST"] = host
+    group.env["MLSYS_MONITORING__REPORTS_PORT"] = str(reports_port)
     reports_url = f"http://{host}:{reports_port}"
     group.start(
         "reports",
@@ -121,7 +121,7 @@ def start_ui(
     args, env = mlflow_server_command(settings, host, mlflow_port)
     group.start("mlflow-ui", args, url=mlflow_url, env=env)
     code_server = start_code_server(settings, group)
-    # Dagster's daemon, with the sensor loop of MLSYS_SENSOR_LOOP_SECONDS (mlsys_assets/daemon.py).
+    # Dagster's daemon, with the sensor loop of MLSYS_LOOP__SENSOR_LOOP_SECONDS (mlsys_assets/daemon.py).
     group.start("dagster-daemon", [executable("mlsys"), "daemon", *code_server])
     group.start(
         "dagster-webserver",
@@ -138,7 +138,9 @@ def start_ui(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--dagster-port", default=3000, show_default=True)
 @click.option("--mlflow-port", default=5000, show_default=True)
-@click.option("--reports-port", type=int, default=None, help="Default: MLSYS_REPORTS_PORT.")
+@click.option(
+    "--reports-port", type=int, default=None, help="Default: MLSYS_MONITORING__REPORTS_PORT."
+)
 def ui(host: str, dagster_port: int, mlflow_port: int, reports_port: int | None) -> None:
     """Dagster webserver and daemon (sensors run), the MLflow UI and the report server,
     until Ctrl-C."""

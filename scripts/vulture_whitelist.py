@@ -65,3 +65,6 @@ _.ServerMetadata
 _.ModelMetadata
 # Dagster builds a configurable storage named in dagster.yaml through this classmethod.
 _.from_config_value
+# pydantic-settings calls these hooks of a settings class and of a settings source.
+_.settings_customise_sources
+_.get_field_value

@@ -54,8 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; refuses a production profile without an admin token, or bad rules."""
     settings = settings or get_settings()
     if settings.profile == "prod" and not settings.admin_secret:
-        raise RuntimeError("profile=prod needs MLSYS_ADMIN_TOKEN: refusing to start serving")
-    rules = parse_rules(settings.serving_rules)
+        raise RuntimeError(
+            "profile=prod needs MLSYS_BACKENDS__ADMIN_TOKEN: refusing to start serving"
+        )
+    rules = parse_rules(settings.serving.rules)
     metrics = ServingMetrics()
 
     @asynccontextmanager
@@ -64,9 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = await run_in_threadpool(Services.start, settings, rules, metrics)
         app.state.services = services
         grpc_server = None
-        if settings.serving_grpc_port:  # V2 over gRPC on this loop, beside HTTP
+        if settings.serving.grpc_port:  # V2 over gRPC on this loop, beside HTTP
             grpc_server = await start_grpc_server(
-                services, settings.serving_grpc_host, settings.serving_grpc_port
+                services, settings.serving.grpc_host, settings.serving.grpc_port
             )
         # Everything loaded so far (MLflow, pandas, the models) lives as long as the process:
         # keep it out of the cyclic GC, whose full passes over it were the p99 latency.
@@ -99,8 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, _unexpected)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving_max_body_bytes)
-    v2_paths = tuple(p.format(name=settings.model_name) for p in V2_MODEL_PATHS)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_body_bytes)
+    v2_paths = tuple(p.format(name=settings.registry.model_name) for p in V2_MODEL_PATHS)
     app.add_middleware(MetricsMiddleware, metrics=metrics, paths=ENDPOINTS + v2_paths)
     return app
 

@@ -15,7 +15,7 @@ import click
     "--grpc-port",
     type=click.IntRange(0, 65535),
     default=None,
-    help="Open Inference Protocol v2 gRPC port (default MLSYS_SERVING_GRPC_PORT, 8081; 0: off).",
+    help="Open Inference Protocol v2 gRPC port (default MLSYS_SERVING__GRPC_PORT, 8081; 0: off).",
 )
 def serve(
     host: str, port: int, workers: int, log_level: str, access_log: bool, grpc_port: int | None
@@ -29,9 +29,9 @@ def serve(
     from serving import multiprocess
 
     # The workers read their settings from the environment: gRPC binds the HTTP host.
-    os.environ["MLSYS_SERVING_GRPC_HOST"] = host
+    os.environ["MLSYS_SERVING__GRPC_HOST"] = host
     if grpc_port is not None:
-        os.environ["MLSYS_SERVING_GRPC_PORT"] = str(grpc_port)
+        os.environ["MLSYS_SERVING__GRPC_PORT"] = str(grpc_port)
     settings = get_settings()  # fail fast on bad settings (e.g. prod without an admin token)
     if workers > 1:  # the workers' metrics merged into one /metrics
         multiprocess.enable(settings.home_dir)

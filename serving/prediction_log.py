@@ -3,7 +3,7 @@
 A request only appends its answers, column by column, to an in-memory queue; a writer thread
 flushes the queue when it holds ``flush_rows`` records or every ``flush_seconds``, and once
 more on ``close`` - so a graceful stop loses nothing. A crash (``kill -9``, OOM) loses at most
-the records answered in the last ``MLSYS_PREDICTION_LOG_SYNC_SECONDS`` (1 s) plus one write's time
+the records answered in the last ``MLSYS_SERVING__LOG_SYNC_SECONDS`` (1 s) plus one write's time
 (milliseconds): about every second the writer appends what is queued to a write-ahead file of its
 own process and fsyncs it, and the next serve process to start on the same MLSYS_HOME replays
 a dead process's write-ahead files into Parquet, each record exactly once (``serving/wal.py``).

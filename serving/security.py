@@ -98,7 +98,8 @@ async def require_admin(
     expected: str | None = request.app.state.settings.admin_secret
     if not expected:
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "admin endpoints are disabled: no MLSYS_ADMIN_TOKEN set"
+            status.HTTP_403_FORBIDDEN,
+            "admin endpoints are disabled: no MLSYS_BACKENDS__ADMIN_TOKEN set",
         )
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token or not token_matches(token.strip(), expected):

@@ -52,26 +52,26 @@ class Services:
         prediction_log = _log(settings, metrics, PREDICTION_LOG_DIR, "predictions")
         feedback_log = _log(settings, metrics, FEEDBACK_LOG_DIR, "feedback")
         watcher = ModelWatcher(
-            RegistryReader(settings.tracking_uri, settings.model_name),
+            RegistryReader(settings.tracking_uri, settings.registry.model_name),
             metrics,
-            settings.serving_poll_seconds,
+            settings.serving.poll_seconds,
             baseline_cache=settings.home_dir / "serving" / "baseline.json",
             generation=ReloadGeneration(settings.home_dir / "serving" / "reload_generation"),
         )
         features = FeatureSource.from_settings(settings)
-        decisions = _decisions(settings, metrics) if settings.serving_decisions else None
+        decisions = _decisions(settings, metrics) if settings.serving.decisions else None
         pipeline = InferencePipeline(
-            model_name=settings.model_name,
+            model_name=settings.registry.model_name,
             watcher=watcher,
             features=features,
             rules=rules,
-            canary_share=settings.canary_share,
+            canary_share=settings.loop.canary_share,
             metrics=metrics,
             log=prediction_log,
             clock=serving_clock(settings),
-            explain_top_k=settings.serving_explain_top_k,
+            explain_top_k=settings.serving.explain_top_k,
             outputs=decisions,
-            shadow=settings.canary_shadow,
+            shadow=settings.loop.canary_shadow,
         )
         prediction_log.start()
         if decisions is not None:
@@ -124,7 +124,7 @@ def bound_registry_calls(settings: Settings) -> None:
     for name, value in (
         ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),
         ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),
-        ("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(settings.serving_registry_timeout_seconds))),
+        ("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(settings.serving.registry_timeout_seconds))),
         ("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"),
     ):
         os.environ.setdefault(name, value)
@@ -134,13 +134,13 @@ def _log(settings: Settings, metrics: ServingMetrics, folder: str, label: str) -
     return ParquetLog(
         settings.predictions_dir / folder,
         PREDICTION_SCHEMA if label == "predictions" else FEEDBACK_SCHEMA,
-        flush_rows=settings.prediction_log_flush_rows,
-        flush_seconds=settings.prediction_log_flush_seconds,
-        max_pending=settings.prediction_log_max_pending,
+        flush_rows=settings.serving.log_flush_rows,
+        flush_seconds=settings.serving.log_flush_seconds,
+        max_pending=settings.serving.log_max_pending,
         on_written=metrics.log_written.labels(log=label).inc,
         on_dropped=metrics.log_dropped.labels(log=label).inc,
         on_error=metrics.log_errors.labels(log=label).inc,
         partition_by=flight_day if label == "predictions" else None,
         wal_directory=settings.predictions_dir / WAL_DIR / folder,
-        sync_seconds=settings.prediction_log_sync_seconds,
+        sync_seconds=settings.serving.log_sync_seconds,
     )

@@ -16,7 +16,7 @@ import pytest
 # No test app or `mlsys serve` binds the default gRPC port (8081) unless the test asks for a
 # port of its own: hundreds of in-process apps would otherwise share it through SO_REUSEPORT,
 # and so would other test runs on the machine.
-os.environ.setdefault("MLSYS_SERVING_GRPC_PORT", "0")
+os.environ.setdefault("MLSYS_SERVING__GRPC_PORT", "0")
 
 from mlsys_assets.settings import Settings, get_settings
 

@@ -8,7 +8,7 @@ are separate processes), sends when a key opens and sends a recovery message whe
 resolves. A delivery that fails leaves the key open but unsent, so the next evaluation retries.
 
 The body is Slack's incoming-webhook JSON (``text`` plus a ``blocks`` section), which Slack,
-Mattermost, Rocket.Chat and most chat bridges accept as is. Without ``MLSYS_ALERT_WEBHOOK_URL``
+Mattermost, Rocket.Chat and most chat bridges accept as is. Without ``MLSYS_BACKENDS__ALERT_WEBHOOK_URL``
 alerts are recorded only (and logged).
 """
 
@@ -83,8 +83,8 @@ class Notifier:
         return cls(
             settings.home_dir / "alerts" / "alerts.sqlite",
             settings.alert_webhook,
-            settings.alert_min_severity,
-            settings.alert_timeout_seconds,
+            settings.monitoring.alert_min_severity,
+            settings.monitoring.alert_timeout_seconds,
         )
 
     def _connect(self) -> sqlite3.Connection:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dagster as dg
 
 from mlsys_assets.alerts.notifier import ERROR, Alert, Notifier
-from mlsys_assets.settings import get_settings
+from mlsys_assets.resources.run_settings import RunSettings
 
 RUNNING = dg.DefaultSensorStatus.RUNNING
 
@@ -30,10 +30,12 @@ def run_alert(run: dg.DagsterRun, message: str) -> Alert:
 @dg.run_failure_sensor(
     name="alert_on_run_failure", default_status=RUNNING, minimum_interval_seconds=5
 )
-def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
+def alert_on_run_failure(context: dg.RunFailureSensorContext, run_settings: RunSettings) -> None:
     """Send an alert for a failed run (once per job until it recovers)."""
     message = context.failure_event.message if context.failure_event else ""
-    Notifier.from_settings(get_settings()).fire(run_alert(context.dagster_run, message or ""))
+    Notifier.from_settings(run_settings.resolve()).fire(
+        run_alert(context.dagster_run, message or "")
+    )
 
 
 @dg.run_status_sensor(
@@ -42,9 +44,9 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     default_status=RUNNING,
     minimum_interval_seconds=5,
 )
-def alert_on_run_recovery(context: dg.RunStatusSensorContext) -> None:
+def alert_on_run_recovery(context: dg.RunStatusSensorContext, run_settings: RunSettings) -> None:
     """A successful run of a job whose runs failed before: send the recovery message."""
-    Notifier.from_settings(get_settings()).resolve(f"run:{context.dagster_run.job_name}")
+    Notifier.from_settings(run_settings.resolve()).resolve(f"run:{context.dagster_run.job_name}")
 
 
 SENSORS = [alert_on_run_failure, alert_on_run_recovery]

@@ -92,8 +92,8 @@ def backtest(
     click.echo()
     click.echo(
         f"backtest {config.start}..{config.end}: first model on data up to {config.initial_day}, "
-        f"steps of {config.step_days} day(s); drift share >= {settings.retrain_drift_share}, "
-        f"cooldown {settings.retrain_cooldown_days} days; "
+        f"steps of {config.step_days} day(s); drift share >= {settings.loop.retrain_drift_share}, "
+        f"cooldown {settings.loop.retrain_cooldown_days} days; "
         f"{len(result.models)} distinct models trained"
     )
     click.echo(format_table(result, monthly))
@@ -134,14 +134,14 @@ def _verdicts(result: BacktestResult, settings: Settings) -> None:
     click.echo()
     click.echo(
         f"canary verdicts: paired = {VerdictRule.from_settings(settings).describe()}; "
-        f"unpaired = share {settings.canary_share}, {settings.canary_min_labelled} labelled "
-        f"challenger answers, margin {settings.canary_margin}; truth = both models on the "
+        f"unpaired = share {settings.loop.canary_share}, {settings.loop.canary_min_labelled} labelled "
+        f"challenger answers, margin {settings.loop.canary_margin}; truth = both models on the "
         f"next 30 days"
     )
     click.echo(format_verdicts(table))
     click.echo()
     click.echo(
-        "the paired verdict's maximum wait (MLSYS_CANARY_MAX_LABELLED) against its accuracy:"
+        "the paired verdict's maximum wait (MLSYS_LOOP__CANARY_MAX_LABELLED) against its accuracy:"
     )
     click.echo(tradeoff.to_string(index=False))
     click.echo(f"verdicts: {out}")

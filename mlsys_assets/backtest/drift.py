@@ -40,12 +40,12 @@ class DriftMeter:
     def _build(self, train: DateWindow) -> Reference:
         names, categorical = feature_columns()
         window = self.period.between(train.start, train.end).reset_index(drop=True)
-        rows, seed = self.settings.monitoring_reference_rows, self.settings.seed
+        rows, seed = self.settings.monitoring.reference_rows, self.settings.seed
         sample = (
             window.sample(rows, random_state=seed).sort_index() if len(window) > rows else window
         )
         days = self.period.flight_days(train.start, train.end)
-        count = min(self.settings.monitoring_calibration_days, len(days))
+        count = min(self.settings.monitoring.calibration_days, len(days))
         picks = sorted({days[int(i)] for i in np.linspace(0, len(days) - 1, count)})
         calibration = [self.period.between(d, d) for d in picks]
         thresholds = calibrated_thresholds(sample, calibration, names, categorical)

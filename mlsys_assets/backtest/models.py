@@ -61,7 +61,7 @@ def training_set_from_period(
 
     Sampling other than ``none`` goes through ``select_training_set`` itself (it draws rows).
     """
-    if settings.sampling != "none" and settings.sampling_negative_rate < 1.0:
+    if settings.training.sampling != "none" and settings.training.sampling_negative_rate < 1.0:
         with Warehouse(path=str(settings.warehouse_path)).connect(read_only=True) as conn:
             return build_training_set(conn, settings, windows, settings.seed)
     span = windows.span
@@ -70,7 +70,7 @@ def training_set_from_period(
     keep = (split.notna() & rows[LABEL].notna()).to_numpy()
     frame = rows[keep].assign(split=split[keep].to_numpy(), weight=1.0)
     frame = frame.sort_values(SORT).reset_index(drop=True)
-    service = SERVICES[settings.feature_service]
+    service = SERVICES[settings.features.service]
     names, categorical = service.feature_names, service.categorical_features
     spec = feature_spec_for(frame, service.name, list(names), list(categorical))
     inputs = spec.to_input_frame(frame)
@@ -92,12 +92,12 @@ def train_model_of_day(
     if windows.span.end != data_day:
         raise AssertionError(f"model of {data_day} would see data up to {windows.span.end}")
     training_set = training_set_from_period(period, windows, settings)
-    threads = settings.train_threads
+    threads = settings.training.threads
     fit = fit_final(
         training_set,
         default_params(settings.seed, threads),
         threads=threads,
-        refit=settings.refit_on_validation,
+        refit=settings.training.refit_on_validation,
     )
     test = training_set.part(TEST)
     p_test = predict(fit.booster, training_set.spec, test)

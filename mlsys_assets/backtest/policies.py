@@ -80,10 +80,10 @@ def retrain_windows(settings: Settings, data_day: dt.date, first_day: dt.date) -
     test at its end), clipped so that training starts no earlier than ``first_day``."""
     windows = windows_before(
         data_day,
-        window_days=settings.training_window_days,
-        validation_days=settings.validation_days,
-        test_days=settings.test_days,
-        gap_days=settings.split_gap_days,
+        window_days=settings.training.window_days,
+        validation_days=settings.training.validation_days,
+        test_days=settings.training.test_days,
+        gap_days=settings.training.split_gap_days,
     )
     if windows.train.start >= first_day:
         return windows
@@ -139,17 +139,17 @@ def walk(
         if drift is None:
             raise ValueError("the drift policy needs a drift source")
         train = windows_for(current).train
-        if (last - last_retrain).days < settings.retrain_cooldown_days:
+        if (last - last_retrain).days < settings.loop.retrain_cooldown_days:
             # whatever the share, the sensor would not retrain: save measuring it
             blocked = (
                 f"last retrain was on data of {last_retrain}, "
-                f"cooldown {settings.retrain_cooldown_days} days"
+                f"cooldown {settings.loop.retrain_cooldown_days} days"
             )
             run.checks.append(DriftCheck(last, str(train), float("nan"), 0, 0, blocked, False))
             continue
         measured = drift.day(train, last)
         share = measured.drift_share
-        fire = share >= settings.retrain_drift_share
+        fire = share >= settings.loop.retrain_drift_share
         run.checks.append(
             DriftCheck(last, str(train), share, measured.n_drifted, measured.n_features, None, fire)
         )

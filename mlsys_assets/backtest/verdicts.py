@@ -168,7 +168,7 @@ def judge_challengers(
             + ":"
             + frame[DAY].astype(str)
         )
-        to_challenger = _bucket(key) < settings.canary_share
+        to_challenger = _bucket(key) < settings.loop.canary_share
         unpaired = _unpaired(y, a, b, days, to_challenger, settings)
         rows.append(
             ChallengerVerdicts(
@@ -227,13 +227,13 @@ def _unpaired(
     for number, day in enumerate(distinct, start=1):
         upto = int(np.searchsorted(days, day, side="right"))
         mine = to_challenger[:upto]
-        if mine.sum() < settings.canary_min_labelled:
+        if mine.sum() < settings.loop.canary_min_labelled:
             continue
         auc_b = _auc(y[:upto][mine], b[:upto][mine])
         auc_a = _auc(y[:upto][~mine], a[:upto][~mine])
         if auc_a is None or auc_b is None:
             continue
-        decision = PROMOTE if auc_b >= auc_a - settings.canary_margin else ROLLBACK
+        decision = PROMOTE if auc_b >= auc_a - settings.loop.canary_margin else ROLLBACK
         return {"unpaired": decision, "unpaired_days": number, "unpaired_flights": upto}
     return {"unpaired": KEEP, "unpaired_days": len(distinct), "unpaired_flights": len(y)}
 
@@ -339,7 +339,7 @@ def max_wait_tradeoff(
     cache = {} if cache is None else cache
     rows = []
     for max_wait in max_waits:
-        tried = settings.model_copy(update={"canary_max_labelled": max_wait})
+        tried = settings.replace(loop={"canary_max_labelled": max_wait})
         rows.append({"max_labelled": max_wait, **closing_line(
             judge_challengers(result, period, tried, cache)
         )})  # fmt: skip

@@ -87,7 +87,9 @@ def settle(instance: dg.DagsterInstance, group: ProcessGroup) -> None:
 @click.option("--api-port", default=8000, show_default=True)
 @click.option("--dagster-port", default=3000, show_default=True)
 @click.option("--mlflow-port", default=5000, show_default=True)
-@click.option("--reports-port", type=int, default=None, help="Default: MLSYS_REPORTS_PORT.")
+@click.option(
+    "--reports-port", type=int, default=None, help="Default: MLSYS_MONITORING__REPORTS_PORT."
+)
 def demo(
     quick: bool,
     keep_running: bool,

@@ -28,11 +28,11 @@ class DemoPlan:
 # Settings for every process the demo starts (MLSYS_* variables), sized for two cores.
 _COMMON = {
     # Every live day is monitored (a week per run); the Evidently HTML of the newest day only.
-    "MLSYS_MONITORING_REPORT_LAST_DAYS": "1",
-    "MLSYS_SERVING_POLL_SECONDS": "2",
-    "MLSYS_PREDICTION_LOG_FLUSH_SECONDS": "1",
-    "MLSYS_STREAM_POLL_SECONDS": "0.005",  # each moment waits for its departures online
-    "MLSYS_SENSOR_LOOP_SECONDS": "1",  # a day plays in seconds: each hop of the loop waits less
+    "MLSYS_MONITORING__REPORT_LAST_DAYS": "1",
+    "MLSYS_SERVING__POLL_SECONDS": "2",
+    "MLSYS_SERVING__LOG_FLUSH_SECONDS": "1",
+    "MLSYS_FEATURES__STREAM_POLL_SECONDS": "0.005",  # each moment waits for its departures online
+    "MLSYS_LOOP__SENSOR_LOOP_SECONDS": "1",  # a day plays in seconds: each hop of the loop waits less
 }
 
 # Quick: five live days. The volume retrain after two days becomes challenger; shadow scoring
@@ -45,19 +45,19 @@ QUICK = DemoPlan(
     traffic_share=0.3,
     env={
         **_COMMON,
-        "MLSYS_SEARCH_TRIALS": "2",
-        "MLSYS_TRAINING_WINDOW_DAYS": "38",
-        "MLSYS_VALIDATION_DAYS": "7",
-        "MLSYS_TEST_DAYS": "7",
-        "MLSYS_GATE_MARGIN": "0.02",
-        "MLSYS_RETRAIN_COOLDOWN_DAYS": "2",
+        "MLSYS_TRAINING__SEARCH_TRIALS": "2",
+        "MLSYS_TRAINING__WINDOW_DAYS": "38",
+        "MLSYS_TRAINING__VALIDATION_DAYS": "7",
+        "MLSYS_TRAINING__TEST_DAYS": "7",
+        "MLSYS_REGISTRY__GATE_MARGIN": "0.02",
+        "MLSYS_LOOP__RETRAIN_COOLDOWN_DAYS": "2",
         # two days of flights: 8-9 February 2013 had a blizzard (1,614 flights, not ~1,800)
-        "MLSYS_RETRAIN_MIN_NEW_LABELS": "1500",
-        "MLSYS_CANARY_SHARE": "0.3",
-        "MLSYS_CANARY_MIN_LABELLED": "60",
+        "MLSYS_LOOP__RETRAIN_MIN_NEW_LABELS": "1500",
+        "MLSYS_LOOP__CANARY_SHARE": "0.3",
+        "MLSYS_LOOP__CANARY_MIN_LABELLED": "60",
         # about 190 shadow pairs a day: the verdict's maximum wait is within a day's outcomes
-        "MLSYS_CANARY_MAX_LABELLED": "120",
-        "MLSYS_MONITORING_EVERY_DAYS": "5",
+        "MLSYS_LOOP__CANARY_MAX_LABELLED": "120",
+        "MLSYS_MONITORING__EVERY_DAYS": "5",
     },
 )
 
@@ -69,15 +69,15 @@ FULL = DemoPlan(
     traffic_share=0.3,
     env={
         **_COMMON,
-        "MLSYS_SEARCH_TRIALS": "8",
-        "MLSYS_TRAINING_WINDOW_DAYS": "90",
-        "MLSYS_VALIDATION_DAYS": "14",
-        "MLSYS_TEST_DAYS": "7",
-        "MLSYS_RETRAIN_COOLDOWN_DAYS": "7",
-        "MLSYS_RETRAIN_MIN_NEW_LABELS": "7000",
-        "MLSYS_CANARY_SHARE": "0.2",
-        "MLSYS_CANARY_MIN_LABELLED": "200",
-        "MLSYS_CANARY_MAX_LABELLED": "800",  # ~215 shadow pairs a live day
-        "MLSYS_MONITORING_EVERY_DAYS": "7",
+        "MLSYS_TRAINING__SEARCH_TRIALS": "8",
+        "MLSYS_TRAINING__WINDOW_DAYS": "90",
+        "MLSYS_TRAINING__VALIDATION_DAYS": "14",
+        "MLSYS_TRAINING__TEST_DAYS": "7",
+        "MLSYS_LOOP__RETRAIN_COOLDOWN_DAYS": "7",
+        "MLSYS_LOOP__RETRAIN_MIN_NEW_LABELS": "7000",
+        "MLSYS_LOOP__CANARY_SHARE": "0.2",
+        "MLSYS_LOOP__CANARY_MIN_LABELLED": "200",
+        "MLSYS_LOOP__CANARY_MAX_LABELLED": "800",  # ~215 shadow pairs a live day
+        "MLSYS_MONITORING__EVERY_DAYS": "7",
     },
 )

@@ -37,7 +37,7 @@ def ingest_range(
     The daily assets receive the whole partition range (single-run backfill policy); the
     reference snapshots run once. Failed checks do not fail the run: they are the report.
     The run starts once the ``warehouse`` pool has a free slot: ``say`` hears what holds it,
-    and ``PoolWaitTimeout`` ends the wait after ``MLSYS_RUN_WAIT_TIMEOUT_SECONDS``.
+    and ``PoolWaitTimeout`` ends the wait after ``MLSYS_INGESTION__RUN_WAIT_TIMEOUT_SECONDS``.
     """
     from mlsys_assets.ingestion.assets import ASSETS, CHECKS, POOL
     from mlsys_assets.pool_wait import wait_for_pool
@@ -47,7 +47,7 @@ def ingest_range(
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
     instance = instance or instance_for(settings)
-    wait_for_pool(instance, POOL, settings.run_wait_timeout_seconds, say)
+    wait_for_pool(instance, POOL, settings.ingestion.run_wait_timeout_seconds, say)
     return dg.materialize(
         [*ASSETS, *CHECKS],
         instance=instance,

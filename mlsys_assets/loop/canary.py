@@ -1,6 +1,6 @@
 """The canary verdict: champion and challenger on live labelled traffic.
 
-``paired`` (the default, ``MLSYS_CANARY_RULE``): serving scores every flight the champion answers
+``paired`` (the default, ``MLSYS_LOOP__CANARY_RULE``): serving scores every flight the champion answers
 with the challenger too (variant ``shadow`` in the log), so both models are judged on the *same*
 flights by the sequential test of ``verdict.py``: promote, roll back, keep the champion, or wait
 for the next look. ``unpaired`` is the earlier rule, kept for comparison (the backtest measures
@@ -79,7 +79,7 @@ def evaluate_canary(
     connect: Connect, settings: Settings, champion: str | None, challenger: str | None
 ) -> CanaryVerdict:
     """The verdict of the settings' rule (``paired`` by default, else ``unpaired``)."""
-    if settings.canary_rule == "paired":
+    if settings.loop.canary_rule == "paired":
         return evaluate_paired(connect, settings, champion, challenger)
     return evaluate_unpaired(connect, settings, champion, challenger)
 
@@ -218,26 +218,26 @@ def evaluate_unpaired(
         "auc_champion": _auc(champ),
         "auc_challenger": _auc(chall),
     }
-    if len(chall) < settings.canary_min_labelled:
+    if len(chall) < settings.loop.canary_min_labelled:
         return verdict(
             "wait",
-            f"{len(chall)} of {settings.canary_min_labelled} labelled challenger predictions",
+            f"{len(chall)} of {settings.loop.canary_min_labelled} labelled challenger predictions",
             **numbers,
         )
     auc_champion, auc_challenger = numbers["auc_champion"], numbers["auc_challenger"]
     if auc_champion is None or auc_challenger is None:
         return verdict("wait", "labels of one class only so far", **numbers)
     assert isinstance(auc_champion, float) and isinstance(auc_challenger, float)
-    if auc_challenger >= auc_champion - settings.canary_margin:
+    if auc_challenger >= auc_champion - settings.loop.canary_margin:
         return verdict(
             "promote",
             f"live AUC v{challenger} {auc_challenger:.4f} >= v{champion} {auc_champion:.4f}"
-            f" - margin {settings.canary_margin}",
+            f" - margin {settings.loop.canary_margin}",
             **numbers,
         )
     return verdict(
         "rollback",
         f"live AUC v{challenger} {auc_challenger:.4f} < v{champion} {auc_champion:.4f}"
-        f" - margin {settings.canary_margin}",
+        f" - margin {settings.loop.canary_margin}",
         **numbers,
     )

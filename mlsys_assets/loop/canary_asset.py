@@ -11,17 +11,20 @@ import dagster as dg
 
 from mlsys_assets.loop.canary import evaluate_canary
 from mlsys_assets.registry import aliases
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
-from mlsys_assets.settings import get_settings
 
 
 @dg.asset(group_name="registry", kinds={"mlflow"}, pool="warehouse")
 def canary_decision(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, tracking: Tracking
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    tracking: Tracking,
+    run_settings: RunSettings,
 ) -> dg.MaterializeResult:
     """Champion vs challenger on live labelled traffic: promote, roll back, keep, or wait."""
-    settings = get_settings()
+    settings = run_settings.resolve()
     state = aliases.current(tracking)
     champion, challenger = state["champion"], state["challenger"]
     verdict = evaluate_canary(

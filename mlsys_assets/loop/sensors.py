@@ -30,12 +30,12 @@ from mlsys_assets.loop.signals import (
 )
 from mlsys_assets.nycflights import FIRST_DAY
 from mlsys_assets.resources.landing_zone import LandingZone
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
-from mlsys_assets.settings import get_settings
 
 RUNNING = dg.DefaultSensorStatus.RUNNING
-# The daemon evaluates sensors in a loop that starts every MLSYS_SENSOR_LOOP_SECONDS (Dagster's
+# The daemon evaluates sensors in a loop that starts every MLSYS_LOOP__SENSOR_LOOP_SECONDS (Dagster's
 # 5 s by default; mlsys_assets/daemon.py). A minimum interval as long as the loop would let a
 # sensor evaluated late in one loop miss the next (ticking every other loop); the shortest one
 # lets every sensor tick on every loop, so each hop of the loop waits one loop, not two.
@@ -79,11 +79,13 @@ def new_landing_data(
 
 
 @dg.sensor(job=monitoring_job, minimum_interval_seconds=TICK_SECONDS, default_status=RUNNING)
-def days_to_monitor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+def days_to_monitor(
+    context: dg.SensorEvaluationContext, run_settings: RunSettings
+) -> dg.RunRequest | dg.SkipReason:
     """Monitor every day whose features are complete: all the days since the last monitored
     one, in ONE run over the range (a catch-up is one run, not one per day).
 
-    A run starts once ``MLSYS_MONITORING_EVERY_DAYS`` days wait (the demo batches a week). The
+    A run starts once ``MLSYS_MONITORING__EVERY_DAYS`` days wait (the demo batches a week). The
     first run monitors the newest day only: the loop acts on the present, and history is
     filled by a backfill from the UI (also one run, by the assets' single-run policy).
     """
@@ -100,7 +102,7 @@ def days_to_monitor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.S
     if last is not None and newest <= last:
         return dg.SkipReason(f"every day up to {last} is monitored")
     start = last + dt.timedelta(days=1) if last is not None else newest
-    every = get_settings().monitoring_every_days
+    every = run_settings.monitoring.every_days
     waiting = (newest - start).days + 1
     if last is not None and waiting < every:
         return dg.SkipReason(f"{waiting} day(s) wait since {last}; monitoring every {every} days")
@@ -128,25 +130,26 @@ def _retrain_request(
 
 
 def _retrain_blocked(
-    context: dg.SensorEvaluationContext, tracking: Tracking, data_day: dt.date
+    context: dg.SensorEvaluationContext, tracking: Tracking, data_day: dt.date, cooldown_days: int
 ) -> str | None:
     """Why a retrain may not start now (a challenger in canary, a run active, the cooldown)."""
     from mlsys_assets.registry import aliases
 
     challenger = aliases.current(tracking)["challenger"]
-    return retrain_blocked(
-        context.instance, challenger, data_day, get_settings().retrain_cooldown_days
-    )
+    return retrain_blocked(context.instance, challenger, data_day, cooldown_days)
 
 
 @dg.sensor(job=retrain_job, minimum_interval_seconds=TICK_SECONDS, default_status=RUNNING)
 def drift_retrain(
-    context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
+    context: dg.SensorEvaluationContext,
+    warehouse: Warehouse,
+    tracking: Tracking,
+    run_settings: RunSettings,
 ) -> dg.RunRequest | dg.SkipReason:
     """Retrain when a monitored day's share of drifted features crosses the threshold."""
     from mlsys_assets.monitoring import latest_drift_share
 
-    settings = get_settings()
+    loop = run_settings.loop
     try:
         with read_warehouse(warehouse) as conn:
             latest = latest_drift_share(conn)
@@ -159,9 +162,9 @@ def drift_retrain(
     if context.cursor and day <= dt.date.fromisoformat(context.cursor):
         return dg.SkipReason(f"drift of {day} already handled")
     context.update_cursor(day.isoformat())
-    if share < settings.retrain_drift_share:
-        return dg.SkipReason(f"drift share {share:.2f} on {day} < {settings.retrain_drift_share}")
-    blocked = _retrain_blocked(context, tracking, data_day)
+    if share < loop.retrain_drift_share:
+        return dg.SkipReason(f"drift share {share:.2f} on {day} < {loop.retrain_drift_share}")
+    blocked = _retrain_blocked(context, tracking, data_day, loop.retrain_cooldown_days)
     if blocked:
         return dg.SkipReason(f"drift share {share:.2f} on {day}, but {blocked}")
     return _retrain_request(context, "drift", f"drift share {share:.3f} on {day}", data_day)
@@ -169,14 +172,17 @@ def drift_retrain(
 
 @dg.sensor(job=retrain_job, minimum_interval_seconds=TICK_SECONDS, default_status=RUNNING)
 def labelled_volume_retrain(
-    context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
+    context: dg.SensorEvaluationContext,
+    warehouse: Warehouse,
+    tracking: Tracking,
+    run_settings: RunSettings,
 ) -> dg.RunRequest | dg.SkipReason:
     """Train once enough newly labelled flights arrived since the last training window.
 
     With no model registered yet, this is what trains the first champion.
     """
 
-    settings = get_settings()
+    loop = run_settings.loop
     trained_until = last_training_day(tracking)  # None: nothing trained yet, all rows are new
     try:
         with read_warehouse(warehouse) as conn:
@@ -184,13 +190,13 @@ def labelled_volume_retrain(
             data_day = latest_ingested_day(conn)
     except WarehouseBusy:
         return dg.SkipReason("warehouse busy")
-    if data_day is None or new_rows < settings.retrain_min_new_labels:
+    if data_day is None or new_rows < loop.retrain_min_new_labels:
         return dg.SkipReason(
-            f"{new_rows} labelled rows since {trained_until} < {settings.retrain_min_new_labels}"
+            f"{new_rows} labelled rows since {trained_until} < {loop.retrain_min_new_labels}"
         )
     if context.cursor == data_day.isoformat():
         return dg.SkipReason(f"volume at {data_day} already handled")
-    blocked = _retrain_blocked(context, tracking, data_day)
+    blocked = _retrain_blocked(context, tracking, data_day, loop.retrain_cooldown_days)
     if blocked:
         return dg.SkipReason(f"{new_rows} new labelled rows, but {blocked}")
     context.update_cursor(data_day.isoformat())
@@ -201,7 +207,10 @@ def labelled_volume_retrain(
 
 @dg.sensor(job=canary_job, minimum_interval_seconds=TICK_SECONDS, default_status=RUNNING)
 def canary_evaluation(
-    context: dg.SensorEvaluationContext, warehouse: Warehouse, tracking: Tracking
+    context: dg.SensorEvaluationContext,
+    warehouse: Warehouse,
+    tracking: Tracking,
+    run_settings: RunSettings,
 ) -> dg.RunRequest | dg.SkipReason:
     """Launch the canary decision once the verdict is in (the paired rule: a boundary crossed
     at one of its looks, or the maximum wait)."""
@@ -214,7 +223,7 @@ def canary_evaluation(
     try:
         verdict = evaluate_canary(
             lambda: read_warehouse(warehouse),
-            get_settings(),
+            run_settings.resolve(),
             state["champion"],
             state["challenger"],
         )

@@ -47,8 +47,9 @@ from mlsys_assets.monitoring.reference import Reference, day_features
 from mlsys_assets.monitoring.store import replace_day
 from mlsys_assets.partitions import DAILY_2013
 from mlsys_assets.resources.online_store import OnlineStore
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.warehouse import Warehouse
-from mlsys_assets.settings import Settings, get_settings
+from mlsys_assets.settings import Settings
 from mlsys_assets.stream.freshness import read_freshness
 
 FIRST_COST_DAY, LAST_COST_DAY = dt.date(2013, 1, 1), dt.date(2013, 12, 31)  # the replayed year
@@ -57,7 +58,7 @@ GROUP = "monitoring"
 POOL = "warehouse"
 FEATURE_KEYS = [dg.AssetKey(view.name) for view in FEATURE_VIEWS if view.partitioned]
 RAW_KEYS = [dg.AssetKey("raw_flights"), dg.AssetKey("raw_weather")]
-NO_REFERENCE = "no reference: no champion model yet and no MLSYS_MONITORING_REFERENCE_WINDOW"
+NO_REFERENCE = "no reference: no champion model yet and no MLSYS_MONITORING__REFERENCE_WINDOW"
 
 
 @dataclass
@@ -198,10 +199,10 @@ def monitored_days(context: dg.AssetExecutionContext) -> list[dt.date]:
 
 @contextmanager
 def open_days(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
 ) -> Iterator[tuple[Settings, list[Day]]]:
-    """Settings and the run's days, on one warehouse connection."""
-    settings = get_settings()
+    """The run's settings and days, on one warehouse connection."""
+    settings = run_settings.resolve()
     days = monitored_days(context)
     run_id = context.run.run_id
     for key in [k for k in _RUN_CACHE if k[0] != run_id]:
@@ -238,6 +239,7 @@ def open_days(
 def run_days(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
+    run_settings: RunSettings,
     compute: Callable[[Day], DayResult],
     headline: list[str],
 ) -> dg.MaterializeResult:
@@ -245,7 +247,7 @@ def run_days(
     table of the ``headline`` values when the run covers several days, each check failed if
     it failed on any day, and the alerts of the checks (one per new failure, recovery when it
     clears)."""
-    with open_days(context, warehouse) as (settings, days):
+    with open_days(context, warehouse, run_settings) as (settings, days):
         results = [compute(d) for d in days]
     asset = context.asset_key.to_user_string()
     return combine(asset, results, headline, settings)
@@ -411,9 +413,11 @@ DQ_CHECKS = {
         for kind, name in DQ_CHECKS.items()
     ],
 )
-def data_quality(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def data_quality(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
+) -> dg.MaterializeResult:
     """Missing shares, range violations, unseen categories and volume of the day's sources and features."""
-    return run_days(context, warehouse, _data_quality_day,
+    return run_days(context, warehouse, run_settings, _data_quality_day,
                     ["flights", "findings_warn", "findings_error"])  # fmt: skip
 
 
@@ -454,9 +458,11 @@ def _data_quality_day(d: Day) -> DayResult:
         )
     ],
 )
-def feature_drift(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def feature_drift(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
+) -> dg.MaterializeResult:
     """Per-feature and prediction drift of the day against the champion's training data (Evidently)."""
-    return run_days(context, warehouse, _feature_drift_day,
+    return run_days(context, warehouse, run_settings, _feature_drift_day,
                     ["drift_share", "drifted_features", "prediction_drift_score", "rows"])  # fmt: skip
 
 
@@ -469,10 +475,10 @@ def _feature_drift_day(d: Day) -> DayResult:
     predicted = scores[perf.SCORE] if len(scores) else None
     result = drift_mod.compute_drift(d.reference, features, predicted)
     path = drift_mod.report_path(d.settings.reports_dir, d.day)
-    last = d.settings.monitoring_report_last_days
+    last = d.settings.monitoring.report_last_days
     if len(features) and (last is None or d.from_end < last):
         drift_mod.write_report(d.reference, _report_frame(features, scores), result,
-                               path, max_columns=d.settings.monitoring_report_max_columns)  # fmt: skip
+                               path, max_columns=d.settings.monitoring.report_max_columns)  # fmt: skip
     stamp = utc_now()
     base = {"reference_id": d.reference.reference_id, "model_version": d.reference.model.version}
     replace_day(d.conn, "drift", d.day, result.table.assign(**base, computed_at=stamp))
@@ -491,8 +497,8 @@ def _feature_drift_day(d: Day) -> DayResult:
     replace_day(d.conn, "drift_summary", d.day, pd.DataFrame([summary]))
     passed, worst = _graded(
         result.drift_share,
-        d.settings.monitoring_drift_share_warn,
-        d.settings.monitoring_drift_share_error,
+        d.settings.monitoring.drift_share_warn,
+        d.settings.monitoring.drift_share_error,
     )
     report = {}
     if path.exists():
@@ -536,10 +542,10 @@ def _report_frame(current: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- predictions
 @daily(deps=FEATURE_KEYS, kinds={"duckdb"})
 def prediction_drift(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
 ) -> dg.MaterializeResult:
     """Score distribution and positive rate of the day's predictions, per variant, beside the reference's."""
-    return run_days(context, warehouse, _prediction_drift_day,
+    return run_days(context, warehouse, run_settings, _prediction_drift_day,
                     ["predictions", "mean_score", "positive_rate"])  # fmt: skip
 
 
@@ -566,10 +572,10 @@ def _prediction_drift_day(d: Day) -> DayResult:
 
 @daily(deps=FEATURE_KEYS, kinds={"duckdb"})
 def performance_estimate(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
 ) -> dg.MaterializeResult:
     """Precision, recall and ROC AUC estimated before labels arrive, from calibrated confidence (CBPE)."""
-    return run_days(context, warehouse, _performance_estimate_day,
+    return run_days(context, warehouse, run_settings, _performance_estimate_day,
                     ["est_roc_auc", "est_precision", "est_recall", "predictions"])  # fmt: skip
 
 
@@ -601,10 +607,10 @@ def _performance_estimate_day(d: Day) -> DayResult:
     ],
 )
 def live_performance(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
 ) -> dg.MaterializeResult:
     """Realised precision, recall, ROC AUC, Brier and calibration per variant, once outcomes are known."""
-    return run_days(context, warehouse, _live_performance_day,
+    return run_days(context, warehouse, run_settings, _live_performance_day,
                     ["live_roc_auc", "estimated_roc_auc", "labelled", "label_coverage"])  # fmt: skip
 
 
@@ -639,9 +645,9 @@ def _live_performance_day(d: Day) -> DayResult:
     )
     replace_day(d.conn, "calibration", d.day, calibration.assign(computed_at=stamp))
     total = table.iloc[0]
-    enough = int(total["labelled"]) >= d.settings.monitoring_min_labelled
+    enough = int(total["labelled"]) >= d.settings.monitoring.min_labelled
     auc = _num(total["roc_auc"])
-    floor = d.settings.gate_min_roc_auc
+    floor = d.settings.registry.gate_min_roc_auc
     passed = not enough or auc is None or auc >= floor
     metadata = {
         "live_roc_auc": total["roc_auc"],
@@ -678,18 +684,18 @@ def _has_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
 # ---------------------------------------------------------------------------- confidence, balance, cost
 @daily(deps=FEATURE_KEYS, kinds={"duckdb"})
 def prediction_confidence(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
 ) -> dg.MaterializeResult:
     """How sure the model is: score quantiles, a histogram, and the share of answers within
-    ``MLSYS_MONITORING_CONFIDENCE_BAND`` of the decision threshold, per variant."""
-    return run_days(context, warehouse, _confidence_day,
+    ``MLSYS_MONITORING__CONFIDENCE_BAND`` of the decision threshold, per variant."""
+    return run_days(context, warehouse, run_settings, _confidence_day,
                     ["near_threshold_share", "p50", "mean_margin", "predictions"])  # fmt: skip
 
 
 def _confidence_day(d: Day) -> DayResult:
     if d.reference is None:
         return DayResult(d.day, {"status": NO_REFERENCE})
-    table = measures.confidence(d.scores, d.settings.monitoring_confidence_band)
+    table = measures.confidence(d.scores, d.settings.monitoring.confidence_band)
     source = str(d.scores["source"].iloc[0]) if len(d.scores) else None
     replace_day(d.conn, "confidence", d.day, table.assign(source=source, computed_at=utc_now()))
     if table.empty:
@@ -700,17 +706,19 @@ def _confidence_day(d: Day) -> DayResult:
         "near_threshold_share": total["near_threshold_share"],
         "mean_margin": total["mean_margin"],
         "p05": total["p05"], "p50": total["p50"], "p95": total["p95"],
-        "band": d.settings.monitoring_confidence_band,
+        "band": d.settings.monitoring.confidence_band,
         "by_variant": _md(table.drop(columns=["histogram"])),
         "histogram_all": str(total["histogram"]),
     })  # fmt: skip
 
 
 @daily(deps=[dg.AssetKey("raw_flights"), *FEATURE_KEYS], kinds={"duckdb"})
-def class_balance(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def class_balance(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
+) -> dg.MaterializeResult:
     """Predicted positive rate against the realised delay rate (once labels land), the expected
     rate before labels and the training delay rate, per variant."""
-    return run_days(context, warehouse, _class_balance_day,
+    return run_days(context, warehouse, run_settings, _class_balance_day,
                     ["predicted_positive_rate", "expected_delay_rate", "realised_delay_rate"])  # fmt: skip
 
 
@@ -736,10 +744,12 @@ def _class_balance_day(d: Day) -> DayResult:
 
 
 @daily(deps=[dg.AssetKey("raw_flights"), *FEATURE_KEYS], kinds={"duckdb"})
-def business_cost(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def business_cost(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
+) -> dg.MaterializeResult:
     """What the day's decisions cost, per variant: realised on labelled flights, expected
     (calibrated probabilities) on all of them, priced by ``MLSYS_COST_*``."""
-    return run_days(context, warehouse, _business_cost_day,
+    return run_days(context, warehouse, run_settings, _business_cost_day,
                     ["realised_cost_per_flight", "expected_cost_per_flight", "labelled"])  # fmt: skip
 
 
@@ -781,12 +791,14 @@ SEGMENT_ASSET = "segment_performance"
     ],
 )
 def segment_performance(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
 ) -> dg.MaterializeResult:
     """Per carrier, origin and departure-hour band: volume, live and estimated AUC, calibration
     and score drift, tested against the rest of the day with a correction for testing many
     segments at once; each flagged segment alerts once (``segment:<dimension>=<value>``)."""
-    return run_days(context, warehouse, _segments_day, ["segments", "tested", "flagged"])
+    return run_days(
+        context, warehouse, run_settings, _segments_day, ["segments", "tested", "flagged"]
+    )
 
 
 def _segments_day(d: Day) -> DayResult:
@@ -846,10 +858,10 @@ def _segments_day(d: Day) -> DayResult:
     ],
 )
 def training_serving_skew(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
 ) -> dg.MaterializeResult:
     """Mismatch rate per feature between the features served online and the offline point-in-time values."""
-    return run_days(context, warehouse, _skew_day,
+    return run_days(context, warehouse, run_settings, _skew_day,
                     ["skew_max_mismatch_rate", "skewed_features", "compared_predictions"])  # fmt: skip
 
 
@@ -859,7 +871,7 @@ def _skew_day(d: Day) -> DayResult:
     compared = int(table["compared"].max()) if len(table) else 0
     worst = float(table["mismatch_rate"].max()) if len(table) else 0.0
     passed, grade = _graded(
-        worst, d.settings.monitoring_skew_warn, d.settings.monitoring_skew_error
+        worst, d.settings.monitoring.skew_warn, d.settings.monitoring.skew_error
     )
     offending = table[table["mismatches"] > 0].sort_values("mismatch_rate", ascending=False)
     metadata = {
@@ -883,7 +895,10 @@ def _skew_day(d: Day) -> DayResult:
     ],
 )
 def live_feature_coverage(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, online_store: OnlineStore
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    online_store: OnlineStore,
+    run_settings: RunSettings,
 ) -> dg.MaterializeResult:
     """Per feature, the share of the day's live requests that missed it, against training; and
     the online store's freshness (event to visible online, per streamed source)."""
@@ -907,8 +922,8 @@ def live_feature_coverage(
         worst = table.iloc[0]
         passed, grade = _graded(
             float(worst["excess"]),
-            d.settings.monitoring_live_missing_warn,
-            d.settings.monitoring_live_missing_error,
+            d.settings.monitoring.live_missing_warn,
+            d.settings.monitoring.live_missing_error,
         )
         metadata = {
             "requests": int(worst["requests"]),
@@ -920,7 +935,7 @@ def live_feature_coverage(
         }
         return DayResult(d.day, metadata, {"live_missing_features": Check(passed, grade, metadata)})
 
-    return run_days(context, warehouse, one_day,
+    return run_days(context, warehouse, run_settings, one_day,
                     ["requests", "worst_feature", "worst_excess_missing"])  # fmt: skip
 
 
@@ -936,10 +951,10 @@ def live_feature_coverage(
     ],
 )
 def serving_operations(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
 ) -> dg.MaterializeResult:
     """Requests, latency percentiles, error and fallback rates of the day's predictions (from the log)."""
-    return run_days(context, warehouse, _operations_day,
+    return run_days(context, warehouse, run_settings, _operations_day,
                     ["requests", "latency_p95_ms", "fallback_rate", "error_rate"])  # fmt: skip
 
 
@@ -949,8 +964,8 @@ def _operations_day(d: Day) -> DayResult:
     if row.empty:
         return _skipped(["latency_and_fallbacks"], d.day, "no logged predictions")
     values = row.iloc[0].to_dict()
-    slow = values["latency_p95_ms"] > d.settings.monitoring_latency_p95_ms
-    falling = values["fallback_rate"] > d.settings.monitoring_fallback_rate_warn
+    slow = values["latency_p95_ms"] > d.settings.monitoring.latency_p95_ms
+    falling = values["fallback_rate"] > d.settings.monitoring.fallback_rate_warn
     passed = not (slow or falling)
     check = Check(passed, quality.OK if passed else quality.WARN,
                   {"latency_p95_ms": values["latency_p95_ms"],
@@ -971,17 +986,17 @@ def _operations_day(d: Day) -> DayResult:
     ],
 )
 def serving_availability(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
 ) -> dg.MaterializeResult:
     """Share of successful answers and p50/p99 latency against the serving objectives
     (``MLSYS_SLO_*``), with the error and latency budgets left over the rolling window."""
-    return run_days(context, warehouse, _availability_day,
+    return run_days(context, warehouse, run_settings, _availability_day,
                     ["availability", "latency_p99_ms", "error_budget_left",
                      "latency_budget_left"])  # fmt: skip
 
 
 def _availability_day(d: Day) -> DayResult:
-    window_start = d.day - dt.timedelta(days=d.settings.slo_window_days - 1)
+    window_start = d.day - dt.timedelta(days=d.settings.monitoring.slo_window_days - 1)
     history = pd.DataFrame()
     if _has_table(d.conn, "availability"):
         history = d.conn.execute(
@@ -991,8 +1006,8 @@ def _availability_day(d: Day) -> DayResult:
     row = measures.availability(
         d.predictions,
         history,
-        objective=d.settings.slo_availability,
-        latency_p99_ms=d.settings.slo_latency_p99_ms,
+        objective=d.settings.monitoring.slo_availability,
+        latency_p99_ms=d.settings.monitoring.slo_latency_p99_ms,
     )
     frame = pd.DataFrame([row]) if row else pd.DataFrame()
     replace_day(d.conn, "availability", d.day, frame.assign(computed_at=utc_now()))
@@ -1026,10 +1041,10 @@ def _availability_day(d: Day) -> DayResult:
     kinds={"matplotlib"},
     description=OVERVIEW_DESCRIPTION,
 )
-def monitoring_overview(warehouse: Warehouse) -> dg.MaterializeResult:
+def monitoring_overview(warehouse: Warehouse, run_settings: RunSettings) -> dg.MaterializeResult:
     """Drift share, live AUC, positive rate and fallback rate over time, model versions marked;
     and the segment heat map (segment x day)."""
-    settings = get_settings()
+    settings = run_settings.resolve()
     with warehouse.connect() as conn:
         frame = overview_frame(conn)
         heat = segment_frame(conn)

@@ -1,7 +1,7 @@
 """Business cost per variant (and per day): realised once labels land, estimated before.
 
-The prices are ``business_cost.CostModel`` (``MLSYS_COST_MISSED_DELAY``,
-``MLSYS_COST_FALSE_ALARM``). Realised: each labelled answer's error cost. Estimated: the expected
+The prices are ``business_cost.CostModel`` (``MLSYS_COST__MISSED_DELAY``,
+``MLSYS_COST__FALSE_ALARM``). Realised: each labelled answer's error cost. Estimated: the expected
 cost under the answer's own probability (p x missed delay for a "not delayed" answer, (1 - p) x
 false alarm for a "delayed" one), over every answer, labelled or not: the CBPE idea applied to
 cost, right to the extent the served probabilities are calibrated (XGBoost's log-loss

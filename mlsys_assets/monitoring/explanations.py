@@ -19,8 +19,8 @@ from mlsys_assets.clock import utc_now
 from mlsys_assets.monitoring.assets import daily, monitored_days
 from mlsys_assets.monitoring.store import SCHEMA
 from mlsys_assets.prediction_log_contract import PREDICTION_LOG_DIR
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.warehouse import Warehouse, transaction
-from mlsys_assets.settings import get_settings
 
 TABLE = "feature_contributions"
 COLUMNS = ["feature", "mean_abs_contribution", "mean_contribution", "explained"]
@@ -78,11 +78,11 @@ def store_day(conn: duckdb.DuckDBPyConnection, day: dt.date, frame: pd.DataFrame
 
 @daily()  # a catch-up's days in one run, as every monitoring asset
 def feature_contributions(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings
 ) -> dg.MaterializeResult:
     """Mean |TreeSHAP contribution| per feature over each day's explained answers
     (explain=true); the metadata shows the newest day of the run."""
-    settings = get_settings()
+    settings = run_settings.resolve()
     frame = pd.DataFrame()
     with warehouse.connect() as conn:
         for day in monitored_days(context):

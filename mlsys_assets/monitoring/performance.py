@@ -120,7 +120,9 @@ def attach_labels(
         can = can.where(~has, out["request_id"].map(fb["cancelled"]))
         source = source.where(~has, "feedback")
     known = can.notna()
-    label = labels(outcomes(arr, can.astype("boolean").fillna(False)), settings.cancelled_policy)
+    label = labels(
+        outcomes(arr, can.astype("boolean").fillna(False)), settings.training.cancelled_policy
+    )
     out[LABEL] = label.where(known)
     out["label_source"] = source.where(known)
     return out.drop(columns=["_arr", "_can"])

@@ -101,12 +101,12 @@ class Limits:
 
 def limits(settings: Settings) -> dict[str, Limits]:
     return {
-        MISSING: Limits(settings.monitoring_missing_warn, settings.monitoring_missing_error),
-        RANGE: Limits(settings.monitoring_range_warn, settings.monitoring_range_error),
+        MISSING: Limits(settings.monitoring.missing_warn, settings.monitoring.missing_error),
+        RANGE: Limits(settings.monitoring.range_warn, settings.monitoring.range_error),
         NEW_CATEGORY: Limits(
-            settings.monitoring_new_category_warn, settings.monitoring_new_category_error
+            settings.monitoring.new_category_warn, settings.monitoring.new_category_error
         ),
-        VOLUME: Limits(settings.monitoring_volume_warn, settings.monitoring_volume_error),
+        VOLUME: Limits(settings.monitoring.volume_warn, settings.monitoring.volume_error),
     }
 
 

@@ -103,14 +103,14 @@ def champion(settings: Settings) -> tuple[ModelRef, ModelBundle] | None:
     # Imported here: loading a model needs MLflow and XGBoost, which the code location must not.
     from mlsys_assets.scoring.loading import RegistryReader
 
-    reader = RegistryReader(settings.tracking_uri, settings.model_name)
+    reader = RegistryReader(settings.tracking_uri, settings.registry.model_name)
     version = reader.alias_version(ALIAS_CHAMPION)
     if version is None:
         return None
-    tags = dict(reader.client.get_model_version(settings.model_name, version).tags)
+    tags = dict(reader.client.get_model_version(settings.registry.model_name, version).tags)
     if TAG_TRAIN_WINDOW not in tags:
         return None
-    bundle = _bundle(settings.tracking_uri, settings.model_name, version)
+    bundle = _bundle(settings.tracking_uri, settings.registry.model_name, version)
     test = tags.get(TAG_TEST_WINDOW)
     ref = ModelRef(
         version=version,
@@ -127,8 +127,8 @@ def resolve(settings: Settings) -> tuple[ModelRef, ModelBundle | None] | None:
     found = champion(settings)
     if found is not None:
         return found
-    if settings.monitoring_reference_window:
-        return ModelRef(None, parse_window(settings.monitoring_reference_window)), None
+    if settings.monitoring.reference_window:
+        return ModelRef(None, parse_window(settings.monitoring.reference_window)), None
     return None
 
 
@@ -145,7 +145,7 @@ def day_features(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) 
 def add_labels(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """``label`` column: 1 delayed, 0 on time, NaN excluded (the training label rules)."""
     outcome = outcomes(frame["arr_delay"], frame["cancelled"])
-    return frame.assign(**{LABEL: labels(outcome, settings.cancelled_policy).to_numpy()})
+    return frame.assign(**{LABEL: labels(outcome, settings.training.cancelled_policy).to_numpy()})
 
 
 def window_categories(
@@ -210,13 +210,13 @@ def build_reference(
 ) -> Reference:
     """Sample the reference, score it, and calibrate the drift thresholds on whole days."""
     names, categorical = feature_columns()
-    rows, seed = settings.monitoring_reference_rows, settings.seed
+    rows, seed = settings.monitoring.reference_rows, settings.seed
     parts = [_sample_rows(conn, model.train_window, rows, seed).assign(part=TRAIN)]
     if model.test_window is not None:
         parts.append(_sample_rows(conn, model.test_window, rows, seed).assign(part=TEST))
     frame = add_labels(pd.concat(parts, ignore_index=True), settings)
     columns = list(names)
-    days = _calibration_days(conn, model.train_window, settings.monitoring_calibration_days)
+    days = _calibration_days(conn, model.train_window, settings.monitoring.calibration_days)
     if bundle is not None:
         frame[SCORE] = bundle.predict_frame(frame)
         days = [d.assign(**{SCORE: bundle.predict_frame(d)}) for d in days]

@@ -66,13 +66,13 @@ class SegmentRules:
     @classmethod
     def from_settings(cls, settings) -> SegmentRules:
         return cls(
-            settings.monitoring_segment_min_rows,
-            settings.monitoring_segment_min_labelled,
-            settings.monitoring_segment_alpha,
-            settings.monitoring_segment_min_effect,
-            settings.monitoring_segment_min_tests,
-            settings.monitoring_segment_history_days,
-            settings.monitoring_segment_persist_days,
+            settings.monitoring.segment_min_rows,
+            settings.monitoring.segment_min_labelled,
+            settings.monitoring.segment_alpha,
+            settings.monitoring.segment_min_effect,
+            settings.monitoring.segment_min_tests,
+            settings.monitoring.segment_history_days,
+            settings.monitoring.segment_persist_days,
         )
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import dagster as dg
 
 from mlsys_assets.registry import aliases
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
-from mlsys_assets.settings import get_settings
 from mlsys_assets.training.dataset import read_training_set
 from mlsys_assets.training.splits import TEST
 
@@ -59,11 +59,14 @@ def registered_model(
     ),
 )
 def quality_gate(
-    registered_model: dict[str, Any], warehouse: Warehouse, tracking: Tracking
+    registered_model: dict[str, Any],
+    warehouse: Warehouse,
+    tracking: Tracking,
+    run_settings: RunSettings,
 ) -> dg.AssetCheckResult:
     from mlsys_assets.registry.gate import run_gate
 
-    settings = get_settings()
+    settings = run_settings.resolve()
     with warehouse.connect(read_only=True) as conn:
         training_set = read_training_set(conn)
     if training_set.digest != registered_model["digest"]:
@@ -73,9 +76,9 @@ def quality_gate(
         registered_model["version"],
         training_set.part(TEST),
         test_window=str(training_set.windows.test),
-        min_roc_auc=settings.gate_min_roc_auc,
-        min_pr_lift=settings.gate_min_pr_lift,
-        margin=settings.gate_margin,
+        min_roc_auc=settings.registry.gate_min_roc_auc,
+        min_pr_lift=settings.registry.gate_min_pr_lift,
+        margin=settings.registry.gate_margin,
     )
     return dg.AssetCheckResult(
         passed=result.passed,

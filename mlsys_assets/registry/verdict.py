@@ -66,10 +66,10 @@ class VerdictRule:
     @classmethod
     def from_settings(cls, settings) -> VerdictRule:
         return cls(
-            alpha=settings.canary_verdict_alpha,
-            margin=settings.canary_verdict_margin,
-            first_look=settings.canary_min_labelled,
-            max_labelled=settings.canary_max_labelled,
+            alpha=settings.loop.canary_verdict_alpha,
+            margin=settings.loop.canary_verdict_margin,
+            first_look=settings.loop.canary_min_labelled,
+            max_labelled=settings.loop.canary_max_labelled,
         )
 
     def looks(self) -> list[int]:

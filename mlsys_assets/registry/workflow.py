@@ -62,9 +62,9 @@ def register_trained(
         ref.version,
         training_set.part(TEST),
         test_window=str(training_set.windows.test),
-        min_roc_auc=settings.gate_min_roc_auc,
-        min_pr_lift=settings.gate_min_pr_lift,
-        margin=settings.gate_margin,
+        min_roc_auc=settings.registry.gate_min_roc_auc,
+        min_pr_lift=settings.registry.gate_min_pr_lift,
+        margin=settings.registry.gate_margin,
     )
     if gate.passed:
         aliases.after_gate(tracking, ref.version)
@@ -83,7 +83,7 @@ def train_and_register(
     run_name: str | None = None,
 ) -> RegisteredModelInfo:
     """Train on ``train_start..train_end`` (validation at its end), test on the test window,
-    register a new version of ``settings.model_name`` and apply the quality gate.
+    register a new version of ``settings.registry.model_name`` and apply the quality gate.
 
     The warehouse must hold the raw tables and the feature store's offline tables for the
     whole span. A few trials over a few weeks take seconds (the fast mode for tests and demo).

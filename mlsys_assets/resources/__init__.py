@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import Settings
 
-__all__ = ["Warehouse", "build_resources"]
+__all__ = ["RunSettings", "Warehouse", "build_resources"]
 
 
 def build_resources(
@@ -25,8 +26,10 @@ def build_resources(
     resources: dict[str, Any] = {
         "warehouse": Warehouse(
             path=str(settings.warehouse_path),
-            lock_timeout_seconds=settings.warehouse_lock_timeout_seconds,
+            lock_timeout_seconds=settings.backends.warehouse_lock_timeout_seconds,
         ),
     }
     resources.update(layer_resources(settings, view_ttl_seconds))
+    # Every layer's knobs as config (the launchpad shows them; a run may override them).
+    resources["run_settings"] = RunSettings.from_settings(settings)
     return resources

@@ -20,30 +20,30 @@ def build_online_store(
     redis_url: str | None = None,
     view_ttl_seconds: Mapping[str, float] | None = None,
 ) -> OnlineStore:
-    """The online store chosen by ``settings.online_store``: ``sqlite`` (default) or ``redis``.
+    """The online store chosen by ``settings.backends.online_store``: ``sqlite`` (default) or ``redis``.
 
     ``redis_url`` overrides the settings' URL (Dagster's resources pass an ``EnvVar``). Redis
     expires each key its view's TTL (``view_ttl_seconds``, from ``features.catalog``) after
     the write; a process that only reads may leave it out.
     """
-    if settings.online_store == "sqlite":
+    if settings.backends.online_store == "sqlite":
         return SQLiteOnlineStore(path=str(settings.online_store_path))
     from mlsys_assets.resources.redis_online_store import RedisOnlineStore
 
     return RedisOnlineStore(
         url=redis_url or settings.redis,
-        prefix=settings.redis_prefix,
+        prefix=settings.backends.redis_prefix,
         view_ttl_seconds=dict(view_ttl_seconds or {}),
     )
 
 
 def build_event_stream(settings: Settings, redis_url: str | None = None) -> EventStream:
-    """The stream chosen by ``MLSYS_EVENT_STREAM``: ``file`` (embedded default) or ``redis``.
+    """The stream chosen by ``MLSYS_BACKENDS__EVENT_STREAM``: ``file`` (embedded default) or ``redis``.
 
     ``redis_url`` overrides the settings' URL (Dagster's resources pass an ``EnvVar``).
     """
-    if settings.event_stream == "file":
+    if settings.backends.event_stream == "file":
         return FileEventStream(root=str(settings.landing_dir / "events"))
     from mlsys_assets.resources.redis_event_stream import RedisEventStream
 
-    return RedisEventStream(url=redis_url or settings.redis, prefix=settings.redis_prefix)
+    return RedisEventStream(url=redis_url or settings.redis, prefix=settings.backends.redis_prefix)

@@ -1,7 +1,7 @@
 """The operational source database: planes, airlines and airports, changing over time.
 
 One SQLAlchemy Core implementation serves both backends: a SQLite file by default and PostgreSQL
-in production (``MLSYS_SOURCE_DB_URL``), so nothing here may use dialect-specific SQL. Every row
+in production (``MLSYS_BACKENDS__SOURCE_DB_URL``), so nothing here may use dialect-specific SQL. Every row
 carries ``created_at`` and ``updated_at`` in simulated time (naive UTC): ingestion snapshots the
 tables and turns ``updated_at`` into valid-from/valid-to history.
 """

@@ -39,7 +39,7 @@ class Tracking(dg.ConfigurableResource):
         return cls(
             tracking_uri=settings.tracking_uri,
             artifact_root=None if server else settings.artifact_root,
-            model_name=settings.model_name,
+            model_name=settings.registry.model_name,
         )
 
     def client(self) -> MlflowClient:

@@ -5,7 +5,7 @@ both. So readers must never fail writers: a reader (a sensor, a CLI command, the
 opens a read-only connection, fetches what it needs into memory and closes it at once
 (``read_df``/``connect(read_only=True)`` around queries only, never around slow Python), and a
 writer that finds the file locked retries with a backoff for ``lock_timeout_seconds``
-(``MLSYS_WAREHOUSE_LOCK_TIMEOUT_SECONDS``), then fails with ``WarehouseLocked``: one line naming
+(``MLSYS_BACKENDS__WAREHOUSE_LOCK_TIMEOUT_SECONDS``), then fails with ``WarehouseLocked``: one line naming
 the process that holds the lock, not DuckDB's traceback.
 """
 
@@ -72,7 +72,7 @@ class Warehouse(dg.ConfigurableResource):
                     raise WarehouseLocked(
                         f"the warehouse {self.path} stayed locked by {_holder(str(exc))} for "
                         f"{waited:.0f} s, longer than this {'reader' if read_only else 'writer'} "
-                        "waits (MLSYS_WAREHOUSE_LOCK_TIMEOUT_SECONDS); a process keeps a "
+                        "waits (MLSYS_BACKENDS__WAREHOUSE_LOCK_TIMEOUT_SECONDS); a process keeps a "
                         "connection open: close it and retry"
                     ) from None
                 time.sleep(min(delay, max(0.0, self.lock_timeout_seconds - waited)))

@@ -8,11 +8,11 @@ import dagster as dg
 from mlsys_assets.features.assets import FEATURE_TABLE_KEYS
 from mlsys_assets.model_contract import ALIAS_CHAMPION
 from mlsys_assets.partitions import DAILY_2013
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.scoring import TABLE
 from mlsys_assets.scoring.rules import parse_rules
-from mlsys_assets.settings import get_settings
 
 GROUP = "scoring"  # the package's name: online serving is the top-level `serving` package
 POOL = "warehouse"
@@ -34,7 +34,10 @@ NEXT_DAY = dg.TimeWindowPartitionMapping(
     metadata={"table": TABLE},
 )
 def batch_scores(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, tracking: Tracking
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    tracking: Tracking,
+    run_settings: RunSettings,
 ) -> dg.MaterializeResult:
     """Every flight of the next day scored by the champion, with its model version, in serving.batch_scores."""
     # Imported here: every run process loads this module, few of them score (mlflow, xgboost).
@@ -48,9 +51,9 @@ def batch_scores(
     if version is None:
         raise dg.Failure(f"{tracking.model_name} has no {ALIAS_CHAMPION}: nothing to score with")
     bundle = reader.load(version)
-    settings = get_settings()
-    rules = parse_rules(settings.serving_rules)
-    engine = settings.batch_scoring_engine
+    settings = run_settings.resolve()
+    rules = parse_rules(settings.serving.rules)
+    engine = settings.serving.batch_engine
     with warehouse.connect() as conn:
         if engine == "spark":  # pyspark is imported only on this branch
             from mlsys_assets.scoring.spark import score_flights_on_spark
@@ -61,7 +64,7 @@ def batch_scores(
                 day,
                 rules,
                 tracking_uri=tracking.tracking_uri,
-                master=settings.spark_master,
+                master=settings.serving.spark_master,
             )
         else:
             scores = score_flights(conn, bundle, day, rules)

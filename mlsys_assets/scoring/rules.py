@@ -19,7 +19,7 @@ BASELINE_RULE = "baseline_threshold"
 class BusinessRule(BaseModel):
     """A rule: when every given condition holds, the flight's decision becomes ``delayed``.
 
-    Conditions left out match anything. Example (as ``MLSYS_SERVING_RULES`` JSON):
+    Conditions left out match anything. Example (as ``MLSYS_SERVING__RULES`` JSON):
     ``[{"name": "storm_jfk", "origins": ["JFK"], "min_probability": 0.3, "delayed": true}]``.
     """
 

@@ -7,7 +7,7 @@ booster on the same inputs and ``scores_frame`` turns either's probabilities int
 
 ``pyspark`` is an optional extra (``mlsys[spark]``) and is only imported here, inside functions:
 the default engine never loads it. The session is built once per process: local mode in tests and
-on one machine, a cluster's master URL (``MLSYS_SPARK_MASTER``) in production, where the workers
+on one machine, a cluster's master URL (``MLSYS_SERVING__SPARK_MASTER``) in production, where the workers
 need the mlsys wheel installed (the pyfunc class is pickled by reference).
 """
 
@@ -53,7 +53,7 @@ def spark_session(master: str) -> SparkSession:
             from pyspark.sql import SparkSession
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError(
-                "MLSYS_BATCH_SCORING_ENGINE=spark needs pyspark: pip install 'mlsys[spark]'"
+                "MLSYS_SERVING__BATCH_ENGINE=spark needs pyspark: pip install 'mlsys[spark]'"
             ) from exc
         local = master.startswith("local")
         if local:  # the Python workers run this interpreter (the venv with mlsys); pyspark

@@ -29,7 +29,7 @@ def stream(once: bool, consumer: str) -> None:
         build_event_stream(settings),
         build_online_store(settings, view_ttl_seconds=view_ttl_seconds()),
         consumer=consumer,
-        batch_events=settings.stream_batch_events,
+        batch_events=settings.features.stream_batch_events,
     )
     if once:
         click.echo(f"processed {processor.drain()} events")
@@ -39,8 +39,10 @@ def stream(once: bool, consumer: str) -> None:
         signal.signal(signum, lambda *_: stop.set())
     reporter = threading.Thread(target=_report, args=(processor, stop), daemon=True)
     reporter.start()
-    click.echo(f"stream processor {consumer}: {settings.event_stream} -> {settings.online_store}")
-    processor.run(stop, poll_seconds=settings.stream_poll_seconds)
+    click.echo(
+        f"stream processor {consumer}: {settings.backends.event_stream} -> {settings.backends.online_store}"
+    )
+    processor.run(stop, poll_seconds=settings.features.stream_poll_seconds)
     _report_once(processor)
     processor.close()
 

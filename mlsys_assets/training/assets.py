@@ -14,9 +14,9 @@ from typing import Any
 import dagster as dg
 
 from mlsys_assets.features.assets import FEATURE_TABLE_ASSETS
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
-from mlsys_assets.settings import get_settings
 from mlsys_assets.training.dataset import TrainingSet, read_training_set, write_training_set
 
 GROUP = "training"
@@ -49,7 +49,10 @@ def _snapshot(warehouse: Warehouse, digest: str | None = None) -> TrainingSet:
     kinds={"duckdb"},
 )
 def training_dataset(
-    context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    warehouse: Warehouse,
+    run_settings: RunSettings,
 ) -> dg.MaterializeResult:
     """Labelled flights of the training window, split by date with gaps, sampled, digested."""
     from mlsys_assets.training.pipeline import (
@@ -58,11 +61,11 @@ def training_dataset(
         latest_labelled_day,
     )
 
-    settings = get_settings()
+    settings = run_settings.resolve()
     seed = settings.seed if config.seed is None else config.seed
     if config.cutoff is not None:
         cutoff = dt.date.fromisoformat(config.cutoff)
-        settings = settings.model_copy(update={"training_cutoff": cutoff})
+        settings = settings.replace(training={"cutoff": cutoff.isoformat()})
     with warehouse.connect() as conn:
         windows = configured_windows(settings, latest_labelled_day(conn))
         training_set = build_training_set(conn, settings, windows, seed)
@@ -79,25 +82,31 @@ def training_dataset(
 
 @dg.asset(group_name=GROUP, deps=[training_dataset], kinds={"optuna", "xgboost"})
 def model_search(
-    context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    warehouse: Warehouse,
+    run_settings: RunSettings,
 ) -> dg.Output[dict[str, Any]]:
     """Optuna search over XGBoost parameters, pruned on validation AUC, seeded."""
     from mlsys_assets.training.fit import Matrices
     from mlsys_assets.training.plots import markdown_table
     from mlsys_assets.training.search import search
 
-    settings = get_settings()
+    settings = run_settings.resolve()
     training_set = _snapshot(warehouse)
-    trials = settings.search_trials if config.trials is None else config.trials
+    trials = settings.training.search_trials if config.trials is None else config.trials
     seed = settings.seed if config.seed is None else config.seed
     result = search(
         Matrices.of(
-            training_set, settings.train_threads, max_train_rows=settings.search_max_rows, seed=seed
+            training_set,
+            settings.training.threads,
+            max_train_rows=settings.training.search_max_rows,
+            seed=seed,
         ),
         trials=trials,
         seed=seed,
-        threads=settings.train_threads,
-        timeout_seconds=settings.search_timeout_seconds,
+        threads=settings.training.threads,
+        timeout_seconds=settings.training.search_timeout_seconds,
     )
     context.log.info(f"best trial {result.best_trial}: auc {result.best_value:.4f}")
     history = markdown_table(result.history[["number", "value", "state"]])
@@ -122,6 +131,7 @@ def trained_model(
     model_search: dict[str, Any],
     warehouse: Warehouse,
     tracking: Tracking,
+    run_settings: RunSettings,
 ) -> dg.Output[dict[str, Any]]:
     """XGBoost with the best parameters and early stopping, logged to MLflow with its lineage."""
     import mlflow
@@ -130,15 +140,18 @@ def trained_model(
     from mlsys_assets.training.fit import default_params, fit_final
     from mlsys_assets.training.model_log import data_tags, log_model
 
-    settings = get_settings()
+    settings = run_settings.resolve()
     training_set = _snapshot(warehouse, model_search["digest"])
-    params = model_search.get("params") or default_params(settings.seed, settings.train_threads)
+    params = model_search.get("params") or default_params(settings.seed, settings.training.threads)
     fit = fit_final(
-        training_set, params, threads=settings.train_threads, refit=settings.refit_on_validation
+        training_set,
+        params,
+        threads=settings.training.threads,
+        refit=settings.training.refit_on_validation,
     )
     booster = fit.booster
     threshold = validation_threshold(
-        fit.early_stopped, training_set, settings.threshold_min_precision
+        fit.early_stopped, training_set, settings.training.threshold_min_precision
     )
     logged = log_model(
         tracking,
@@ -169,6 +182,7 @@ def model_evaluation(
     trained_model: dict[str, Any],
     warehouse: Warehouse,
     tracking: Tracking,
+    run_settings: RunSettings,
 ) -> dg.Output[dict[str, Any]]:
     """Test-window metrics, calibration, segments, baselines, threshold, drift and plots."""
     from mlsys_assets.scoring.pyfunc_model import load_native_uri
@@ -176,7 +190,7 @@ def model_evaluation(
     from mlsys_assets.training.model_log import LoggedModel, evaluation_tags, log_evaluation
     from mlsys_assets.training.plots import markdown_image, markdown_table
 
-    settings = get_settings()
+    settings = run_settings.resolve()
     training_set = _snapshot(warehouse, trained_model["digest"])
     with tracking.activated():
         booster, _ = load_native_uri(trained_model["model_uri"])
@@ -184,7 +198,7 @@ def model_evaluation(
     evaluation = evaluate(
         booster,
         training_set,
-        min_precision=settings.threshold_min_precision,
+        min_precision=settings.training.threshold_min_precision,
         threshold=(float(threshold[0]), str(threshold[1]), float(threshold[2])),
     )
     evaluation.metrics["boosting_rounds"] = float(trained_model["boosting_rounds"])

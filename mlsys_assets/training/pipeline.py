@@ -43,13 +43,13 @@ def latest_labelled_day(conn: duckdb.DuckDBPyConnection) -> dt.date:
 
 def configured_windows(settings: Settings, latest_day: dt.date) -> SplitWindows:
     """The split windows the settings ask for, ending at the cut-off or the latest day."""
-    cutoff = min(settings.training_cutoff or latest_day, latest_day)
+    cutoff = min(settings.training.cutoff_day or latest_day, latest_day)
     return windows_before(
         cutoff,
-        window_days=settings.training_window_days,
-        validation_days=settings.validation_days,
-        test_days=settings.test_days,
-        gap_days=settings.split_gap_days,
+        window_days=settings.training.window_days,
+        validation_days=settings.training.validation_days,
+        test_days=settings.training.test_days,
+        gap_days=settings.training.split_gap_days,
     )
 
 
@@ -66,8 +66,8 @@ def explicit_windows(
         train_end,
         test_start,
         test_end,
-        validation_days=settings.validation_days,
-        gap_days=settings.split_gap_days,
+        validation_days=settings.training.validation_days,
+        gap_days=settings.training.split_gap_days,
     )
 
 
@@ -75,13 +75,13 @@ def build_training_set(
     conn: duckdb.DuckDBPyConnection, settings: Settings, windows: SplitWindows, seed: int
 ) -> TrainingSet:
     """The labelled, split, sampled training set of ``windows`` as the settings define it."""
-    plan = SamplingPlan(settings.sampling, settings.sampling_negative_rate, seed)
+    plan = SamplingPlan(settings.training.sampling, settings.training.sampling_negative_rate, seed)
     return select_training_set(
         conn,
         windows,
-        cancelled_policy=settings.cancelled_policy,
+        cancelled_policy=settings.training.cancelled_policy,
         sampling=plan,
-        service=SERVICES[settings.feature_service],
+        service=SERVICES[settings.features.service],
     )
 
 
@@ -93,15 +93,18 @@ def fit_and_evaluate(
 ) -> TrainedModel:
     """Fit with early stopping on validation (refit on train+validation), evaluate on test."""
     fit = fit_final(
-        training_set, params, threads=settings.train_threads, refit=settings.refit_on_validation
+        training_set,
+        params,
+        threads=settings.training.threads,
+        refit=settings.training.refit_on_validation,
     )
     threshold = validation_threshold(
-        fit.early_stopped, training_set, settings.threshold_min_precision
+        fit.early_stopped, training_set, settings.training.threshold_min_precision
     )
     evaluation = evaluate(
         fit.booster,
         training_set,
-        min_precision=settings.threshold_min_precision,
+        min_precision=settings.training.threshold_min_precision,
         threshold=threshold,
     )
     evaluation.metrics["boosting_rounds"] = float(fit.rounds)
@@ -112,14 +115,16 @@ def train_model(
     training_set: TrainingSet, settings: Settings, *, trials: int, seed: int
 ) -> TrainedModel:
     """Search ``trials`` Optuna trials (0: default parameters), then fit and evaluate."""
-    threads = settings.train_threads
+    threads = settings.training.threads
     if trials <= 0:
         return fit_and_evaluate(training_set, settings, default_params(seed, threads))
     result = search(
-        Matrices.of(training_set, threads, max_train_rows=settings.search_max_rows, seed=seed),
+        Matrices.of(
+            training_set, threads, max_train_rows=settings.training.search_max_rows, seed=seed
+        ),
         trials=trials,
         seed=seed,
         threads=threads,
-        timeout_seconds=settings.search_timeout_seconds,
+        timeout_seconds=settings.training.search_timeout_seconds,
     )
     return fit_and_evaluate(training_set, settings, result.best_params, result)

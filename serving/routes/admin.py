@@ -1,4 +1,4 @@
-"""Admin endpoints, behind the bearer token of ``MLSYS_ADMIN_TOKEN``."""
+"""Admin endpoints, behind the bearer token of ``MLSYS_BACKENDS__ADMIN_TOKEN``."""
 
 from __future__ import annotations
 

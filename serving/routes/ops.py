@@ -54,7 +54,7 @@ async def metrics(services: ServicesDep) -> Response:
     except Exception:  # noqa: BLE001 - the store is down: the other metrics still answer
         pass
     if services.decisions is not None:
-        groups = services.settings.serving_decisions_groups
+        groups = services.settings.serving.decisions_groups
         try:
             behind = await run_in_threadpool(lag, services.decisions.stream, groups)
             for group, count in behind.items():
@@ -68,7 +68,7 @@ async def metrics(services: ServicesDep) -> Response:
 async def model(services: ServicesDep) -> ModelInfo:
     """The versions being served and their share of traffic."""
     state = services.watcher.state
-    share = services.settings.canary_share if state.challenger is not None else 0.0
+    share = services.settings.loop.canary_share if state.challenger is not None else 0.0
     versions: list[ServedVersion] = []
     if state.champion is not None:
         versions.append(
@@ -98,7 +98,7 @@ async def model(services: ServicesDep) -> ModelInfo:
             )
         )
     return ModelInfo(
-        model_name=services.settings.model_name,
+        model_name=services.settings.registry.model_name,
         versions=versions,
         previous_champion=state.previous.version if state.previous else None,
         registry_reachable=services.watcher.last_refresh_ok,

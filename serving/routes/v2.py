@@ -175,7 +175,7 @@ async def infer(name: str, request: Request) -> Response:
     count = len(answers)
     return _json(
         {
-            "model_name": services.settings.model_name,
+            "model_name": services.settings.registry.model_name,
             "model_version": codec.served_version(answers),
             "id": call.id,
             "outputs": [

@@ -137,7 +137,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         variants = {answer.variant for answer in answers}
         info["variant"] = variants.pop() if len(variants) == 1 else "mixed"
         response = pb.ModelInferResponse(
-            model_name=self.services.settings.model_name,
+            model_name=self.services.settings.registry.model_name,
             model_version=codec.served_version(answers),
             id=call.id,
         )

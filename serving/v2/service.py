@@ -28,9 +28,9 @@ class ModelNotFound(LookupError):
 
 def check_model(services: Services, name: str, version: str = "") -> None:
     """The model asked for is the one served (a version must be one being served)."""
-    if name != services.settings.model_name:
+    if name != services.settings.registry.model_name:
         raise ModelNotFound(
-            f"model '{name}' is not served (served: {services.settings.model_name})"
+            f"model '{name}' is not served (served: {services.settings.registry.model_name})"
         )
     if version and version not in served_versions(services):
         raise ModelNotFound(f"version '{version}' of '{name}' is not being served")
@@ -52,7 +52,7 @@ def metadata(services: Services) -> dict[str, Any]:
     outputs = [{"name": n, "datatype": t, "shape": [-1]} for n, t in OUTPUT_TYPES.items()]
     outputs.append({"name": "explanation", "datatype": "BYTES", "shape": [-1]})
     return {
-        "name": services.settings.model_name,
+        "name": services.settings.registry.model_name,
         "versions": served_versions(services),
         "platform": PLATFORM,
         "inputs": inputs,

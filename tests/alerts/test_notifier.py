@@ -9,6 +9,7 @@ import pytest
 
 from mlsys_assets.alerts.notifier import ERROR, WARN, Alert, Notifier
 from mlsys_assets.alerts.sensors import alert_on_run_failure, alert_on_run_recovery
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.settings import get_settings
 from tests.alerts.receiver import webhook_receiver
 
@@ -70,6 +71,9 @@ def test_sync_resolves_what_no_longer_fails(tmp_path: Path) -> None:
     ]
 
 
+RESOURCES = {"run_settings": RunSettings()}  # the sensors' defaults; the webhook is a backend
+
+
 @dg.asset
 def breaks() -> None:
     raise RuntimeError("the warehouse is on fire")
@@ -87,7 +91,7 @@ def test_a_failed_run_alerts_once_per_job_and_recovers(
     job = dg.define_asset_job("nightly", selection=[breaks])
     ok_job = dg.define_asset_job("nightly", selection=[works])
     with webhook_receiver() as receiver:
-        monkeypatch.setenv("MLSYS_ALERT_WEBHOOK_URL", receiver.url)
+        monkeypatch.setenv("MLSYS_BACKENDS__ALERT_WEBHOOK_URL", receiver.url)
         get_settings.cache_clear()
         for _ in range(2):  # failing twice in a row: one alert
             result = dg.Definitions(assets=[breaks], jobs=[job]).get_job_def("nightly")
@@ -98,6 +102,7 @@ def test_a_failed_run_alerts_once_per_job_and_recovers(
                 dagster_instance=instance,
                 dagster_run=run.dagster_run,
                 dagster_event=failure,
+                resources=RESOURCES,
             ).for_run_failure()
             alert_on_run_failure(context)
         good = dg.Definitions(assets=[works], jobs=[ok_job]).get_job_def("nightly")
@@ -109,6 +114,7 @@ def test_a_failed_run_alerts_once_per_job_and_recovers(
                 dagster_instance=instance,
                 dagster_run=run.dagster_run,
                 dagster_event=success,
+                resources=RESOURCES,
             )
         )
     firing, resolved = receiver.texts()

@@ -32,22 +32,26 @@ START, END = dt.date(2013, 1, 1), dt.date(2013, 4, 30)
 # small windows keep each model a couple of seconds; a low drift threshold makes the drift
 # policy act on a short period, a long cooldown makes the cooldown matter
 ENV = {
-    "MLSYS_TRAINING_WINDOW_DAYS": "40",
-    "MLSYS_VALIDATION_DAYS": "7",
-    "MLSYS_TEST_DAYS": "7",
-    "MLSYS_RETRAIN_DRIFT_SHARE": "0.1",
-    "MLSYS_RETRAIN_COOLDOWN_DAYS": "10",
+    "MLSYS_TRAINING__WINDOW_DAYS": "40",
+    "MLSYS_TRAINING__VALIDATION_DAYS": "7",
+    "MLSYS_TRAINING__TEST_DAYS": "7",
+    "MLSYS_LOOP__RETRAIN_DRIFT_SHARE": "0.1",
+    "MLSYS_LOOP__RETRAIN_COOLDOWN_DAYS": "10",
 }
 
 
 def _settings(home: Path) -> Settings:
     return Settings(
         home=home,
-        training_window_days=int(ENV["MLSYS_TRAINING_WINDOW_DAYS"]),
-        validation_days=int(ENV["MLSYS_VALIDATION_DAYS"]),
-        test_days=int(ENV["MLSYS_TEST_DAYS"]),
-        retrain_drift_share=float(ENV["MLSYS_RETRAIN_DRIFT_SHARE"]),
-        retrain_cooldown_days=int(ENV["MLSYS_RETRAIN_COOLDOWN_DAYS"]),
+        training={
+            "window_days": int(ENV["MLSYS_TRAINING__WINDOW_DAYS"]),
+            "validation_days": int(ENV["MLSYS_TRAINING__VALIDATION_DAYS"]),
+            "test_days": int(ENV["MLSYS_TRAINING__TEST_DAYS"]),
+        },
+        loop={
+            "retrain_drift_share": float(ENV["MLSYS_LOOP__RETRAIN_DRIFT_SHARE"]),
+            "retrain_cooldown_days": int(ENV["MLSYS_LOOP__RETRAIN_COOLDOWN_DAYS"]),
+        },
     )
 
 
@@ -92,7 +96,10 @@ def test_drift_retrains_follow_threshold_and_cooldown(
     settings_bt: Settings, result: BacktestResult
 ) -> None:
     run = result.runs["drift"]
-    threshold, cooldown = settings_bt.retrain_drift_share, settings_bt.retrain_cooldown_days
+    threshold, cooldown = (
+        settings_bt.loop.retrain_drift_share,
+        settings_bt.loop.retrain_cooldown_days,
+    )
     last_retrain = result.config.initial_day
     for check in run.checks:  # in day order: one per weekly step but the last
         if (check.day - last_retrain).days < cooldown:

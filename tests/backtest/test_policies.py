@@ -34,11 +34,8 @@ class ScriptedDrift:
 def settings(tmp_path: Path) -> Settings:
     return Settings(
         home=tmp_path,
-        training_window_days=40,
-        validation_days=7,
-        test_days=7,
-        retrain_drift_share=0.4,
-        retrain_cooldown_days=7,
+        training={"window_days": 40, "validation_days": 7, "test_days": 7},
+        loop={"retrain_drift_share": 0.4, "retrain_cooldown_days": 7},
     )
 
 

@@ -254,8 +254,8 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
     home = tmp_path_factory.mktemp("chaos") / "mlsys"
     env = {
         "MLSYS_HOME": str(home),
-        "MLSYS_STREAM_POLL_SECONDS": "0.02",
-        "MLSYS_SERVING_POLL_SECONDS": "2",
+        "MLSYS_FEATURES__STREAM_POLL_SECONDS": "0.02",
+        "MLSYS_SERVING__POLL_SECONDS": "2",
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():

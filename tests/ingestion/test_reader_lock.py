@@ -1,5 +1,5 @@
 """An ingestion run is never failed by a reader: it waits out a read-only connection another
-process holds, and past ``MLSYS_WAREHOUSE_LOCK_TIMEOUT_SECONDS`` it fails with one clear line
+process holds, and past ``MLSYS_BACKENDS__WAREHOUSE_LOCK_TIMEOUT_SECONDS`` it fails with one clear line
 naming the holder, not DuckDB's lock traceback."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_an_ingestion_run_waits_for_a_reader_then_completes(clean_source, mlsys_
 def test_an_ingestion_run_past_its_bound_names_the_holder(clean_source, mlsys_home) -> None:
     settings = copy_home(clean_source, mlsys_home)
     assert ingest_range(settings, DAY, DAY).success
-    settings = settings.model_copy(update={"warehouse_lock_timeout_seconds": 1.0})
+    settings = settings.replace(backends={"warehouse_lock_timeout_seconds": 1.0})
     reader = _reader(str(settings.warehouse_path), 60.0)
     try:
         result = ingest_range(settings, DAY, DAY)

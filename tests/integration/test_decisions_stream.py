@@ -59,9 +59,9 @@ class Follower:
     def __init__(self, settings: Settings, sink: Path) -> None:
         env = child_environment() | {
             "MLSYS_HOME": str(settings.home_dir),
-            "MLSYS_EVENT_STREAM": settings.event_stream,
-            "MLSYS_REDIS_URL": settings.redis,
-            "MLSYS_REDIS_PREFIX": settings.redis_prefix,
+            "MLSYS_BACKENDS__EVENT_STREAM": settings.backends.event_stream,
+            "MLSYS_BACKENDS__REDIS_URL": settings.redis,
+            "MLSYS_BACKENDS__REDIS_PREFIX": settings.backends.redis_prefix,
         }
         argv = [sys.executable, "-m", "mlsys_assets.cli", "decisions", "follow"]
         self.popen = subprocess.Popen(

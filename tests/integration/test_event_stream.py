@@ -41,11 +41,11 @@ def backend_env(
     request: pytest.FixtureRequest, mlsys_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
     """``MLSYS_*`` variables selecting the parameter's stream, for this process and children."""
-    env = {"MLSYS_HOME": str(mlsys_home), "MLSYS_EVENT_STREAM": request.param}
+    env = {"MLSYS_HOME": str(mlsys_home), "MLSYS_BACKENDS__EVENT_STREAM": request.param}
     if request.param == "redis":
         env |= {
-            "MLSYS_REDIS_URL": URLS.redis_url,
-            "MLSYS_REDIS_PREFIX": request.getfixturevalue("redis_prefix"),
+            "MLSYS_BACKENDS__REDIS_URL": URLS.redis_url,
+            "MLSYS_BACKENDS__REDIS_PREFIX": request.getfixturevalue("redis_prefix"),
         }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -55,7 +55,11 @@ def backend_env(
 @pytest.fixture
 def stream(backend_env: dict[str, str]) -> EventStream:
     built = build_event_stream(Settings())
-    kind = FileEventStream if backend_env["MLSYS_EVENT_STREAM"] == "file" else RedisEventStream
+    kind = (
+        FileEventStream
+        if backend_env["MLSYS_BACKENDS__EVENT_STREAM"] == "file"
+        else RedisEventStream
+    )
     assert isinstance(built, kind)
     return built
 

@@ -2,7 +2,7 @@
 
 A real ``mlflow server`` runs on 127.0.0.1 (a free port) with its own SQLite backend store and
 artifact destination in a tmp dir; a model is trained and registered there by the registry layer,
-exactly as a deployment with ``MLSYS_MLFLOW_TRACKING_URI=http://...`` does, and the real app
+exactly as a deployment with ``MLSYS_BACKENDS__MLFLOW_TRACKING_URI=http://...`` does, and the real app
 under uvicorn must serve it.
 """
 
@@ -98,16 +98,18 @@ def test_serving_loads_the_champion_from_a_tracking_server(
         home,
         ignore=shutil.ignore_patterns("mlflow", "predictions", "serving"),
     )
-    monkeypatch.setenv("MLSYS_MLFLOW_TRACKING_URI", tracking_server)
+    monkeypatch.setenv("MLSYS_BACKENDS__MLFLOW_TRACKING_URI", tracking_server)
     # The app sets MLflow's HTTP knobs itself (setdefault): an earlier test's value must not hide
     # what the app chooses.
     for name in ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
         monkeypatch.delenv(name, raising=False)
-    settings = Settings(home=home, admin_token=ADMIN_TOKEN, serving_poll_seconds=3600.0)
+    settings = Settings(
+        home=home, backends={"admin_token": ADMIN_TOKEN}, serving={"poll_seconds": 3600.0}
+    )
     assert settings.tracking_uri == tracking_server
 
-    fast = settings.model_copy(
-        update={"validation_days": 4, "test_days": 4, "search_trials": 1, "train_threads": 1}
+    fast = settings.replace(
+        training={"validation_days": 4, "test_days": 4, "search_trials": 1, "threads": 1}
     )
     registered = train_and_register(
         fast, FIRST_DAY, TRAIN_END, TEST_START, LAST_DAY, trials=1, seed=1

@@ -49,7 +49,8 @@ def _store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Onli
         return build_online_store(Settings(home=tmp_path / "mlsys"))
     prefix = request.getfixturevalue("redis_prefix")
     settings = Settings(
-        home=tmp_path / "mlsys", online_store="redis", redis_url=URLS.redis_url, redis_prefix=prefix
+        home=tmp_path / "mlsys",
+        backends={"online_store": "redis", "redis_url": URLS.redis_url, "redis_prefix": prefix},
     )
     return build_online_store(settings, view_ttl_seconds=view_ttl_seconds())
 
@@ -148,7 +149,7 @@ def test_redis_expires_keys_by_view_ttl(redis_prefix: str) -> None:
 
 def test_the_view_ttls_reach_redis() -> None:
     store = build_online_store(
-        Settings(online_store="redis", redis_url=URLS.redis_url),
+        Settings(backends={"online_store": "redis", "redis_url": URLS.redis_url}),
         view_ttl_seconds=view_ttl_seconds(),
     )
     assert isinstance(store, RedisOnlineStore)

@@ -39,7 +39,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 START, END = dt.date(2013, 1, 1), dt.date(2013, 1, 14)
 TRAIN_END, TEST_START = dt.date(2013, 1, 10), dt.date(2013, 1, 12)
-SMALL = {"MLSYS_VALIDATION_DAYS": "3", "MLSYS_TEST_DAYS": "3", "MLSYS_TRAINING_WINDOW_DAYS": "14"}
+SMALL = {
+    "MLSYS_TRAINING__VALIDATION_DAYS": "3",
+    "MLSYS_TRAINING__TEST_DAYS": "3",
+    "MLSYS_TRAINING__WINDOW_DAYS": "14",
+}
 
 
 @pytest.fixture(params=["embedded", "production"])
@@ -51,13 +55,13 @@ def deployment(
     if request.param == "production":
         database: Callable[[str], str] = request.getfixturevalue("pg_database")
         env |= {
-            "MLSYS_SOURCE_DB_URL": database("source"),
-            "MLSYS_DAGSTER_PG_URL": database("dagster"),
-            "MLSYS_MLFLOW_TRACKING_URI": database("mlflow"),
-            "MLSYS_EVENT_STREAM": "redis",
-            "MLSYS_ONLINE_STORE": "redis",
-            "MLSYS_REDIS_URL": URLS.redis_url,
-            "MLSYS_REDIS_PREFIX": request.getfixturevalue("redis_prefix"),
+            "MLSYS_BACKENDS__SOURCE_DB_URL": database("source"),
+            "MLSYS_BACKENDS__DAGSTER_PG_URL": database("dagster"),
+            "MLSYS_BACKENDS__MLFLOW_TRACKING_URI": database("mlflow"),
+            "MLSYS_BACKENDS__EVENT_STREAM": "redis",
+            "MLSYS_BACKENDS__ONLINE_STORE": "redis",
+            "MLSYS_BACKENDS__REDIS_URL": URLS.redis_url,
+            "MLSYS_BACKENDS__REDIS_PREFIX": request.getfixturevalue("redis_prefix"),
         }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -117,7 +121,9 @@ def test_ingestion_to_registry(deployment: Settings) -> None:
     info = train_and_register(settings, START, TRAIN_END, TEST_START, END, trials=0)
     assert info.version == "1"
     client = Tracking.from_settings(settings).client()
-    assert client.get_model_version(settings.model_name, info.version).run_id == info.run_id
+    assert (
+        client.get_model_version(settings.registry.model_name, info.version).run_id == info.run_id
+    )
 
     if production:  # and the state really is on the servers
         assert SourceDatabase(url=settings.source_db).read("planes").shape[0] == counts[2]

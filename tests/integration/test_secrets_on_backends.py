@@ -38,10 +38,10 @@ def test_mlsys_ui_on_postgres_shows_no_password(pg_database, tmp_path) -> None:
     home = tmp_path / "mlsys"
     env = child_environment() | {
         "MLSYS_HOME": str(home),
-        "MLSYS_DAGSTER_PG_URL": _with_password(pg_database("dagster")),
-        "MLSYS_SOURCE_DB_URL": _with_password(pg_database("source")),
-        "MLSYS_MLFLOW_TRACKING_URI": _with_password(pg_database("mlflow")),
-        "MLSYS_ADMIN_TOKEN": f"TOKEN{SECRET}",
+        "MLSYS_BACKENDS__DAGSTER_PG_URL": _with_password(pg_database("dagster")),
+        "MLSYS_BACKENDS__SOURCE_DB_URL": _with_password(pg_database("source")),
+        "MLSYS_BACKENDS__MLFLOW_TRACKING_URI": _with_password(pg_database("mlflow")),
+        "MLSYS_BACKENDS__ADMIN_TOKEN": f"TOKEN{SECRET}",
     }
     dagster_port, mlflow_port = free_port(), free_port()
     output = tmp_path / "ui.out"

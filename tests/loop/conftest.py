@@ -43,24 +43,32 @@ from tests.serving.world import (
 
 # What the loop's tests set in the environment (read by get_settings() in sensors and assets).
 LOOP_ENV = {
-    "CANARY_SHARE": "0.5",
-    "CANARY_MIN_LABELLED": "100",
-    "CANARY_MARGIN": "0.02",
+    "LOOP__CANARY_SHARE": "0.5",
+    "LOOP__CANARY_MIN_LABELLED": "100",
+    "LOOP__CANARY_MARGIN": "0.02",
     # the earlier rule, which these tests pin; test_canary_paired.py sets the paired default
-    "CANARY_RULE": "unpaired",
-    "SERVING_POLL_SECONDS": "3600",  # the app loads the aliases at start; tests restart it
-    "ADMIN_TOKEN": "test-admin-token",
+    "LOOP__CANARY_RULE": "unpaired",
+    "SERVING__POLL_SECONDS": "3600",  # the app loads the aliases at start; tests restart it
+    "BACKENDS__ADMIN_TOKEN": "test-admin-token",
     # the world's fast training settings, for models registered by the tests
-    "VALIDATION_DAYS": "4",
-    "TEST_DAYS": "4",
-    "TRAIN_THREADS": "1",
+    "TRAINING__VALIDATION_DAYS": "4",
+    "TRAINING__TEST_DAYS": "4",
+    "TRAINING__THREADS": "1",
 }
 
 
-def use_settings(monkeypatch: pytest.MonkeyPatch, home: Path, **changes: object) -> Settings:
-    """Make ``home`` (and ``changes``) the process settings, as the daemon would see them."""
+def use_settings(
+    monkeypatch: pytest.MonkeyPatch, home: Path, **sections: dict[str, object]
+) -> Settings:
+    """Make ``home`` (and the sections' changes, e.g. ``loop={"canary_rule": "paired"}``) the
+    process settings, as the daemon would see them."""
     monkeypatch.setenv("MLSYS_HOME", str(home))
-    for name, value in {**LOOP_ENV, **{k.upper(): str(v) for k, v in changes.items()}}.items():
+    changes = {
+        f"{section}__{name}".upper(): str(value)
+        for section, values in sections.items()
+        for name, value in values.items()
+    }
+    for name, value in {**LOOP_ENV, **changes}.items():
         monkeypatch.setenv(f"MLSYS_{name}", value)
     get_settings.cache_clear()
     return get_settings()
@@ -97,8 +105,8 @@ class Candidates:
 
 @pytest.fixture(scope="session")
 def candidates(world_template: World) -> Candidates:
-    settings = world_template.settings.model_copy(
-        update={"validation_days": 4, "test_days": 4, "train_threads": 1}
+    settings = world_template.settings.replace(
+        training={"validation_days": 4, "test_days": 4, "threads": 1}
     )
     windows = explicit_windows(settings, FIRST_DAY, TRAIN_END, TEST_START, LAST_DAY)
     with Warehouse(path=str(settings.warehouse_path)).connect(read_only=True) as conn:

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 def _check_routing(world: World, answers: dict[str, dict[str, Any]], challenger: str) -> None:
     """Every request went where its hash says; the champion answered all the other traffic."""
-    share = world.settings.canary_share
+    share = world.settings.loop.canary_share
     for request_id, answer in answers.items():
         expected = choose_variant(request_id, share, has_challenger=True)
         assert answer["variant"] == expected
@@ -77,7 +77,9 @@ def test_a_bad_challenger_is_rolled_back_and_the_champion_keeps_serving(
     bad, passed = register(settings, candidates.bad)
     assert not passed  # the gate refuses it: it reaches the canary only by force
     set_alias(settings, ALIAS_CHALLENGER, bad)
-    champion_tags = tracking.client().get_model_version(settings.model_name, loop_world.champion)
+    champion_tags = tracking.client().get_model_version(
+        settings.registry.model_name, loop_world.champion
+    )
 
     answers = serve_day(loop_world, "bad")
     _check_routing(loop_world, answers, challenger=bad)
@@ -85,9 +87,9 @@ def test_a_bad_challenger_is_rolled_back_and_the_champion_keeps_serving(
     result, metadata = _decide(loop_world)
     assert metadata["decision"] == "rollback"
     assert (metadata["champion"], metadata["challenger"]) == (loop_world.champion, bad)
-    assert metadata["labelled_challenger"] >= settings.canary_min_labelled
-    assert metadata["labelled_champion"] >= settings.canary_min_labelled
-    assert metadata["auc_challenger"] < metadata["auc_champion"] - settings.canary_margin
+    assert metadata["labelled_challenger"] >= settings.loop.canary_min_labelled
+    assert metadata["labelled_champion"] >= settings.loop.canary_min_labelled
+    assert metadata["auc_challenger"] < metadata["auc_champion"] - settings.loop.canary_margin
 
     # The registry says what happened, and why, in the alias history and the version's tags.
     assert aliases.current(tracking) == {
@@ -102,12 +104,12 @@ def test_a_bad_challenger_is_rolled_back_and_the_champion_keeps_serving(
         None,
     )
     assert last.note == metadata["reason"] and last.note.startswith(f"live AUC v{bad} ")
-    tags = tracking.client().get_model_version(settings.model_name, bad).tags
+    tags = tracking.client().get_model_version(settings.registry.model_name, bad).tags
     assert tags[TAG_CANARY_DECISION] == "rollback"
     assert tags[TAG_CANARY_REASON] == metadata["reason"]
     assert tags[TAG_CANARY_RUN_ID] == result.run_id
     # The champion itself is untouched, and now answers everything.
-    after = tracking.client().get_model_version(settings.model_name, loop_world.champion)
+    after = tracking.client().get_model_version(settings.registry.model_name, loop_world.champion)
     assert after.tags == champion_tags.tags
     assert _all_traffic(loop_world) == {(CHAMPION, loop_world.champion)}
 
@@ -130,7 +132,7 @@ def test_a_challenger_at_least_as_good_is_promoted(
 
     result, metadata = _decide(loop_world)
     assert metadata["decision"] == "promote", metadata["reason"]
-    assert metadata["auc_challenger"] >= metadata["auc_champion"] - settings.canary_margin
+    assert metadata["auc_challenger"] >= metadata["auc_champion"] - settings.loop.canary_margin
     assert aliases.current(tracking) == {ALIAS_CHAMPION: good, ALIAS_CHALLENGER: None}
     last = aliases.history(tracking)[-1]
     assert (last.action, last.version, last.champion, last.challenger) == (
@@ -139,7 +141,7 @@ def test_a_challenger_at_least_as_good_is_promoted(
         good,
         None,
     )
-    tags = tracking.client().get_model_version(settings.model_name, good).tags
+    tags = tracking.client().get_model_version(settings.registry.model_name, good).tags
     assert tags[TAG_CANARY_DECISION] == "promote"
     assert tags[TAG_CANARY_REASON] == metadata["reason"]
     assert tags[TAG_CANARY_RUN_ID] == result.run_id

@@ -38,7 +38,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def paired_world(loop_world: World, monkeypatch: pytest.MonkeyPatch) -> World:
-    settings = use_settings(monkeypatch, loop_world.settings.home_dir, canary_rule="paired")
+    settings = use_settings(
+        monkeypatch, loop_world.settings.home_dir, loop={"canary_rule": "paired"}
+    )
     return World(settings, loop_world.champion, loop_world.challenger, loop_world.next_day)
 
 
@@ -75,7 +77,7 @@ def test_a_clearly_worse_challenger_in_shadow_is_rolled_back_with_its_interval(
     last = aliases.history(tracking)[-1]
     assert (last.action, last.version) == ("canary_rollback", bad)
     assert last.note == metadata["reason"]
-    tags = tracking.client().get_model_version(settings.model_name, bad).tags
+    tags = tracking.client().get_model_version(settings.registry.model_name, bad).tags
     assert tags[TAG_CANARY_DECISION] == "rollback"
     assert tags[TAG_CANARY_INTERVAL] in metadata["reason"]
     assert tags[TAG_CANARY_N] == str(metadata["n"])
@@ -102,6 +104,8 @@ def test_a_clearly_better_challenger_is_promoted(
     last = aliases.history(tracking)[-1]
     assert (last.action, last.version, last.note) == ("promote", good, metadata["reason"])
     assert (
-        tracking.client().get_model_version(settings.model_name, good).tags[TAG_CANARY_INTERVAL]
+        tracking.client()
+        .get_model_version(settings.registry.model_name, good)
+        .tags[TAG_CANARY_INTERVAL]
         == f"[{metadata['auc_low']:+.4f}, {metadata['auc_high']:+.4f}]"
     )

@@ -25,7 +25,7 @@ def test_the_sensor_loop_period_comes_from_settings_and_the_rest_is_dagster_daem
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert sensor_daemon.MIN_INTERVAL_LOOP_TIME == 5  # Dagster's own: what production keeps
-    monkeypatch.setenv("MLSYS_SENSOR_LOOP_SECONDS", "1.5")
+    monkeypatch.setenv("MLSYS_LOOP__SENSOR_LOOP_SECONDS", "1.5")
     get_settings.cache_clear()
     result = CliRunner().invoke(daemon, ["--help"])
     assert result.exit_code == 0, result.output

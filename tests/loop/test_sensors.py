@@ -31,9 +31,10 @@ from mlsys_assets.model_contract import ALIAS_CHALLENGER, ALIAS_CHAMPION
 from mlsys_assets.monitoring.store import replace_day
 from mlsys_assets.registry import aliases
 from mlsys_assets.resources import build_resources
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
-from mlsys_assets.settings import Settings, get_settings
+from mlsys_assets.settings import MonitoringSettings, Settings
 from tests.loop.conftest import Candidates, post_feedback, register, serve_day, use_settings
 from tests.reference_data import load_reference
 from tests.serving.world import LAST_DAY, World, add_schedule, set_alias
@@ -92,7 +93,7 @@ def test_drift_requests_one_retrain_per_drifted_day(loop_world: World) -> None:
 
     _write_drift(settings, LAST_DAY - dt.timedelta(days=1), 0.2)  # under retrain_drift_share
     result, cursor = _tick(drift_retrain, settings, cursor, instance)
-    _skip(result, "0.20", f"< {settings.retrain_drift_share}")
+    _skip(result, "0.20", f"< {settings.loop.retrain_drift_share}")
 
     _write_drift(settings, LAST_DAY, 0.6)
     request, cursor = _tick(drift_retrain, settings, cursor, instance)
@@ -145,7 +146,7 @@ def test_drift_respects_the_cooldown_after_a_retrain(loop_world: World) -> None:
 def test_volume_trains_the_first_model_once_enough_rows_landed(
     mlsys_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = use_settings(monkeypatch, mlsys_home, retrain_min_new_labels=2000)
+    settings = use_settings(monkeypatch, mlsys_home, loop={"retrain_min_new_labels": 2000})
     instance = dg.DagsterInstance.ephemeral()
     result, cursor = _tick(labelled_volume_retrain, settings, None, instance)
     _skip(result, "0 labelled rows since None")  # nothing ingested, nothing registered
@@ -176,7 +177,9 @@ def test_volume_trains_the_first_model_once_enough_rows_landed(
 def test_volume_retrains_after_enough_new_labels_since_the_last_training(
     loop_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = use_settings(monkeypatch, loop_world.settings.home_dir, retrain_min_new_labels=1500)
+    settings = use_settings(
+        monkeypatch, loop_world.settings.home_dir, loop={"retrain_min_new_labels": 1500}
+    )
     instance = dg.DagsterInstance.ephemeral()
     set_alias(settings, ALIAS_CHALLENGER, None)
     # The newest version was tested up to LAST_DAY, the last day in the warehouse.
@@ -228,7 +231,7 @@ def test_canary_waits_for_labels_then_asks_once_per_challenger(
     # A few hundred flights served, only the first outcomes known so far.
     serve_day(loop_world, "c", limit=300, feedback=slice(0, 60))
     result, _ = _tick(canary_evaluation, settings, None, instance)
-    _skip(result, f"canary v{challenger}", f"of {settings.canary_min_labelled} labelled")
+    _skip(result, f"canary v{challenger}", f"of {settings.loop.canary_min_labelled} labelled")
     # The decision itself would wait too, and move nothing.
     before = aliases.current(tracking)
     decision = dg.materialize([canary_decision], resources=build_resources(settings))
@@ -251,7 +254,7 @@ def test_canary_waits_for_labels_then_asks_once_per_challenger(
     newer, passed = register(settings, candidates.good)
     assert passed and aliases.current(tracking)[ALIAS_CHALLENGER] == newer
     result, _ = _tick(canary_evaluation, settings, None, instance)
-    _skip(result, f"canary v{newer}", f"0 of {settings.canary_min_labelled}")
+    _skip(result, f"canary v{newer}", f"0 of {settings.loop.canary_min_labelled}")
     # Neither version served yet (a champion promoted by hand, a challenger right behind it):
     # the log holds only other versions' answers, and the sensor keeps waiting.
     set_alias(settings, ALIAS_CHAMPION, newer)
@@ -279,13 +282,17 @@ def _range(request: dg.RunRequest) -> tuple[str, str]:
     return request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]
 
 
-def test_monitoring_covers_every_new_day_in_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLSYS_MONITORING_EVERY_DAYS", "1")
-    get_settings.cache_clear()
+def _monitoring_every(days: int) -> dict[str, RunSettings]:
+    return {"run_settings": RunSettings(monitoring=MonitoringSettings(every_days=days))}
+
+
+def test_monitoring_covers_every_new_day_in_one_run() -> None:
     instance = dg.DagsterInstance.ephemeral()
 
     def tick(cursor: str | None) -> tuple[Result, str | None]:
-        context = dg.build_sensor_context(instance=instance, cursor=cursor)
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources=_monitoring_every(1)
+        )
         return days_to_monitor(context), context.cursor
 
     result, cursor = tick(None)
@@ -312,17 +319,19 @@ def test_monitoring_covers_every_new_day_in_one_run(monkeypatch: pytest.MonkeyPa
     assert cursor == "2013-01-09"
 
 
-def test_monitoring_waits_for_a_batch_of_days(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLSYS_MONITORING_EVERY_DAYS", "3")
-    get_settings.cache_clear()
+def test_monitoring_waits_for_a_batch_of_days() -> None:
     instance = dg.DagsterInstance.ephemeral()
+    every_three = _monitoring_every(3)
     _features_done(instance, "2013-01-06")
-    context = dg.build_sensor_context(instance=instance)
+    context = dg.build_sensor_context(instance=instance, resources=every_three)
     assert _range(_request(days_to_monitor(context))) == ("2013-01-06", "2013-01-06")
     _features_done(instance, "2013-01-07", "2013-01-08")
-    context = dg.build_sensor_context(instance=instance, cursor=context.cursor)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=context.cursor, resources=every_three
+    )
     _skip(days_to_monitor(context), "2 day(s) wait")
     _features_done(instance, "2013-01-09")
-    context = dg.build_sensor_context(instance=instance, cursor=context.cursor)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=context.cursor, resources=every_three
+    )
     assert _range(_request(days_to_monitor(context))) == ("2013-01-07", "2013-01-09")
-    get_settings.cache_clear()

@@ -20,6 +20,7 @@ from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_fo
 from mlsys_assets.features.catalog import SERVED
 from mlsys_assets.features.offline import compute_all
 from mlsys_assets.monitoring.reference import get_reference, resolve
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import Settings, get_settings
 from serving.prediction_log import FEEDBACK_SCHEMA, PREDICTION_SCHEMA, ParquetLog
@@ -41,8 +42,8 @@ def template_warehouse(tmp_path_factory: pytest.TempPathFactory, shared_tracking
     home = tmp_path_factory.mktemp("template")
     settings = Settings(
         home=home,
-        mlflow_tracking_uri=shared_tracking_uri,
-        monitoring_reference_window=REFERENCE_WINDOW,
+        backends={"mlflow_tracking_uri": shared_tracking_uri},
+        monitoring={"reference_window": REFERENCE_WINDOW},
     )
     with duckdb.connect(str(settings.warehouse_path)) as conn:
         load_reference(conn, START, END)
@@ -61,8 +62,8 @@ def mon(
     shared_tracking_uri: str,
 ) -> Iterator[Settings]:
     """Settings of a test's own MLSYS_HOME holding a copy of the template warehouse."""
-    monkeypatch.setenv("MLSYS_MONITORING_REFERENCE_WINDOW", REFERENCE_WINDOW)
-    monkeypatch.setenv("MLSYS_MLFLOW_TRACKING_URI", shared_tracking_uri)
+    monkeypatch.setenv("MLSYS_MONITORING__REFERENCE_WINDOW", REFERENCE_WINDOW)
+    monkeypatch.setenv("MLSYS_BACKENDS__MLFLOW_TRACKING_URI", shared_tracking_uri)
     get_settings.cache_clear()
     settings = get_settings()
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +74,11 @@ def mon(
 
 def warehouse(settings: Settings) -> Warehouse:
     return Warehouse(path=str(settings.warehouse_path))
+
+
+def resources(settings: Settings) -> dict[str, Any]:
+    """What a monitoring asset needs: the warehouse and the run's settings."""
+    return {"warehouse": warehouse(settings), "run_settings": RunSettings.from_settings(settings)}
 
 
 def day_flights(settings: Settings, day: dt.date, n: int | None = None) -> pd.DataFrame:

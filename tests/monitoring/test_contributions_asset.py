@@ -7,13 +7,13 @@ import dagster as dg
 import duckdb
 
 from mlsys_assets.monitoring.explanations import feature_contributions
-from mlsys_assets.resources.warehouse import Warehouse
+from tests.monitoring.conftest import resources
 
 
 def test_a_range_run_materializes_every_day(settings) -> None:
     result = dg.materialize(
         [feature_contributions],
-        resources={"warehouse": Warehouse(path=str(settings.warehouse_path))},
+        resources=resources(settings),
         tags={
             "dagster/asset_partition_range_start": "2013-01-02",
             "dagster/asset_partition_range_end": "2013-01-04",

@@ -12,7 +12,7 @@ import pytest
 from mlsys_assets.monitoring import drift_scores, latest_drift_share
 from mlsys_assets.monitoring.assets import feature_drift
 from mlsys_assets.settings import Settings
-from tests.monitoring.conftest import warehouse
+from tests.monitoring.conftest import resources
 
 CALM, DRIFTED = dt.date(2013, 1, 22), dt.date(2013, 6, 28)
 
@@ -21,7 +21,7 @@ def _materialize(settings: Settings, day: dt.date) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [feature_drift],
         partition_key=day.isoformat(),
-        resources={"warehouse": warehouse(settings)},
+        resources=resources(settings),
     )
 
 
@@ -34,8 +34,8 @@ def test_june_drifts_and_a_calm_january_day_does_not(mon: Settings) -> None:
         june_scores = drift_scores(conn, DRIFTED)
         latest = latest_drift_share(conn)
     assert calm_share is not None and june_share is not None
-    assert calm_share[1] < mon.monitoring_drift_share_warn
-    assert june_share[1] > mon.monitoring_drift_share_error
+    assert calm_share[1] < mon.monitoring.drift_share_warn
+    assert june_share[1] > mon.monitoring.drift_share_error
     assert latest == june_share  # the latest monitored day
     drifted_features = set(june_scores[june_scores["drifted"]]["feature"])
     assert {"month", "weather_temp"} <= drifted_features  # summer is not January

@@ -21,7 +21,7 @@ from tests.monitoring.conftest import (
     log_feedback,
     log_predictions,
     prediction_record,
-    warehouse,
+    resources,
 )
 
 DAY = dt.date(2013, 3, 5)
@@ -86,7 +86,7 @@ def test_live_metrics_match_a_hand_computation(mon: Settings) -> None:
     result = dg.materialize(
         [live_performance, prediction_drift, serving_operations, monitoring_overview],
         partition_key=DAY.isoformat(),
-        resources={"warehouse": warehouse(mon)},
+        resources=resources(mon),
         selection=["live_performance", "prediction_drift", "serving_operations"],
     )
     assert result.success
@@ -123,7 +123,7 @@ def test_live_metrics_match_a_hand_computation(mon: Settings) -> None:
     assert ops["requests"].value == 8
     assert ops["latency_max_ms"].value == pytest.approx(80.0)
 
-    overview = dg.materialize([monitoring_overview], resources={"warehouse": warehouse(mon)})
+    overview = dg.materialize([monitoring_overview], resources=resources(mon))
     meta = overview.asset_materializations_for_node("monitoring_overview")[0].metadata
     # The pictures are shown by URL from the report server, which serves reports_dir.
     assert meta["overview_url"].value == f"{mon.reports_url}/monitoring_overview.png"

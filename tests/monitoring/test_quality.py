@@ -9,7 +9,7 @@ import duckdb
 
 from mlsys_assets.monitoring.assets import data_quality
 from mlsys_assets.settings import Settings
-from tests.monitoring.conftest import warehouse
+from tests.monitoring.conftest import resources
 
 DAY = dt.date(2013, 2, 12)
 
@@ -31,9 +31,7 @@ def test_a_new_carrier_is_caught(mon: Settings) -> None:
         total = conn.execute(
             "SELECT count(*) FROM raw.flights WHERE flight_date = ?", [DAY]
         ).fetchone()[0]
-    result = dg.materialize(
-        [data_quality], partition_key=DAY.isoformat(), resources={"warehouse": warehouse(mon)}
-    )
+    result = dg.materialize([data_quality], partition_key=DAY.isoformat(), resources=resources(mon))
     checks = _checks(result)
     assert not checks["unseen_categories"].passed
     assert checks["unseen_categories"].severity == dg.AssetCheckSeverity.ERROR  # > 5% of rows
@@ -50,9 +48,7 @@ def test_a_new_carrier_is_caught(mon: Settings) -> None:
 
 
 def test_a_calm_day_passes_every_check(mon: Settings) -> None:
-    result = dg.materialize(
-        [data_quality], partition_key="2013-01-24", resources={"warehouse": warehouse(mon)}
-    )
+    result = dg.materialize([data_quality], partition_key="2013-01-24", resources=resources(mon))
     checks = _checks(result)
     assert set(checks) == {"missing_values", "value_ranges", "unseen_categories", "volume"}
     assert all(c.passed for c in checks.values()), {k: c.metadata for k, c in checks.items()}
@@ -65,9 +61,7 @@ def test_out_of_range_and_missing_volume(mon: Settings) -> None:
         )
         conn.execute("DELETE FROM raw.flights WHERE flight_date = ? AND origin = 'EWR'", [DAY])
     checks = _checks(
-        dg.materialize(
-            [data_quality], partition_key=DAY.isoformat(), resources={"warehouse": warehouse(mon)}
-        )
+        dg.materialize([data_quality], partition_key=DAY.isoformat(), resources=resources(mon))
     )
     assert not checks["value_ranges"].passed
     assert "temp" in checks["value_ranges"].metadata["details"].value

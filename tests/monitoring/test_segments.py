@@ -24,9 +24,9 @@ import pytest
 from mlsys_assets.ingestion.run import RANGE_END_TAG, RANGE_START_TAG
 from mlsys_assets.monitoring.assets import segment_performance
 from mlsys_assets.monitoring.daily import reference_or_none
-from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import Settings, get_settings
 from tests.alerts.receiver import Receiver, webhook_receiver
+from tests.monitoring.conftest import resources
 from tests.serving.world import World
 
 CARRIER = "B6"
@@ -54,7 +54,7 @@ def monitored_world(
     shutil.copytree(reference_world, home)
     with webhook_receiver() as receiver:
         monkeypatch.setenv("MLSYS_HOME", str(home))
-        monkeypatch.setenv("MLSYS_ALERT_WEBHOOK_URL", receiver.url)
+        monkeypatch.setenv("MLSYS_BACKENDS__ALERT_WEBHOOK_URL", receiver.url)
         get_settings.cache_clear()
         yield get_settings(), receiver
     get_settings.cache_clear()
@@ -63,7 +63,7 @@ def monitored_world(
 def _monitor(settings: Settings) -> pd.DataFrame:
     result = dg.materialize(
         [segment_performance],
-        resources={"warehouse": Warehouse(path=str(settings.warehouse_path))},
+        resources=resources(settings),
         tags={RANGE_START_TAG: FIRST.isoformat(), RANGE_END_TAG: LAST.isoformat()},
     )
     assert result.success

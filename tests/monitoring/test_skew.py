@@ -9,7 +9,12 @@ import duckdb
 
 from mlsys_assets.monitoring.assets import training_serving_skew
 from mlsys_assets.settings import Settings
-from tests.monitoring.conftest import day_flights, log_predictions, prediction_record, warehouse
+from tests.monitoring.conftest import (
+    day_flights,
+    log_predictions,
+    prediction_record,
+    resources,
+)
 
 DAY = dt.date(2013, 3, 5)
 
@@ -18,7 +23,7 @@ def _run(mon: Settings) -> dg.AssetCheckEvaluation:
     result = dg.materialize(
         [training_serving_skew],
         partition_key=DAY.isoformat(),
-        resources={"warehouse": warehouse(mon)},
+        resources=resources(mon),
     )
     [check] = result.get_asset_check_evaluations()
     return check

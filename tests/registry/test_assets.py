@@ -48,7 +48,9 @@ def test_assets_train_register_and_the_gate_blocks_a_worse_model(
     champion = aliases.current(tracking)[ALIAS_CHAMPION]
     assert champion == "1"
 
-    monkeypatch.setenv("MLSYS_GATE_MIN_ROC_AUC", "0.99")  # no model on this data reaches it
+    monkeypatch.setenv(
+        "MLSYS_REGISTRY__GATE_MIN_ROC_AUC", "0.99"
+    )  # no model on this data reaches it
     second = _materialize()
     check = _check(second)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR

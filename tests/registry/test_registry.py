@@ -42,13 +42,13 @@ def test_first_model_becomes_champion_with_its_lineage(train_settings, windows) 
     tracking = Tracking.from_settings(train_settings)
     client = tracking.client()
     run = client.get_run(info.run_id)
-    mv = client.get_model_version(train_settings.model_name, info.version)
+    mv = client.get_model_version(train_settings.registry.model_name, info.version)
     for tags in (run.data.tags, mv.tags):  # the exact window and digest, on run and version
         assert tags["train_window"] == str(windows.train)
         assert tags["validation_window"] == str(windows.validation)
         assert tags["test_window"] == str(windows.test) == info.test_window
         assert tags["training_set_digest"] == info.digest
-        assert tags["feature_service"] == "flights_v2"  # MLSYS_FEATURE_SERVICE's default
+        assert tags["feature_service"] == "flights_v2"  # MLSYS_FEATURES__SERVICE's default
         assert tags["git_commit"]
     assert 0.0 < float(mv.tags[TAG_THRESHOLD]) < 1.0
     assert mv.tags[TAG_GATE] == "passed"
@@ -101,7 +101,7 @@ def test_gate_refuses_a_model_trained_on_shuffled_labels(train_settings, conn, w
     assert not gate.passed and gate.reasons
     assert gate.champion_version == champion.version
     assert aliases.current(tracking) == {ALIAS_CHAMPION: champion.version, ALIAS_CHALLENGER: None}
-    mv = tracking.client().get_model_version(train_settings.model_name, ref.version)
+    mv = tracking.client().get_model_version(train_settings.registry.model_name, ref.version)
     assert mv.tags[TAG_GATE] == "failed"
     with pytest.raises(aliases.AliasError):
         aliases.after_gate(tracking, ref.version)
@@ -152,5 +152,5 @@ def test_promote_rollback_and_restore_move_the_aliases(train_settings, conn, win
     aliases.restore(tracking, two_challengers.event)
     assert aliases.current(tracking) == {ALIAS_CHAMPION: v2, ALIAS_CHALLENGER: v3}
     assert aliases.history(tracking)[-1].action == "restore"
-    tags = tracking.client().get_registered_model(train_settings.model_name).tags
+    tags = tracking.client().get_registered_model(train_settings.registry.model_name).tags
     assert json.loads(tags["alias_history.000001"])["champion"] == v1

@@ -51,7 +51,10 @@ def test_lossy_or_missing_signatures_are_refused(tracking_settings, case) -> Non
     logged = _log(tracking, frame, with_signature=case != "no_signature")
     with pytest.raises(SignatureError):
         register(tracking, logged, SPEC, {})
-    assert tracking.client().search_model_versions(f"name = '{tracking_settings.model_name}'") == []
+    assert (
+        tracking.client().search_model_versions(f"name = '{tracking_settings.registry.model_name}'")
+        == []
+    )
 
 
 def test_the_spec_input_frame_registers(tracking_settings) -> None:

@@ -29,9 +29,9 @@ ADMIN_TOKEN = "test-admin-token"
 def _test_settings(home: Path) -> Settings:
     return Settings(
         home=home,
-        admin_token=ADMIN_TOKEN,
-        canary_share=0.2,
-        serving_poll_seconds=3600.0,  # tests reload explicitly unless they say otherwise
+        backends={"admin_token": ADMIN_TOKEN},
+        loop={"canary_share": 0.2},
+        serving={"poll_seconds": 3600.0},
     )
 
 
@@ -60,7 +60,7 @@ def world(world_template: World, tmp_path: Path) -> World:
 
 
 def with_settings(world: World, **changes: Any) -> World:
-    return dataclasses.replace(world, settings=world.settings.model_copy(update=changes))
+    return dataclasses.replace(world, settings=world.settings.replace(**changes))
 
 
 @pytest.fixture

@@ -26,9 +26,9 @@ class ServeProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         env = child_environment() | {
             "MLSYS_HOME": str(world.settings.home_dir),
-            "MLSYS_ADMIN_TOKEN": ADMIN_TOKEN,
-            "MLSYS_CANARY_SHARE": str(world.settings.canary_share),
-            "MLSYS_SERVING_POLL_SECONDS": "3600",  # reloads are explicit
+            "MLSYS_BACKENDS__ADMIN_TOKEN": ADMIN_TOKEN,
+            "MLSYS_LOOP__CANARY_SHARE": str(world.settings.loop.canary_share),
+            "MLSYS_SERVING__POLL_SECONDS": "3600",  # reloads are explicit
         }
         env |= {f"MLSYS_{k.upper()}": v for k, v in settings.items()}
         self.log = cwd / f"serve-{self.port}.log"

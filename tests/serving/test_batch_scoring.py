@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from fastapi.testclient import TestClient
 
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.scoring import build_defs
@@ -26,6 +27,7 @@ def test_batch_scores_equal_online_scores(world: World) -> None:
         resources={
             "warehouse": Warehouse(path=str(settings.warehouse_path)),
             "tracking": Tracking.from_settings(settings),
+            "run_settings": RunSettings.from_settings(settings),
         },
     )
     assert result.success
@@ -41,7 +43,7 @@ def test_batch_scores_equal_online_scores(world: World) -> None:
     assert set(scores["flight_date"].astype(str)) == {str(world.next_day)}
     assert set(scores["partition_date"].astype(str)) == {str(LAST_DAY)}
 
-    champion_only = with_settings(world, canary_share=0.0)
+    champion_only = with_settings(world, loop={"canary_share": 0.0})
     with TestClient(create_app(champion_only.settings)) as client:
         online = []
         for start in range(0, len(requests), 1000):
@@ -71,13 +73,15 @@ def test_the_registered_pyfunc_scores_as_mlsys_does(shared_world: World) -> None
     import mlflow
 
     settings = shared_world.settings
-    reader = RegistryReader(settings.tracking_uri, settings.model_name)
+    reader = RegistryReader(settings.tracking_uri, settings.registry.model_name)
     bundle = reader.load(shared_world.champion)
     with Warehouse(path=str(settings.warehouse_path)).connect(read_only=True) as conn:
         features = flight_features(conn, shared_world.next_day)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
-    model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{shared_world.champion}")
+    model = mlflow.pyfunc.load_model(
+        f"models:/{settings.registry.model_name}/{shared_world.champion}"
+    )
     native = bundle.predict_frame(features)
     frame = bundle.spec.to_input_frame(features)
     pyfunc = model.predict(frame)
@@ -91,6 +95,7 @@ def test_rematerializing_a_partition_replaces_its_rows(world: World) -> None:
     resources = {
         "warehouse": Warehouse(path=str(world.settings.warehouse_path)),
         "tracking": Tracking.from_settings(world.settings),
+        "run_settings": RunSettings.from_settings(world.settings),
     }
     for _ in range(2):
         assert dg.materialize(

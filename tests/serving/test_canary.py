@@ -36,7 +36,7 @@ def test_app_routes_by_the_same_hash(shared_client: TestClient, shared_world: Wo
     for i in range(150):
         request_id = f"canary-{i}"
         answer = shared_client.post("/predict", json=flight | {"request_id": request_id}).json()
-        expected = choose_variant(request_id, shared_world.settings.canary_share, True)
+        expected = choose_variant(request_id, shared_world.settings.loop.canary_share, True)
         assert answer["variant"] == expected
         version = shared_world.challenger if expected == CHALLENGER else shared_world.champion
         assert answer["model_version"] == version

@@ -138,7 +138,7 @@ def test_missing_field_and_bad_json_are_422(client: TestClient, world: World) ->
 
 
 def test_body_over_the_limit_is_413(world: World) -> None:
-    settings = world.settings.model_copy(update={"serving_max_body_bytes": 4096})
+    settings = world.settings.replace(serving={"max_body_bytes": 4096})
     with TestClient(create_app(settings)) as client:
         flights = next_day_requests(world, 100)
         assert client.post("/predict/batch", json={"flights": flights}).status_code == 413
@@ -205,21 +205,20 @@ def test_admin_reload_needs_the_token(client: TestClient) -> None:
 
 
 def test_admin_disabled_without_a_token(world: World) -> None:
-    settings = world.settings.model_copy(update={"admin_token": None})
+    settings = world.settings.replace(backends={"admin_token": None})
     with TestClient(create_app(settings)) as client:
         assert client.post("/admin/reload", headers=admin_headers()).status_code == 403
 
 
 def test_prod_refuses_to_start_without_an_admin_token(world: World) -> None:
-    with pytest.raises(ValueError, match="MLSYS_ADMIN_TOKEN"):
+    with pytest.raises(ValueError, match="MLSYS_BACKENDS__ADMIN_TOKEN"):
         Settings(
             home=world.settings.home,
             profile="prod",
-            source_db_url="sqlite://",
-            mlflow_tracking_uri="sqlite://",
+            backends={"source_db_url": "sqlite://", "mlflow_tracking_uri": "sqlite://"},
         )
-    unsafe = world.settings.model_copy(update={"profile": "prod", "admin_token": None})
-    with pytest.raises(RuntimeError, match="MLSYS_ADMIN_TOKEN"):
+    unsafe = world.settings.replace(profile="prod", backends={"admin_token": None})
+    with pytest.raises(RuntimeError, match="MLSYS_BACKENDS__ADMIN_TOKEN"):
         create_app(unsafe)
 
 
@@ -228,7 +227,7 @@ def test_business_rules_override_the_threshold_and_say_so(world: World) -> None:
         {"name": "ua_always_late", "carriers": ["UA"], "delayed": True},
         {"name": "sure_on_time", "max_probability": 0.0001, "delayed": False},
     ]
-    settings = world.settings.model_copy(update={"serving_rules": rules, "canary_share": 0.0})
+    settings = world.settings.replace(serving={"rules": rules}, loop={"canary_share": 0.0})
     with TestClient(create_app(settings)) as client:
         flights = next_day_requests(world, 60)
         answers = client.post("/predict/batch", json={"flights": flights}).json()["predictions"]
@@ -248,4 +247,4 @@ def test_bad_rules_stop_the_app_at_creation(world: World) -> None:
         [{"delayed": 1, "name": "a", "colour": "red"}],
     ):
         with pytest.raises(ValueError):
-            create_app(world.settings.model_copy(update={"serving_rules": rules}))
+            create_app(world.settings.replace(serving={"rules": rules}))

@@ -13,7 +13,7 @@ import httpx
 from tests.serving.serve_process import ServeProcess
 from tests.serving.world import World, next_day_requests
 
-SYNC_SECONDS = 1.0  # the default MLSYS_PREDICTION_LOG_SYNC_SECONDS
+SYNC_SECONDS = 1.0  # the default MLSYS_SERVING__LOG_SYNC_SECONDS
 WRITE_SLACK = 0.5  # one conversion + fsync on a busy two-core machine
 
 
@@ -80,7 +80,7 @@ def test_kill_9_loses_at_most_the_sync_window_and_doubles_nothing(
     world: World, tmp_path: Path
 ) -> None:
     # A flush every 2 s: some answers reach Parquet before the kill, the rest only the WAL.
-    server = ServeProcess(world, tmp_path, prediction_log_flush_seconds="2").wait_ready()
+    server = ServeProcess(world, tmp_path, serving__log_flush_seconds="2").wait_ready()
     traffic = Traffic(server.url, next_day_requests(world, 200)).start()
     log_dir = world.settings.predictions_dir / "log"
     deadline = time.monotonic() + 60

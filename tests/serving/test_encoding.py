@@ -17,7 +17,9 @@ from tests.serving.world import World, flights_of
 
 def test_numpy_rows_equal_the_pandas_frame(shared_world: World) -> None:
     settings = shared_world.settings
-    bundle = RegistryReader(settings.tracking_uri, settings.model_name).load(shared_world.champion)
+    bundle = RegistryReader(settings.tracking_uri, settings.registry.model_name).load(
+        shared_world.champion
+    )
     store = SQLiteOnlineStore(path=str(settings.online_store_path))
     rows = []
     for flight in flights_of(shared_world.next_day).head(300).itertuples():

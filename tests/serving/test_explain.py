@@ -25,7 +25,9 @@ def _logit(p: float) -> float:
 @pytest.fixture
 def all_features(world: World) -> Iterator[TestClient]:
     """Every contribution listed (top k = all), so each can be checked."""
-    with TestClient(create_app(with_settings(world, serving_explain_top_k=200).settings)) as client:
+    with TestClient(
+        create_app(with_settings(world, serving={"explain_top_k": 200}).settings)
+    ) as client:
         yield client
 
 

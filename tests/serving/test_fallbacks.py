@@ -74,7 +74,9 @@ def test_registry_unreachable_keeps_the_last_model(
 
 
 def test_registry_unreachable_at_start_serves_the_baseline(world: World) -> None:
-    unreachable = with_settings(world, mlflow_tracking_uri="http://127.0.0.1:9")  # refused
+    unreachable = with_settings(
+        world, backends={"mlflow_tracking_uri": "http://127.0.0.1:9"}
+    )  # refused
     flight = next_day_requests(world, 1)[0]
     with TestClient(create_app(unreachable.settings)) as client:
         answer = client.post("/predict", json=flight).json()

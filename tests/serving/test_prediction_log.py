@@ -13,9 +13,7 @@ from tests.serving.world import World, next_day_requests
 
 def test_graceful_stop_keeps_every_record(world: World) -> None:
     # Buffers big and slow enough that nothing is flushed before the stop.
-    quiet = with_settings(
-        world, prediction_log_flush_rows=1_000_000, prediction_log_flush_seconds=3600.0
-    )
+    quiet = with_settings(world, serving={"log_flush_rows": 1_000_000, "log_flush_seconds": 3600.0})
     server = LiveServer(quiet.settings).start()
     flights = next_day_requests(world, 60)
 
@@ -70,7 +68,7 @@ def test_graceful_stop_keeps_every_record(world: World) -> None:
 
 
 def test_log_flushes_by_size_while_serving(world: World) -> None:
-    small = with_settings(world, prediction_log_flush_rows=5, prediction_log_flush_seconds=3600.0)
+    small = with_settings(world, serving={"log_flush_rows": 5, "log_flush_seconds": 3600.0})
     server = LiveServer(small.settings).start()
     try:
         with httpx.Client(base_url=server.url) as client:

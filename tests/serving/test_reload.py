@@ -87,7 +87,7 @@ def test_admin_reload_swaps_under_load_without_failures(world: World) -> None:
 
 
 def test_poll_picks_up_a_new_champion(world: World) -> None:
-    fast = with_settings(world, serving_poll_seconds=0.2)
+    fast = with_settings(world, serving={"poll_seconds": 0.2})
     server = LiveServer(fast.settings).start()
     try:
         with httpx.Client(base_url=server.url) as client:

@@ -33,7 +33,7 @@ def _ids_routed_to(variant: str, share: float, n: int, prefix: str) -> list[str]
 
 
 def test_every_champion_answer_has_a_shadow_score_by_the_challenger(world: World) -> None:
-    share = world.settings.canary_share
+    share = world.settings.loop.canary_share
     flights = next_day_requests(world, 20)
     with TestClient(create_app(world.settings)) as client:
         answers = [
@@ -69,7 +69,7 @@ def test_every_champion_answer_has_a_shadow_score_by_the_challenger(world: World
 
 
 def test_shadow_scoring_can_be_switched_off(world: World) -> None:
-    quiet = with_settings(world, canary_shadow=False)
+    quiet = with_settings(world, loop={"canary_shadow": False})
     with TestClient(create_app(quiet.settings)) as client:
         for i, flight in enumerate(next_day_requests(world, 10)):
             client.post("/predict", json=flight | {"request_id": f"q{i}"})
@@ -79,7 +79,9 @@ def test_shadow_scoring_can_be_switched_off(world: World) -> None:
 
 def test_shadow_rows_wait_for_a_full_batch_or_the_maximum_wait(world: World, tmp_path) -> None:
     settings = world.settings
-    challenger = RegistryReader(settings.tracking_uri, settings.model_name).load(world.challenger)
+    challenger = RegistryReader(settings.tracking_uri, settings.registry.model_name).load(
+        world.challenger
+    )
     requests = [FlightRequest(**f) for f in next_day_requests(world, 3)]
     flights = [flight_fields(r) for r in requests]
     source = FeatureSource.from_settings(settings)
@@ -87,7 +89,7 @@ def test_shadow_rows_wait_for_a_full_batch_or_the_maximum_wait(world: World, tmp
     source.close()
     log = ParquetLog(tmp_path / "log", PREDICTION_SCHEMA, flush_rows=10**6, flush_seconds=3600,
                      max_pending=10**6)  # fmt: skip
-    scorer = ShadowScorer(log, settings.model_name, (), batch_rows=4, max_wait_seconds=0.3)
+    scorer = ShadowScorer(log, settings.registry.model_name, (), batch_rows=4, max_wait_seconds=0.3)
     ids, missing = ["a", "b", "c"], features.missing_names()
     now = dt.datetime(2013, 1, 22, 6)
 

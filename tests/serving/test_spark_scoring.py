@@ -15,6 +15,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.scoring.assets import batch_scores
@@ -35,13 +36,13 @@ def spark_engine() -> Iterator[None]:
     """One local SparkSession for the module, stopped at its end."""
     from mlsys_assets.scoring.spark import spark_session, stop_spark
 
-    spark_session(get_settings().spark_master)
+    spark_session(get_settings().serving.spark_master)
     yield
     stop_spark()
 
 
 def _materialize(world: World, monkeypatch: pytest.MonkeyPatch, engine: str) -> pd.DataFrame:
-    monkeypatch.setenv("MLSYS_BATCH_SCORING_ENGINE", engine)
+    monkeypatch.setenv("MLSYS_SERVING__BATCH_ENGINE", engine)
     get_settings.cache_clear()
     try:
         result = dg.materialize(
@@ -50,6 +51,7 @@ def _materialize(world: World, monkeypatch: pytest.MonkeyPatch, engine: str) -> 
             resources={
                 "warehouse": Warehouse(path=str(world.settings.warehouse_path)),
                 "tracking": Tracking.from_settings(world.settings),
+                "run_settings": RunSettings.from_settings(world.settings),
             },
         )
     finally:
@@ -98,6 +100,7 @@ import mlsys_assets.definitions  # every asset module, as the code location load
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.scoring.assets import batch_scores
+from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.settings import Settings
 
 settings = Settings()
@@ -107,6 +110,7 @@ result = dg.materialize(
     resources={
         "warehouse": Warehouse(path=str(settings.warehouse_path)),
         "tracking": Tracking.from_settings(settings),
+        "run_settings": RunSettings.from_settings(settings),
     },
     raise_on_error=False,
 )

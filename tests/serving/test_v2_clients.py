@@ -23,7 +23,7 @@ def test_tritonclient_gets_predicts_answers_over_rest_and_grpc(
     world: World, tmp_path: Path
 ) -> None:
     grpc_port = free_port()
-    server = ServeProcess(world, tmp_path, serving_grpc_port=str(grpc_port)).wait_ready()
+    server = ServeProcess(world, tmp_path, serving__grpc_port=str(grpc_port)).wait_ready()
     try:
         flights = [
             f | {"request_id": f"tc-{i}"} for i, f in enumerate(next_day_requests(world, 30))

@@ -37,7 +37,7 @@ def request(**changes: tuple[str, list]) -> pb.ModelInferRequest:
 @pytest.fixture
 def port_and_stub(world: World) -> Iterator[tuple[int, pb_grpc.GRPCInferenceServiceStub]]:
     port = free_port()
-    server = LiveServer(with_settings(world, serving_grpc_port=port).settings).start()
+    server = LiveServer(with_settings(world, serving={"grpc_port": port}).settings).start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     try:
         yield port, pb_grpc.GRPCInferenceServiceStub(channel)

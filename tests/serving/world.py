@@ -65,8 +65,8 @@ def build_world(settings: Settings) -> World:
         materialize_day_tables(conn, store, INTRADAY_VIEWS, days)
         store.close()
     # The registry layer's own one-call training: a real search, registration and gate.
-    fast = settings.model_copy(
-        update={"validation_days": 4, "test_days": 4, "search_trials": 1, "train_threads": 1}
+    fast = settings.replace(
+        training={"validation_days": 4, "test_days": 4, "search_trials": 1, "threads": 1}
     )
     first = train_and_register(fast, FIRST_DAY, TRAIN_END, TEST_START, LAST_DAY, trials=1, seed=1)
     second = train_and_register(fast, FIRST_DAY, TRAIN_END, TEST_START, LAST_DAY, trials=1, seed=7)
@@ -108,9 +108,9 @@ def add_schedule(conn: Any, day: dt.date) -> None:
 def set_alias(settings: Settings, alias: str, version: str | None) -> None:
     client = Tracking.from_settings(settings).client()
     if version is None:
-        client.delete_registered_model_alias(settings.model_name, alias)
+        client.delete_registered_model_alias(settings.registry.model_name, alias)
     else:
-        client.set_registered_model_alias(settings.model_name, alias, version)
+        client.set_registered_model_alias(settings.registry.model_name, alias, version)
 
 
 @functools.lru_cache(maxsize=4)

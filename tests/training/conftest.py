@@ -22,13 +22,13 @@ END = dt.date(2013, 2, 3)
 TRAIN_START, TRAIN_END = START, dt.date(2013, 1, 21)  # validation: its last VALIDATION_DAYS
 TEST_START, TEST_END = dt.date(2013, 1, 23), END
 VALIDATION_DAYS = 7
-# The same knobs as environment variables, for code that reads get_settings() (the assets).
+# The same knobs as environment variables, for the process settings the assets resolve.
 ENV = {
-    "MLSYS_VALIDATION_DAYS": str(VALIDATION_DAYS),
-    "MLSYS_TEST_DAYS": "12",
-    "MLSYS_TRAINING_WINDOW_DAYS": "21",
-    "MLSYS_SEARCH_TRIALS": "2",
-    "MLSYS_GATE_MIN_ROC_AUC": "0.55",  # three weeks of data: the floor is the gate's, not ours
+    "MLSYS_TRAINING__VALIDATION_DAYS": str(VALIDATION_DAYS),
+    "MLSYS_TRAINING__TEST_DAYS": "12",
+    "MLSYS_TRAINING__WINDOW_DAYS": "21",
+    "MLSYS_TRAINING__SEARCH_TRIALS": "2",
+    "MLSYS_REGISTRY__GATE_MIN_ROC_AUC": "0.55",  # three weeks of data: the floor is the gate's, not ours
 }
 
 

@@ -54,7 +54,7 @@ def test_evaluation_is_complete_and_beats_the_base_rate(conn, windows, train_set
 
 
 def test_threshold_meets_the_goal_on_validation(conn, windows, train_settings) -> None:
-    settings = train_settings.model_copy(update={"refit_on_validation": False})
+    settings = train_settings.replace(training={"refit_on_validation": False})
     ts = select_training_set(conn, windows)
     model = train_model(ts, settings, trials=0, seed=3)
     ev = model.evaluation
@@ -64,4 +64,4 @@ def test_threshold_meets_the_goal_on_validation(conn, windows, train_settings) -
         p = predict(model.booster, ts.spec, ts.part(VALIDATION))
         flagged = p >= ev.threshold
         precision = ts.label(VALIDATION)[flagged].mean()
-        assert precision >= train_settings.threshold_min_precision - 1e-9
+        assert precision >= train_settings.training.threshold_min_precision - 1e-9

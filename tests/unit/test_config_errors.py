@@ -28,19 +28,21 @@ def test_an_out_of_range_setting_is_one_line_naming_the_variable_and_range(
 ) -> None:
     # A file mlsys did not write: were the setting accepted, the demo would stop at once.
     (tmp_path / "not-ours.txt").write_text("")
-    done = _mlsys(*command, MLSYS_HOME=str(tmp_path), MLSYS_CANARY_SHARE="1.5")
+    done = _mlsys(*command, MLSYS_HOME=str(tmp_path), MLSYS_LOOP__CANARY_SHARE="1.5")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
-    assert "MLSYS_CANARY_SHARE=1.5" in done.stderr
+    assert "MLSYS_LOOP__CANARY_SHARE=1.5" in done.stderr
     assert ">= 0.0 and <= 1.0" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_a_choice_setting_lists_the_allowed_values(tmp_path) -> None:
-    done = _mlsys("model", "list", MLSYS_HOME=str(tmp_path), MLSYS_ONLINE_STORE="cassandra")
+    done = _mlsys(
+        "model", "list", MLSYS_HOME=str(tmp_path), MLSYS_BACKENDS__ONLINE_STORE="cassandra"
+    )
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "mlsys: configuration error: MLSYS_ONLINE_STORE=cassandra is invalid: "
+        "mlsys: configuration error: MLSYS_BACKENDS__ONLINE_STORE=cassandra is invalid: "
         "should be 'sqlite' or 'redis' (allowed: one of sqlite, redis)"
     )
 

@@ -29,17 +29,17 @@ from mlsys_assets.ui import mlflow_server_command
 
 SECRET = "s3cr3t7f3a"
 SECRET_ENV = {
-    "MLSYS_DAGSTER_PG_URL": f"postgresql://mlsys:PG{SECRET}@127.0.0.1:1/dagster",
-    "MLSYS_SOURCE_DB_URL": f"postgresql+psycopg://mlsys:SRC{SECRET}@127.0.0.1:1/source",
-    "MLSYS_MLFLOW_TRACKING_URI": f"http://mlsys:MLFLOW{SECRET}@127.0.0.1:1",
-    "MLSYS_REDIS_URL": f"redis://:REDIS{SECRET}@127.0.0.1:1/0",
-    "MLSYS_ADMIN_TOKEN": f"TOKEN{SECRET}",
+    "MLSYS_BACKENDS__DAGSTER_PG_URL": f"postgresql://mlsys:PG{SECRET}@127.0.0.1:1/dagster",
+    "MLSYS_BACKENDS__SOURCE_DB_URL": f"postgresql+psycopg://mlsys:SRC{SECRET}@127.0.0.1:1/source",
+    "MLSYS_BACKENDS__MLFLOW_TRACKING_URI": f"http://mlsys:MLFLOW{SECRET}@127.0.0.1:1",
+    "MLSYS_BACKENDS__REDIS_URL": f"redis://:REDIS{SECRET}@127.0.0.1:1/0",
+    "MLSYS_BACKENDS__ADMIN_TOKEN": f"TOKEN{SECRET}",
 }
 
 
-def _secret_settings(home: Path, **extra: object) -> Settings:
-    values = {k.removeprefix("MLSYS_").lower(): v for k, v in SECRET_ENV.items()}
-    return Settings(home=home, **values, **extra)  # type: ignore[arg-type]
+def _secret_settings(home: Path, **backends: object) -> Settings:
+    values = {k.removeprefix("MLSYS_BACKENDS__").lower(): v for k, v in SECRET_ENV.items()}
+    return Settings(home=home, backends={**values, **backends})
 
 
 def _command_lines(session: int) -> list[str]:
@@ -71,15 +71,18 @@ def test_settings_repr_and_dump_show_no_secret(tmp_path) -> None:
     shown = repr(settings) + str(settings) + settings.model_dump_json()
     assert SECRET not in shown
     assert settings.admin_secret == f"TOKEN{SECRET}"  # the code that connects still gets it
-    assert settings.redis == SECRET_ENV["MLSYS_REDIS_URL"]
+    assert settings.redis == SECRET_ENV["MLSYS_BACKENDS__REDIS_URL"]
 
 
 @pytest.mark.process
 @pytest.mark.parametrize(
     ("wrong", "named"),
     [
-        ({"MLSYS_CANARY_SHARE": "2"}, "MLSYS_CANARY_SHARE"),
-        ({"MLSYS_PROFILE": "prod", "MLSYS_SOURCE_DB_URL": ""}, "MLSYS_SOURCE_DB_URL"),
+        ({"MLSYS_LOOP__CANARY_SHARE": "2"}, "MLSYS_LOOP__CANARY_SHARE"),
+        (
+            {"MLSYS_PROFILE": "prod", "MLSYS_BACKENDS__SOURCE_DB_URL": ""},
+            "MLSYS_BACKENDS__SOURCE_DB_URL",
+        ),
     ],
 )
 def test_configuration_errors_name_the_variable_and_no_secret(tmp_path, wrong, named) -> None:
@@ -99,7 +102,7 @@ def test_configuration_errors_name_the_variable_and_no_secret(tmp_path, wrong, n
 def test_a_bad_dagster_url_error_hides_its_password() -> None:
     with pytest.raises(ConfigurationError) as raised:
         dagster_postgres_url(f"mysql://mlsys:PG{SECRET}@db/dagster")
-    assert "MLSYS_DAGSTER_PG_URL" in str(raised.value) and SECRET not in str(raised.value)
+    assert "MLSYS_BACKENDS__DAGSTER_PG_URL" in str(raised.value) and SECRET not in str(raised.value)
 
 
 def test_dagster_yaml_holding_the_password_is_owner_only(tmp_path) -> None:
@@ -129,7 +132,7 @@ def test_dagster_resources_carry_secrets_as_env_vars_and_runs_resolve_them(tmp_p
         resources={"source_database": resources["source_database"]},
         instance=dg.DagsterInstance.ephemeral(),
     )
-    assert result.output_for_node("resolved_url") == SECRET_ENV["MLSYS_SOURCE_DB_URL"]
+    assert result.output_for_node("resolved_url") == SECRET_ENV["MLSYS_BACKENDS__SOURCE_DB_URL"]
 
 
 @pytest.mark.process
@@ -137,7 +140,9 @@ def test_mlflow_ui_gets_its_backend_uri_by_environment_not_argv(tmp_path) -> Non
     # A SQLite URI has no password; its path plays the secret, so ps would show it if passed.
     store = tmp_path / f"store-{SECRET}"
     store.mkdir()
-    settings = Settings(home=tmp_path / "home", mlflow_tracking_uri=f"sqlite:///{store}/mlflow.db")
+    settings = Settings(
+        home=tmp_path / "home", backends={"mlflow_tracking_uri": f"sqlite:///{store}/mlflow.db"}
+    )
     port = free_port()
     args, env = mlflow_server_command(settings, "127.0.0.1", port)
     group = ProcessGroup(log_dir=tmp_path / "logs")
@@ -157,7 +162,7 @@ def test_mlflow_ui_gets_its_backend_uri_by_environment_not_argv(tmp_path) -> Non
 def test_serve_shows_no_secret_in_answers_logs_or_command_line(tmp_path) -> None:
     port = free_port()
     env = {**child_environment(), **SECRET_ENV, "MLSYS_HOME": str(tmp_path / "home")}
-    env |= {"MLSYS_ONLINE_STORE": "redis", "MLSYS_SERVING_REGISTRY_TIMEOUT_SECONDS": "1"}
+    env |= {"MLSYS_BACKENDS__ONLINE_STORE": "redis", "MLSYS_SERVING__REGISTRY_TIMEOUT_SECONDS": "1"}
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         serve = subprocess.Popen(

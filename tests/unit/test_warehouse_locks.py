@@ -66,7 +66,10 @@ def test_a_writer_past_its_bound_fails_with_one_clear_line(warehouse_file) -> No
         reader.kill()
         reader.wait()
     message = str(raised.value)
-    assert f"PID {reader.pid}" in message and "MLSYS_WAREHOUSE_LOCK_TIMEOUT_SECONDS" in message
+    assert (
+        f"PID {reader.pid}" in message
+        and "MLSYS_BACKENDS__WAREHOUSE_LOCK_TIMEOUT_SECONDS" in message
+    )
     assert "\n" not in message and "IO Error" not in message
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
     assert 1.0 <= waited < 5
