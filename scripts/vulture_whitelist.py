@@ -68,3 +68,5 @@ _.from_config_value
 # pydantic-settings calls these hooks of a settings class and of a settings source.
 _.settings_customise_sources
 _.get_field_value
+# pydantic reads a FieldInfo's default_factory (run_settings.py clears it to set a default).
+_.default_factory

@@ -41,21 +41,17 @@ def spark_engine() -> Iterator[None]:
     stop_spark()
 
 
-def _materialize(world: World, monkeypatch: pytest.MonkeyPatch, engine: str) -> pd.DataFrame:
-    monkeypatch.setenv("MLSYS_SERVING__BATCH_ENGINE", engine)
-    get_settings.cache_clear()
-    try:
-        result = dg.materialize(
-            [batch_scores],
-            partition_key=str(LAST_DAY),
-            resources={
-                "warehouse": Warehouse(path=str(world.settings.warehouse_path)),
-                "tracking": Tracking.from_settings(world.settings),
-                "run_settings": RunSettings.from_settings(world.settings),
-            },
-        )
-    finally:
-        get_settings.cache_clear()
+def _materialize(world: World, engine: str) -> pd.DataFrame:
+    settings = world.settings.replace(serving={"batch_engine": engine})  # the run's setting
+    result = dg.materialize(
+        [batch_scores],
+        partition_key=str(LAST_DAY),
+        resources={
+            "warehouse": Warehouse(path=str(settings.warehouse_path)),
+            "tracking": Tracking.from_settings(settings),
+            "run_settings": RunSettings.from_settings(settings),
+        },
+    )
     assert result.success
     metadata = result.asset_materializations_for_node("batch_scores")[0].metadata
     assert metadata["engine"].value == engine
@@ -67,11 +63,9 @@ def _materialize(world: World, monkeypatch: pytest.MonkeyPatch, engine: str) -> 
 
 @pytest.mark.slow
 @needs_spark
-def test_spark_batch_scores_equal_duckdb_batch_scores(
-    world: World, monkeypatch: pytest.MonkeyPatch, spark_engine: None
-) -> None:
-    duckdb_scores = _materialize(world, monkeypatch, "duckdb")
-    spark_scores = _materialize(world, monkeypatch, "spark")  # replaces the partition's rows
+def test_spark_batch_scores_equal_duckdb_batch_scores(world: World, spark_engine: None) -> None:
+    duckdb_scores = _materialize(world, "duckdb")
+    spark_scores = _materialize(world, "spark")  # replaces the partition's rows
 
     assert len(spark_scores) == len(duckdb_scores) > 100
     assert set(spark_scores["model_version"]) == {world.champion}
