@@ -38,19 +38,19 @@ def settings(request: pytest.FixtureRequest, world_template: World, tmp_path: Pa
         home,
         ignore=shutil.ignore_patterns("predictions", "serving"),
     )
-    changes: dict[str, object] = {
-        "home": home,
-        "canary_share": 0.2,
-        "serving_poll_seconds": 3600.0,
-        "serving_decisions_groups": [GROUP],
-    }
+    backends: dict[str, object] = {}
     if request.param == "redis":
-        changes |= {
+        backends = {
             "event_stream": "redis",
             "redis_url": SecretStr(URLS.redis_url),
             "redis_prefix": request.getfixturevalue("redis_prefix"),
         }
-    return Settings(**changes)
+    return Settings(
+        home=home,
+        loop={"canary_share": 0.2},
+        serving={"poll_seconds": 3600.0, "decisions_groups": [GROUP]},
+        backends=backends,
+    )
 
 
 class Follower:
