@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
+import pydantic
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -340,7 +341,26 @@ class _LegacyEnvironment(PydanticBaseSettingsSource):
         return found
 
 
-class Settings(BaseSettings):
+class LayerSettings(pydantic.BaseModel):
+    """Every layer's section and the seed: what a run may change. ``Settings`` adds the
+    process's own (home, profile, backends); the ``run_settings`` resource carries these."""
+
+    # Random seed shared by replay faults, sampling and search.
+    seed: int = 42
+    ingestion: IngestionSettings = IngestionSettings()
+    features: FeatureSettings = FeatureSettings()
+    training: TrainingSettings = TrainingSettings()
+    registry: RegistrySettings = RegistrySettings()
+    serving: ServingSettings = ServingSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    loop: LoopSettings = LoopSettings()
+    cost: CostSettings = CostSettings()
+
+
+LAYER_SECTIONS = tuple(name for name in LayerSettings.model_fields if name != "seed")
+
+
+class Settings(BaseSettings, LayerSettings):
     """All of mlsys's configuration, read from ``MLSYS_*`` variables (and ``.env``)."""
 
     model_config = SettingsConfigDict(
@@ -353,17 +373,6 @@ class Settings(BaseSettings):
 
     profile: Literal["local", "prod"] = "local"
     home: Path = Field(default=Path(".mlsys"), description="Root of all local state.")
-    # Random seed shared by replay faults, sampling and search.
-    seed: int = 42
-
-    ingestion: IngestionSettings = IngestionSettings()
-    features: FeatureSettings = FeatureSettings()
-    training: TrainingSettings = TrainingSettings()
-    registry: RegistrySettings = RegistrySettings()
-    serving: ServingSettings = ServingSettings()
-    monitoring: MonitoringSettings = MonitoringSettings()
-    loop: LoopSettings = LoopSettings()
-    cost: CostSettings = CostSettings()
     backends: BackendSettings = BackendSettings()
 
     @classmethod

@@ -29,44 +29,11 @@ from typing import Any
 import dagster as dg
 import pydantic
 
-from mlsys_assets.settings import (
-    SECTIONS,
-    CostSettings,
-    FeatureSettings,
-    IngestionSettings,
-    LoopSettings,
-    MonitoringSettings,
-    RegistrySettings,
-    ServingSettings,
-    Settings,
-    TrainingSettings,
-    get_settings,
-)
-
-RUN_SECTIONS = (
-    "ingestion",
-    "features",
-    "training",
-    "registry",
-    "serving",
-    "monitoring",
-    "loop",
-    "cost",
-)
+from mlsys_assets.settings import LAYER_SECTIONS, SECTIONS, LayerSettings, Settings, get_settings
 
 
-class RunSettings(dg.ConfigurableResource):
+class RunSettings(dg.ConfigurableResource, LayerSettings):
     """Every layer's settings for this run (overridable in the launchpad), plus the seed."""
-
-    seed: int = 42
-    ingestion: IngestionSettings = IngestionSettings()
-    features: FeatureSettings = FeatureSettings()
-    training: TrainingSettings = TrainingSettings()
-    registry: RegistrySettings = RegistrySettings()
-    serving: ServingSettings = ServingSettings()
-    monitoring: MonitoringSettings = MonitoringSettings()
-    loop: LoopSettings = LoopSettings()
-    cost: CostSettings = CostSettings()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RunSettings:
@@ -78,7 +45,7 @@ class RunSettings(dg.ConfigurableResource):
         values close that gap; the field types, constraints and validators are inherited.
         """
         sections = {
-            name: _defaults_of(SECTIONS[name], getattr(settings, name)) for name in RUN_SECTIONS
+            name: _defaults_of(SECTIONS[name], getattr(settings, name)) for name in LAYER_SECTIONS
         }
         derived = pydantic.create_model(
             cls.__name__,
@@ -95,7 +62,7 @@ class RunSettings(dg.ConfigurableResource):
         when the run worker loaded the code location) with this run's sections and seed."""
         base = base if base is not None else get_settings()
         return base.model_copy(
-            update={"seed": self.seed, **{name: getattr(self, name) for name in RUN_SECTIONS}}
+            update={"seed": self.seed, **{name: getattr(self, name) for name in LAYER_SECTIONS}}
         )
 
 

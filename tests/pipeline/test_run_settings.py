@@ -9,8 +9,8 @@ import dagster as dg
 import pytest
 
 from mlsys_assets.definitions import build_definitions
-from mlsys_assets.resources.run_settings import RUN_SECTIONS, RunSettings
-from mlsys_assets.settings import Settings, get_settings
+from mlsys_assets.resources.run_settings import RunSettings
+from mlsys_assets.settings import LAYER_SECTIONS, Settings, get_settings
 
 
 @dg.asset
@@ -39,7 +39,7 @@ def test_the_launchpad_shows_every_layer_section_with_the_process_values(
         fields = _resource_config_fields(defs.resolve_job_def("retrain"))
     finally:
         get_settings.cache_clear()
-    assert set(fields) == {"seed", *RUN_SECTIONS}
+    assert set(fields) == {"seed", *LAYER_SECTIONS}
     assert fields["training"].default_value["search_trials"] == 3
     assert fields["training"].config_type.fields["search_trials"].default_value == 3
 

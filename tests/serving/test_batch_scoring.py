@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 from fastapi.testclient import TestClient
 
-from mlsys_assets.resources.run_settings import RunSettings
-from mlsys_assets.resources.tracking import Tracking
+from mlsys_assets.resources import build_resources
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.scoring import build_defs
 from mlsys_assets.scoring.assets import batch_scores
@@ -24,11 +23,7 @@ def test_batch_scores_equal_online_scores(world: World) -> None:
     result = dg.materialize(
         [batch_scores],
         partition_key=str(LAST_DAY),
-        resources={
-            "warehouse": Warehouse(path=str(settings.warehouse_path)),
-            "tracking": Tracking.from_settings(settings),
-            "run_settings": RunSettings.from_settings(settings),
-        },
+        resources=build_resources(settings),
     )
     assert result.success
     metadata = result.asset_materializations_for_node("batch_scores")[0].metadata
@@ -92,11 +87,7 @@ def test_the_registered_pyfunc_scores_as_mlsys_does(shared_world: World) -> None
 
 
 def test_rematerializing_a_partition_replaces_its_rows(world: World) -> None:
-    resources = {
-        "warehouse": Warehouse(path=str(world.settings.warehouse_path)),
-        "tracking": Tracking.from_settings(world.settings),
-        "run_settings": RunSettings.from_settings(world.settings),
-    }
+    resources = build_resources(world.settings)
     for _ in range(2):
         assert dg.materialize(
             [batch_scores], partition_key=str(LAST_DAY), resources=resources

@@ -15,8 +15,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlsys_assets.resources.run_settings import RunSettings
-from mlsys_assets.resources.tracking import Tracking
+from mlsys_assets.resources import build_resources
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.scoring.assets import batch_scores
 from mlsys_assets.settings import get_settings
@@ -46,11 +45,7 @@ def _materialize(world: World, engine: str) -> pd.DataFrame:
     result = dg.materialize(
         [batch_scores],
         partition_key=str(LAST_DAY),
-        resources={
-            "warehouse": Warehouse(path=str(settings.warehouse_path)),
-            "tracking": Tracking.from_settings(settings),
-            "run_settings": RunSettings.from_settings(settings),
-        },
+        resources=build_resources(settings),
     )
     assert result.success
     metadata = result.asset_materializations_for_node("batch_scores")[0].metadata
@@ -91,21 +86,15 @@ sys.modules["pyspark"] = sys.modules["py4j"] = None  # `import pyspark...` raise
 import json
 import dagster as dg
 import mlsys_assets.definitions  # every asset module, as the code location loads them
-from mlsys_assets.resources.tracking import Tracking
-from mlsys_assets.resources.warehouse import Warehouse
+from mlsys_assets.resources import build_resources
 from mlsys_assets.scoring.assets import batch_scores
-from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.settings import Settings
 
 settings = Settings()
 result = dg.materialize(
     [batch_scores],
     partition_key=sys.argv[1],
-    resources={
-        "warehouse": Warehouse(path=str(settings.warehouse_path)),
-        "tracking": Tracking.from_settings(settings),
-        "run_settings": RunSettings.from_settings(settings),
-    },
+    resources=build_resources(settings),
     raise_on_error=False,
 )
 metadata = result.asset_materializations_for_node("batch_scores")[0].metadata if result.success else {}
