@@ -103,6 +103,22 @@ def test_every_row_once_in_order_with_nulls_and_duplicates(base_conn) -> None:
     assert last_lonely["month"] == 3.0  # request features still computed
 
 
+def test_each_row_gets_the_same_values_in_any_row_order(base_conn) -> None:
+    """Rows in time order are ranked among a view's event times by searching the rows (the
+    fast path); shuffled rows by searching the event times: the values are the same, and a
+    row without an aircraft or outside every table still gets nulls."""
+    rows = entity_rows_for_flights(base_conn, dt.date(2013, 1, 5), dt.date(2013, 1, 12))
+    rows.loc[rows.index[::53], "tailnum"] = None
+    rows.loc[rows.index[::71], "dest"] = "XXX"  # a route no table knows
+    ordered = build_training_set(base_conn, rows)
+    shuffle = np.random.default_rng(1).permutation(len(rows))
+    shuffled = build_training_set(base_conn, rows.iloc[shuffle])
+    pd.testing.assert_frame_equal(shuffled, ordered.iloc[shuffle])
+    assert ordered["plane_seats"].iloc[::53].isna().all()
+    assert ordered["route_mean_arr_delay_1d"].iloc[::71].isna().all()
+    assert ordered["route_mean_arr_delay_1d"].notna().mean() > 0.8
+
+
 def test_stale_weather_is_missing(warehouse_copy) -> None:
     conn = warehouse_copy
     # the observations of 06:00-11:00 UTC at JFK on Jan 10 never arrived
