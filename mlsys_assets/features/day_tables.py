@@ -109,21 +109,33 @@ def _flight_times(
     as_of: dt.datetime | None,
 ) -> pa.Table:
     """``offline_flights`` as the training set needs it: only the times (int64 us), the day
-    (days since 1970) and the entity ``fields``, no flight ids and no pandas conversion."""
-    conn.register("_intraday_days", pa.table({"day": pa.array(days.astype(np.int32), pa.date32())}))
+    (days since 1970) and the entity ``fields``, no flight ids and no pandas conversion.
+
+    ``days`` (sorted, distinct) as a date range, both sides of the join cut to it; only days
+    with gaps between them are also looked up in a list (a semi-join per flight)."""
+    first, last = (dt.date(1970, 1, 1) + dt.timedelta(days=int(d)) for d in (days[0], days[-1]))
+    join, actual, available, params = _departures_join(conn, as_of)
+    if join:
+        join += " AND d.flight_date BETWEEN $first AND $last"
+    where = "f.flight_date BETWEEN $first AND $last"
+    contiguous = len(days) == days[-1] - days[0] + 1
+    if not contiguous:
+        where += " AND f.flight_date IN (SELECT day FROM _intraday_days)"
+        table = pa.table({"day": pa.array(days.astype(np.int32), pa.date32())})
+        conn.register("_intraday_days", table)
+    columns = "".join(f", f.{field}" for field in fields)
     try:
-        join, actual, available, params = _departures_join(conn, as_of)
-        columns = "".join(f", f.{field}" for field in fields)
         return conn.execute(
             f"""SELECT epoch_us(f.scheduled_departure) AS s,
                        coalesce({actual}, {NEVER}) AS a, coalesce({available}, {NEVER}) AS v,
                        CAST(f.flight_date - DATE '1970-01-01' AS BIGINT) AS day {columns}
                 FROM raw.flights f {join}
-                WHERE f.flight_date IN (SELECT day FROM _intraday_days)""",
-            params,
+                WHERE {where}""",
+            {**params, "first": first, "last": last},
         ).to_arrow_table()
     finally:
-        conn.unregister("_intraday_days")
+        if not contiguous:
+            conn.unregister("_intraday_days")
 
 
 def _entity_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:

@@ -4,6 +4,7 @@ nothing known at or after t changes a value at t."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlsys_assets.features import intraday
@@ -189,3 +190,22 @@ def test_the_training_set_gives_each_row_the_same_values_in_any_row_order(base_c
     assert np.isnan(ordered["plane_prev_dep_delay"][::97]).all()  # no aircraft: unknown
     for name, values in ordered.items():
         assert np.array_equal(values[shuffle], shuffled[name], equal_nan=True), name
+
+
+def test_rows_of_days_apart_get_the_values_of_each_day_alone(base_conn) -> None:
+    """Days with gaps between them read only their own flights (a list of days, not a range):
+    each row gets what it gets when its day is asked for alone."""
+    from mlsys_assets.features import entity_rows_for_flights
+    from mlsys_assets.features.catalog import INTRADAY_VIEWS
+    from mlsys_assets.features.day_tables import offline_intraday
+    from tests.features.conftest import END, START
+
+    first = entity_rows_for_flights(base_conn, START, START)
+    last = entity_rows_for_flights(base_conn, END, END)
+    assert (END - START).days > 1
+    both = offline_intraday(base_conn, pd.concat([first, last]), INTRADAY_VIEWS)
+    alone = [offline_intraday(base_conn, rows, INTRADAY_VIEWS) for rows in (first, last)]
+    for name, values in both.items():
+        expected = np.concatenate([alone[0][name], alone[1][name]])
+        assert np.array_equal(values, expected, equal_nan=True), name
+    assert np.isfinite(both["origin_scheduled_2h"]).all()
