@@ -65,7 +65,8 @@ MAX_TABLES = 1 << (63 - _ROOM)
 
 def offsets(times: np.ndarray, base: np.ndarray) -> np.ndarray:
     """Times as offsets from their table's base, clipped into the room (``NEVER``: ``TOP``)."""
-    out = np.clip(times - base, 0, TOP)
+    out = times - base
+    np.clip(out, 0, TOP, out=out)
     out[times == NEVER] = TOP
     return out
 
@@ -135,7 +136,7 @@ class Timeline:
             self.has_flights = np.zeros(len(table), dtype=bool)
         self.at_minutes = at_minutes[chosen]
         self._back = np.empty(len(by_at), dtype=np.int64)  # caller's query -> distinct query
-        rank = np.cumsum(first)
+        rank = np.cumsum(first, out=q_sorted)  # (q_sorted is not needed any more)
         rank -= 1
         self._back[by_at] = rank
 
