@@ -106,11 +106,15 @@ class Timeline:
         # flight: offsets "scheduled", "known", "actual"; float minutes "delay" (0 where it
         # has not left) and "minutes" (of scheduled since its table's base)
         self._flight = flight
-        points = (flight_table << _ROOM) | flight["scheduled"]
+        points = flight_table << _ROOM
+        points |= flight["scheduled"]
         self._order, self.scheduled = _sorting(points, flight_order)
-        self._table = self.scheduled >> _ROOM  # flight_table in that order
-        q_points = (query_table << _ROOM) | at_offset
+        del points
+        self._floors = self.scheduled & ~TOP  # each flight's table << _ROOM, in that order
+        q_points = query_table << _ROOM
+        q_points |= at_offset
         by_at, q_sorted = _sorting(q_points, query_order)
+        del q_points
         # equal queries (same table, same moment: a bank of departures) are answered once
         first = np.empty(len(q_sorted), dtype=bool)
         first[:1] = True
@@ -118,22 +122,23 @@ class Timeline:
         distinct = np.flatnonzero(first)
         self.at = q_sorted[distinct]
         chosen = by_at[distinct]
-        table = self.at >> _ROOM  # query_table of the distinct queries
+        del distinct
         self.floor = self.at & ~TOP  # table << _ROOM
         # the flights of the lower tables, and whether the query's own has any (else it has no
         # day table)
-        if n_tables <= len(self._table):
+        if n_tables <= len(self.scheduled):
             counts = np.bincount(flight_table, minlength=n_tables)
+            table = self.at >> _ROOM  # query_table of the distinct queries
             self.start = (np.cumsum(counts) - counts)[table]
             self.has_flights = counts[table] > 0
-        elif len(self._table):  # many tables (aircraft-days): probe the sorted tables instead
-            self.start = np.searchsorted(self._table, table, side="left")
-            last = len(self._table) - 1
-            found = self._table[np.minimum(self.start, last)] == table
+        elif len(self.scheduled):  # many tables (aircraft-days): probe the sorted tables
+            self.start = np.searchsorted(self._floors, self.floor, side="left")
+            last = len(self._floors) - 1
+            found = self._floors[np.minimum(self.start, last)] == self.floor
             self.has_flights = (self.start <= last) & found
         else:
-            self.start = np.zeros(len(table), dtype=np.int64)
-            self.has_flights = np.zeros(len(table), dtype=bool)
+            self.start = np.zeros(len(self.at), dtype=np.int64)
+            self.has_flights = np.zeros(len(self.at), dtype=bool)
         self.at_minutes = at_minutes[chosen]
         self._back = np.empty(len(by_at), dtype=np.int64)  # caller's query -> distinct query
         rank = np.cumsum(first, out=q_sorted)  # (q_sorted is not needed any more)
@@ -155,11 +160,15 @@ class Timeline:
     @cached_property
     def known(self) -> np.ndarray:
         """When each flight became known to have left (its table's top if never)."""
-        return (self._table << _ROOM) | self._sorted("known")
+        known = self._sorted("known")
+        known |= self._floors
+        return known
 
     @cached_property
     def actual(self) -> np.ndarray:
-        return (self._table << _ROOM) | self._sorted("actual")
+        actual = self._sorted("actual")
+        actual |= self._floors
+        return actual
 
     @cached_property
     def delay(self) -> np.ndarray:
@@ -172,7 +181,7 @@ class Timeline:
     def known_order(self) -> np.ndarray:
         """The flights by known time; equal times in their given order (the definition's tie)."""
         order = self._order
-        same = self._table[1:] == self._table[:-1]
+        same = self._floors[1:] == self._floors[:-1]
         if np.all((order[1:] > order[:-1]) | ~same):  # the given order within each table
             return np.argsort(self.known, kind="stable")
         return np.lexsort((order, self.known))
@@ -215,10 +224,18 @@ def _below(sorted_points: np.ndarray, points: np.ndarray) -> np.ndarray:
     """How many of ``sorted_points`` are below each of ``points`` (sorted too).
 
     Few keys: each key's place among the points, then a running count (one probe per key,
-    not per point)."""
+    not per point). Fewer keys than points: one stable merge of the two sorted runs (timsort
+    gallops through the long stretches of points between two keys), each point's place in it
+    minus the points before it. Else a binary search per point."""
     if 8 * len(sorted_points) < len(points):
         places = np.searchsorted(points, sorted_points, side="right")
         return np.cumsum(np.bincount(places, minlength=len(points) + 1))[: len(points)]
+    if 2 * len(sorted_points) < len(points):
+        # the points first: a key equal to a point sorts after it (only keys below count)
+        merged = np.argsort(np.concatenate([points, sorted_points]), kind="stable")
+        place = np.flatnonzero(merged < len(points))
+        place -= np.arange(len(points))
+        return place
     return np.searchsorted(sorted_points, points, side="left")
 
 

@@ -209,3 +209,14 @@ def test_rows_of_days_apart_get_the_values_of_each_day_alone(base_conn) -> None:
         expected = np.concatenate([alone[0][name], alone[1][name]])
         assert np.array_equal(values, expected, equal_nan=True), name
     assert np.isfinite(both["origin_scheduled_2h"]).all()
+
+
+@pytest.mark.parametrize("n_keys", [10, 300, 1_000, 5_000])
+def test_counting_keys_below_sorted_points_equals_a_binary_search(n_keys) -> None:
+    """Whichever way ``_below`` counts (by the keys, by a merge, by the points), a point
+    counts the keys strictly below it, ties included."""
+    rng = np.random.default_rng(n_keys)
+    keys = np.sort(rng.integers(0, 500, n_keys))
+    points = np.sort(rng.integers(0, 500, 2_000))
+    expected = np.searchsorted(keys, points, side="left")
+    assert np.array_equal(intraday._below(keys, points), expected)
