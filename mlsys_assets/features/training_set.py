@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas._libs import hashtable
 
 from mlsys_assets.features.catalog import FLIGHTS_V1
 from mlsys_assets.features.day_tables import offline_intraday
@@ -109,9 +110,30 @@ def _factorize(values: pd.Series | np.ndarray) -> _Key:
     return _Key(codes.astype("int64", copy=False), pd.Index(uniques))
 
 
+def _str_codes(values: np.ndarray) -> _Key | None:
+    """``pd.factorize`` of an object column of strings and missing values, without its scan
+    for the values' type: pandas' string hash table straight away (the one pd.factorize picks
+    for all-string columns; a missing tail number makes it pick the slower generic one).
+
+    That table takes anything but a string for missing, so the codes stand only when the
+    column has as many missing values as codes -1 (else None: the caller factorizes).
+    """
+    try:
+        uniques, codes = hashtable.StringHashTable(64).factorize(values, na_sentinel=-1)
+    except (TypeError, ValueError, UnicodeError):  # not an object column of strings
+        return None
+    if np.count_nonzero(codes < 0) != np.count_nonzero(pd.isna(values)):
+        return None  # something other than a string or a missing value
+    return _Key(codes.astype("int64", copy=False), pd.Index(uniques, dtype=object))
+
+
 def _string_key(series: pd.Series) -> _Key:
     """Key values compared as strings (like the VARCHAR key columns)."""
-    key = _factorize(series)
+    key = None
+    if series.dtype == object:
+        key = _str_codes(series.to_numpy())
+    if key is None:
+        key = _factorize(series)
     if key.uniques.dtype != object:
         key = _Key(key.codes, pd.Index(key.uniques.astype(str), dtype=object))
     return key

@@ -180,3 +180,23 @@ def test_plane_as_it_was_at_the_feature_time(warehouse_copy) -> None:
     # time travel: as known on Jan 8 06:00 the old version was closed, the new one known
     travel = build_training_set(conn, rows, as_of=dt.datetime(2013, 1, 7, 23, 0))
     assert travel["plane_seats"].tolist() == [55.0, 55.0, 55.0]
+
+
+def test_string_keys_are_coded_as_pandas_factorizes_them() -> None:
+    """The string hash table shortcut gives pd.factorize's codes, missing values of any kind
+    included, and leaves a column that is not all strings to pd.factorize."""
+    from mlsys_assets.features.training_set import _string_key
+
+    columns = [
+        pd.Series(["N1", "N2", "N1", "N3"], dtype=object),
+        pd.Series(["N1", None, "N2", np.nan, "N1", pd.NA], dtype=object),
+        pd.Series(["N1", 7, "N1", None], dtype=object),  # not all strings
+        pd.Series([3, 1, 3]),  # not an object column: its values as strings
+    ]
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        key = _string_key(column)
+        assert np.array_equal(key.codes, codes)
+        assert key.uniques.dtype == object
+        expected = list(uniques) if column.dtype == object else [str(u) for u in uniques]
+        assert list(key.uniques) == expected
