@@ -106,8 +106,27 @@ def _micros(values: pd.Series | np.ndarray) -> np.ndarray:
 
 
 def _factorize(values: pd.Series | np.ndarray) -> _Key:
+    values = np.asarray(values)
+    if values.dtype.kind == "M" and len(values) > 1:
+        key = _sorted_times_key(values)
+        if key is not None:
+            return key
     codes, uniques = pd.factorize(values)  # missing values get -1
     return _Key(codes.astype("int64", copy=False), pd.Index(uniques))
+
+
+def _sorted_times_key(values: np.ndarray) -> _Key | None:
+    """``pd.factorize`` of times in order (the rows' departure hours, usually): a new code at
+    each change, no hashing. None when they are not in order or have a missing one."""
+    micros = values.view("int64")
+    if micros[0] == _NAT or not (micros[1:] >= micros[:-1]).all():
+        return None
+    change = np.empty(len(micros), dtype=bool)
+    change[0] = False
+    np.not_equal(micros[1:], micros[:-1], out=change[1:])
+    codes = np.cumsum(change, dtype="int64")
+    change[0] = True
+    return _Key(codes, pd.Index(values[change]))
 
 
 def _str_codes(values: np.ndarray) -> _Key | None:

@@ -200,3 +200,21 @@ def test_string_keys_are_coded_as_pandas_factorizes_them() -> None:
         assert key.uniques.dtype == object
         expected = list(uniques) if column.dtype == object else [str(u) for u in uniques]
         assert list(key.uniques) == expected
+
+
+def test_calendar_features_are_the_same_for_departures_in_any_order() -> None:
+    """Departures in time order are numbered by hour without hashing; any other order is
+    factorized: each departure gets the calendar of its own hour either way, none for NaT."""
+    from mlsys_assets.features.request import calendar_columns, calendar_features
+
+    departures = pd.Series(
+        pd.to_datetime(["2013-07-03 22:10", "2013-07-04 04:00", "2013-07-04 04:59"] * 2)
+    ).sort_values(ignore_index=True)
+    ordered = calendar_columns(departures)
+    shuffled = calendar_columns(departures.iloc[[3, 0, 5, 1, 4, 2]].reset_index(drop=True))
+    for i, (name, values) in enumerate(ordered.items()):
+        assert np.array_equal(values[[3, 0, 5, 1, 4, 2]], shuffled[name]), name
+        hours = [d.to_pydatetime().replace(minute=0) for d in departures]
+        assert list(values) == [calendar_features(h)[i] for h in hours]
+    with_missing = calendar_columns(pd.concat([departures, pd.Series([pd.NaT])]))
+    assert np.isnan(with_missing["hour"][-1])
