@@ -277,19 +277,22 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
     by_known = np.argsort(known_from, kind="stable")
     n_known = _below(known_from[by_known], at)
     known_sums = [sums[n_known] for sums in _sums(weights, by_known)]
+    del by_known
     scheduled_sums = _sums(weights)  # in scheduled order
     n_before = _below(s, at)
-    late_start = s + (late_us - 1)  # t > late_start  <=>  t - s >= 15 min
-    n_late_start = _below(s, np.maximum(at - late_us + 1, floor))
-    early = k <= late_start  # known to have left before it was 15 minutes late
+    # t > s + 15 min - 1 us  <=>  t - s >= 15 min
+    n_late_start = _below(s, _shifted(at, -(late_us - 1), floor))
+    early = k <= s + (late_us - 1)  # known to have left before it was 15 minutes late
     n_late_start_early = _count(early)[n_late_start]
+    n_late_start -= n_late_start_early  # only the flights still waiting then from here on
+    del n_late_start_early
     s_before = scheduled_sums[2][n_before]
     out: dict[str, np.ndarray] = {}
     for w in ORIGIN_WINDOWS:
         label = window_label(w)
         width = int(w.total_seconds() * 1_000_000)
         closes = s + width
-        n_closed = _below(s, np.maximum(at - width, floor))  # s + W < t
+        n_closed = _below(s, _shifted(at, -width, floor))  # s + W < t
         n_in = (n_before - n_closed).astype(np.float64)
         s_in = s_before - scheduled_sums[2][n_closed]
         # gone: #(known_from < t) - #(max(known_from, closes) < t), and the latter is
@@ -301,7 +304,7 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         c_known = _below(after_known[by_after_known], at)
         w_after = [x[after] for x in weights]
         d_gone, l_gone, s_gone = (
-            known[:] - closed[n_closed] + a_closes[c_closes] - a_known[c_known]
+            _gone(known, closed, n_closed, a_closes, c_closes, a_known, c_known)
             for known, closed, a_closes, a_known in zip(
                 known_sums,
                 scheduled_sums,
@@ -310,24 +313,63 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
                 strict=True,
             )
         )
-        n_gone = n_known - n_closed + c_closes - c_known
+        n_gone = n_known - n_closed
+        n_gone += c_closes
+        n_gone -= c_known
+        del c_closes, c_known
         # waiting and late: #(late_start < t) - #(max(late_start, min(closes, known)) < t);
         # that max is late_start (known by then), closes (not known before) or known
         unknown = k >= closes
+        del closes
         between = np.sort(k[~(early | unknown)], kind="stable")  # nearly sorted: timsort
-        n_waiting_late = (
-            n_late_start - n_late_start_early - _count(unknown)[n_closed] - _below(between, at)
-        )
+        n_waiting_late = n_late_start - _count(unknown)[n_closed]
+        del unknown, n_closed
+        n_waiting_late -= _below(between, at)
         waiting = n_in - n_gone
-        censored = d_gone + tl.at_minutes * waiting - (s_in - s_gone)
+        del n_gone
+        # censored delay: d_gone + t * waiting - (s_in - s_gone), in that order of operations
+        censored = tl.at_minutes * waiting
+        censored += d_gone
+        s_in -= s_gone
+        censored -= s_in
+        del d_gone, s_gone, s_in
+        l_gone += n_waiting_late
+        del n_waiting_late
         with np.errstate(invalid="ignore", divide="ignore"):
-            delay = np.where(n_in > 0, censored / n_in, np.nan)
-            late_share = np.where(n_in > 0, (l_gone + n_waiting_late) / n_in, np.nan)
-        out[f"origin_dep_delay_so_far_{label}"] = delay
-        out[f"origin_late_share_so_far_{label}"] = late_share
+            censored /= n_in
+            l_gone /= n_in
+        empty = ~(n_in > 0)
+        censored[empty] = np.nan
+        l_gone[empty] = np.nan
+        out[f"origin_dep_delay_so_far_{label}"] = censored
+        out[f"origin_late_share_so_far_{label}"] = l_gone
         out[f"origin_waiting_{label}"] = waiting
         out[f"origin_scheduled_{label}"] = n_in
     return out
+
+
+def _shifted(at: np.ndarray, shift: int, floor: np.ndarray) -> np.ndarray:
+    """``max(at + shift, floor)``: a query point moved within its table (never below it)."""
+    moved = at + shift
+    np.maximum(moved, floor, out=moved)
+    return moved
+
+
+def _gone(
+    known: np.ndarray,
+    closed: np.ndarray,
+    n_closed: np.ndarray,
+    a_closes: np.ndarray,
+    c_closes: np.ndarray,
+    a_known: np.ndarray,
+    c_known: np.ndarray,
+) -> np.ndarray:
+    """``known - closed[n_closed] + a_closes[c_closes] - a_known[c_known]``, left to right,
+    in one array."""
+    gone = known - closed[n_closed]
+    gone += a_closes[c_closes]
+    gone -= a_known[c_known]
+    return gone
 
 
 def _known_before(tl: Timeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
