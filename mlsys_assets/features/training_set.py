@@ -134,14 +134,15 @@ def _str_codes(values: np.ndarray) -> _Key | None:
     for the values' type: pandas' string hash table straight away (the one pd.factorize picks
     for all-string columns; a missing tail number makes it pick the slower generic one).
 
-    That table takes anything but a string for missing, so the codes stand only when the
-    column has as many missing values as codes -1 (else None: the caller factorizes).
+    That table takes anything but a string for missing, so the codes stand only when every
+    value coded -1 is a missing one (else None: the caller factorizes).
     """
     try:
         uniques, codes = hashtable.StringHashTable(64).factorize(values, na_sentinel=-1)
     except (TypeError, ValueError, UnicodeError):  # not an object column of strings
         return None
-    if np.count_nonzero(codes < 0) != np.count_nonzero(pd.isna(values)):
+    missing = codes < 0
+    if missing.any() and not pd.isna(values[missing]).all():
         return None  # something other than a string or a missing value
     return _Key(codes.astype("int64", copy=False), pd.Index(uniques, dtype=object))
 
@@ -171,26 +172,42 @@ def _entity_rows(
                 derived[key] = view.entity.derived[key].sql
             elif key not in keys:
                 keys[key] = _string_key(frame[key])
-    if derived:  # the one SQL definition of each derived key, run over the rows' columns
-        sched = naive_utc_series(frame["scheduled_departure"]).to_numpy(dtype="datetime64[us]")
-        name = f"__mlsys_entity_keys_{uuid.uuid4().hex[:12]}"
-        conn.register(name, pa.table({"scheduled_departure": pa.array(sched)}))
-        try:
-            select = ", ".join(f"{sql} AS {key}" for key, sql in derived.items())
-            table = conn.execute(f"SELECT {select} FROM {name}").to_arrow_table()
-        finally:
-            conn.unregister(name)
-        for key in derived:
-            values = table[key].to_numpy(zero_copy_only=False)
-            if values.dtype.kind == "M":  # same unit as the table's TIMESTAMP keys
-                values = values.astype("datetime64[us]")
-            keys[key] = _factorize(values)
+    if derived:
+        keys.update(_derived_keys(conn, frame, derived))
     return _Rows(
         ts=micros,
         valid=micros != _NAT,
         keys=keys,
         years=ts.dt.year.to_numpy(dtype="float64", na_value=np.nan),
     )
+
+
+def _derived_keys(
+    conn: duckdb.DuckDBPyConnection, frame: pd.DataFrame, derived: dict[str, str]
+) -> dict[str, _Key]:
+    """The one SQL definition of each derived key, run over the rows' distinct departures
+    (a departure's key is a function of it: a year of rows has a third as many), then
+    numbered per row through its departure's number (first appearances in the same order as
+    numbering the rows' values directly)."""
+    sched = naive_utc_series(frame["scheduled_departure"]).to_numpy(dtype="datetime64[us]")
+    departures = _factorize(sched)
+    name = f"__mlsys_entity_keys_{uuid.uuid4().hex[:12]}"
+    distinct = departures.uniques.to_numpy(dtype="datetime64[us]")
+    conn.register(name, pa.table({"scheduled_departure": pa.array(distinct)}))
+    try:
+        select = ", ".join(f"{sql} AS {key}" for key, sql in derived.items())
+        table = conn.execute(f"SELECT {select} FROM {name}").to_arrow_table()
+    finally:
+        conn.unregister(name)
+    keys = {}
+    for key in derived:
+        values = table[key].to_numpy(zero_copy_only=False)
+        if values.dtype.kind == "M":  # same unit as the table's TIMESTAMP keys
+            values = values.astype("datetime64[us]")
+        per_departure = _factorize(values)
+        codes = np.append(per_departure.codes, -1)[departures.codes]  # no departure: -1
+        keys[key] = _Key(codes, per_departure.uniques)
+    return keys
 
 
 def _read_view(
