@@ -56,6 +56,14 @@ class _Rows:
     oldest: dict[int, np.ndarray] = field(default_factory=dict)  # by TTL, see ``oldest_for``
 
     @cached_property
+    def span(self) -> tuple[np.int64, np.int64] | None:
+        """The oldest and newest row time (None: no row has one)."""
+        if not self.valid.any():
+            return None
+        times = self.ts[self.valid]
+        return times.min(), times.max()
+
+    @cached_property
     def in_time_order(self) -> bool:
         return bool((self.ts[1:] >= self.ts[:-1]).all())
 
@@ -210,9 +218,12 @@ def _derived_keys(
     return keys
 
 
+_Table = dict[str, np.ndarray]  # a view's rows: its columns by name, all of one length
+
+
 def _read_view(
     conn: duckdb.DuckDBPyConnection, view: FeatureView, rows: _Rows, as_of: dt.datetime | None
-) -> pd.DataFrame:
+) -> _Table:
     """The view's rows the entity rows can use, as known at ``as_of`` (rows and SCD2 closings
     known later are ignored).
 
@@ -229,12 +240,12 @@ def _read_view(
     cols += [c.name for c in view.columns]
     params: dict[str, dt.datetime] = {}
     where = ["false"]
-    if rows.valid.any():
-        times = rows.ts[rows.valid]
-        params["newest"] = _datetime(times.max())
+    if rows.span is not None:
+        oldest, newest = rows.span
+        params["newest"] = _datetime(newest)
         where = ["event_timestamp < $newest"]
         if view.ttl is not None:
-            params["oldest"] = _datetime(times.min()) - view.ttl
+            params["oldest"] = _datetime(oldest) - view.ttl
             where.append("event_timestamp >= $oldest")
         if as_of is not None:
             params["as_of"] = as_of
@@ -242,23 +253,24 @@ def _read_view(
     elif as_of is not None:
         params["as_of"] = as_of  # still referenced by valid_to
     sql = f"SELECT {', '.join(cols)} FROM {view.table} WHERE {' AND '.join(where)}"
-    return (
-        conn.execute(sql, params)
-        .to_arrow_table()
-        .to_pandas(date_as_object=False, coerce_temporal_nanoseconds=False)
-    )
+    table = conn.execute(sql, params).to_arrow_table()
+    # each column as numpy, as pandas would read it (nulls: NaN, NaT, None), without a frame
+    return {
+        name: column.to_numpy()
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    }
 
 
 def _datetime(micros: np.int64) -> dt.datetime:
     return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(micros))
 
 
-def _key_lookup(table: pd.DataFrame, rows: _Rows, name: str) -> tuple[np.ndarray, np.ndarray, int]:
+def _key_lookup(table: _Table, rows: _Rows, name: str) -> tuple[np.ndarray, np.ndarray, int]:
     """One key's codes in the table and each row's code in the table's, out of ``size`` codes:
     below ``size - 2`` the table's values, ``size - 2`` a row value not in the table (or
     missing), ``size - 1`` a table row without a value (SQL's NULL equals nothing). The rows'
     keys were factorized once: only their few distinct values are looked up here."""
-    column = table[name].to_numpy()
+    column = table[name]
     if column.dtype.kind == "M":
         column = column.astype("datetime64[us]")
     codes, uniques = pd.factorize(column)
@@ -276,7 +288,7 @@ _COMPOSITE_LIMIT = 1 << 31  # composite key codes beyond this are renumbered (no
 
 
 def _key_codes(
-    table: pd.DataFrame, rows: _Rows, keys: tuple[str, ...]
+    table: _Table, rows: _Rows, keys: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Integer codes of the composite key on both sides, out of the returned number of codes
     (mixed radix of the keys' codes: a row matches a table row exactly when all its parts
@@ -296,14 +308,14 @@ def _key_codes(
     return tcode, ecode, size
 
 
-def _asof(view: FeatureView, table: pd.DataFrame, rows: _Rows) -> _Match:
+def _asof(view: FeatureView, table: _Table, rows: _Rows) -> _Match:
     """For each row: the table row of the same key with the newest event time strictly before
     the row's, within the TTL and not closed (SCD2) by then."""
-    n = len(table)
+    n = len(table["event_timestamp"])
     if n == 0:
         return _Match(np.zeros(len(rows.ts), dtype="int64"), _nat(len(rows.ts)).view("int64"))
     tcode, ecode, size = _key_codes(table, rows, view.entity.join_keys)
-    tts = _micros(table["event_timestamp"].to_numpy())
+    tts = _micros(table["event_timestamp"])
     grid = np.unique(tts)  # sorted distinct event times
     width = len(grid) + 1
     # cell (key, r): the table row of that key with the newest event time among the r first of
@@ -336,7 +348,7 @@ def _asof(view: FeatureView, table: pd.DataFrame, rows: _Rows) -> _Match:
     if view.ttl is not None:
         positions[used < rows.oldest_for(view.ttl)] = n
     if view.has_valid_to:
-        valid_to = np.append(_micros(table["valid_to"].to_numpy()), _NAT)[positions]
+        valid_to = np.append(_micros(table["valid_to"]), _NAT)[positions]
         positions[(valid_to != _NAT) & (valid_to < rows.ts)] = n
     return _Match(positions=positions, used=used)
 
@@ -346,15 +358,17 @@ def _nat(size: int) -> np.ndarray:
 
 
 def _gather(
-    table: pd.DataFrame, name: str, dtype: str, positions: np.ndarray, out: np.ndarray | None
+    table: _Table, name: str, dtype: str, positions: np.ndarray, out: np.ndarray | None
 ) -> np.ndarray:
     """A stored column at the matched positions (NaN/None where there is none), into ``out``."""
     column = table[name]
     if dtype == "string":
-        values = np.append(column.to_numpy(dtype=object), None)
-        values[:-1][column.isna().to_numpy()] = None
+        values = np.append(column.astype(object), None)
+        values[:-1][pd.isna(column)] = None
     else:
-        values = np.append(column.to_numpy(dtype="float64", na_value=np.nan), np.nan)
+        if column.dtype == object:  # e.g. booleans with nulls: None is NaN
+            column = pd.Series(column).to_numpy(dtype="float64", na_value=np.nan)
+        values = np.append(column.astype("float64"), np.nan)
     return np.take(values, positions, out=out, mode="clip")  # in range; "raise" buffers `out`
 
 
@@ -363,7 +377,7 @@ def _read_views(
     rows: _Rows,
     views: tuple[FeatureView, ...],
     as_of: dt.datetime | None,
-) -> list[pd.DataFrame]:
+) -> list[_Table]:
     conn.execute("BEGIN TRANSACTION")  # one snapshot for every view
     try:
         return [_read_view(conn, view, rows, as_of) for view in views]
@@ -405,7 +419,7 @@ def _view_arrays(
         for hidden in view.hidden:
             del columns[hidden.name]
         if event_times:
-            columns[f"__event_time_{view.name}"] = match.event_time(len(table))
+            columns[f"__event_time_{view.name}"] = match.event_time(len(table["event_timestamp"]))
     return columns
 
 
