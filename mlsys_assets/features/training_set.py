@@ -323,8 +323,6 @@ def _asof(view: FeatureView, table: _Table, rows: _Rows) -> _Match:
     # row without a time has r = 0: an empty cell.
     cells = size * width
     trank = np.searchsorted(grid, tts)
-    ecell = ecode * width
-    ecell += rows.rank_in(grid)
     if cells <= _DENSE_FACTOR * (len(rows.ts) + n):
         # dense: one slot per cell (n: none), filled forward along the grid within each key
         latest = np.full(cells, n, dtype="int64")
@@ -332,18 +330,16 @@ def _asof(view: FeatureView, table: _Table, rows: _Rows) -> _Match:
         filled = np.where(latest < n, np.arange(cells), 0)
         filled[::width] = np.arange(0, cells, width)  # each key starts empty
         np.maximum.accumulate(filled, out=filled)
+        ecell = ecode * width
+        ecell += rows.rank_in(grid)
         positions = latest[filled[ecell]]
     else:
-        # sparse (many keys x many times): binary search of the sorted (key, rank) composites,
-        # behind a sentinel below every cell
-        tkey = tcode * width + trank
-        order = np.argsort(tkey, kind="stable")
-        sorted_key = np.concatenate([[-1], tkey[order]])
-        owner = sorted_key // width  # the key of each composite (-1: the sentinel)
-        hit = np.searchsorted(sorted_key, ecell, side="left")
-        hit -= 1
-        positions = np.concatenate([[n], order])[hit]
-        positions[owner[hit] != ecode] = n
+        order = np.argsort(tcode * width + trank, kind="stable")  # by key, then time
+        per_key = np.bincount(tcode, minlength=size)
+        if per_key.max() <= _FEW_PER_KEY:
+            positions = _asof_few_per_key(rows, ecode, per_key, order, tts, n)
+        else:
+            positions = _asof_search(rows, ecode, tcode, trank, order, grid, n)
     used = np.append(tts, _NAT)[positions]
     if view.ttl is not None:
         positions[used < rows.oldest_for(view.ttl)] = n
@@ -351,6 +347,61 @@ def _asof(view: FeatureView, table: _Table, rows: _Rows) -> _Match:
         valid_to = np.append(_micros(table["valid_to"]), _NAT)[positions]
         positions[(valid_to != _NAT) & (valid_to < rows.ts)] = n
     return _Match(positions=positions, used=used)
+
+
+_FEW_PER_KEY = 4  # up to this many table rows per key: each row tries them one by one
+
+
+def _asof_few_per_key(
+    rows: _Rows,
+    ecode: np.ndarray,
+    per_key: np.ndarray,
+    order: np.ndarray,
+    tts: np.ndarray,
+    n: int,
+) -> np.ndarray:
+    """The sparse as-of lookup when every key has a few table rows (an origin's hour of
+    congestion, an aircraft's attributes): each row tries its key's rows in time order and
+    keeps the last one before its time (of a tie of times, the last row, as the dense
+    lookup). A few passes over the rows instead of a binary search per row."""
+    first = np.zeros(len(per_key), dtype="int64")
+    np.cumsum(per_key[:-1], out=first[1:])
+    start = first[ecode]
+    count = per_key[ecode]
+    # padded so that every candidate index is in range (past a key's rows: never before t)
+    pad = int(per_key.max())
+    times = np.concatenate([tts[order], np.full(pad, _NAT)])
+    which = np.concatenate([order, np.full(pad, n)])
+    positions = np.full(len(ecode), n, dtype="int64")
+    for j in range(pad):
+        candidate = start + j
+        before = times[candidate] < rows.ts
+        before &= count > j
+        np.copyto(positions, which[candidate], where=before)
+    return positions
+
+
+def _asof_search(
+    rows: _Rows,
+    ecode: np.ndarray,
+    tcode: np.ndarray,
+    trank: np.ndarray,
+    order: np.ndarray,
+    grid: np.ndarray,
+    n: int,
+) -> np.ndarray:
+    """The sparse as-of lookup (many keys x many times): a binary search of the sorted
+    (key, rank) composites, behind a sentinel below every cell."""
+    width = len(grid) + 1
+    sorted_key = np.concatenate([[-1], (tcode * width + trank)[order]])
+    owner = sorted_key // width  # the key of each composite (-1: the sentinel)
+    ecell = ecode * width
+    ecell += rows.rank_in(grid)
+    hit = np.searchsorted(sorted_key, ecell, side="left")
+    hit -= 1
+    positions = np.concatenate([[n], order])[hit]
+    positions[owner[hit] != ecode] = n
+    return positions
 
 
 def _nat(size: int) -> np.ndarray:

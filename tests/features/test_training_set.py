@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_for_flights
 from mlsys_assets.features.catalog import ORIGIN_WEATHER, PLANE_ATTRIBUTES
@@ -218,3 +219,41 @@ def test_calendar_features_are_the_same_for_departures_in_any_order() -> None:
         assert list(values) == [calendar_features(h)[i] for h in hours]
     with_missing = calendar_columns(pd.concat([departures, pd.Series([pd.NaT])]))
     assert np.isnan(with_missing["hour"][-1])
+
+
+@pytest.mark.parametrize("few_per_key", [0, 4])
+def test_sparse_as_of_lookups_pick_the_newest_row_before_each_time(
+    few_per_key, monkeypatch
+) -> None:
+    """Many keys x many times: the sparse lookups (each key's few rows tried in turn, or a
+    binary search) pick the same table row as a plain reading of the rule: same key, newest
+    event time strictly before the row's, the last row of a tie; none for a key not in the
+    table, a missing key or a missing time."""
+    from dataclasses import replace
+
+    from mlsys_assets.features import training_set
+
+    monkeypatch.setattr(training_set, "_FEW_PER_KEY", few_per_key)
+    rng = np.random.default_rng(few_per_key)
+    view = replace(PLANE_ATTRIBUTES, ttl=None, has_valid_to=False)
+    keys = rng.permutation(np.repeat(np.arange(300), 3))  # three rows per key
+    times = rng.integers(0, 400, len(keys)) * 1_000_000
+    table = {
+        "tailnum": np.array([f"N{k}" for k in keys], dtype=object),
+        "event_timestamp": times.view("datetime64[us]"),
+    }
+    tails = pd.Series([f"N{k}" for k in rng.integers(0, 320, 500)], dtype=object)
+    tails[::37] = None
+    ts = rng.integers(0, 420, 500) * 1_000_000
+    ts[::41] = np.iinfo("int64").min  # NaT
+    rows = training_set._Rows(
+        ts=ts,
+        valid=ts != np.iinfo("int64").min,
+        keys={"tailnum": training_set._string_key(tails)},
+        years=np.zeros(len(ts)),
+    )
+    got = training_set._asof(view, table, rows).positions
+    for i, (tail, t) in enumerate(zip(tails, ts, strict=True)):
+        mine = [j for j in range(len(keys)) if f"N{keys[j]}" == tail and times[j] < t]
+        newest = max(mine, key=lambda j: (times[j], j)) if mine else len(keys)
+        assert got[i] == newest, (i, tail, t)
