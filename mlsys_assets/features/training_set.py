@@ -273,9 +273,9 @@ def _key_lookup(table: _Table, rows: _Rows, name: str) -> tuple[np.ndarray, np.n
     column = table[name]
     if column.dtype.kind == "M":
         column = column.astype("datetime64[us]")
-    codes, uniques = pd.factorize(column)
+    coded = (_str_codes(column) if column.dtype == object else None) or _factorize(column)
+    codes, uniques = coded.codes, coded.uniques
     absent = len(uniques)
-    codes = codes.astype("int64", copy=False)
     codes[codes < 0] = absent + 1
     key = rows.keys[name]
     # row value -> table code, through the distinct row values; missing row values -> absent
