@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandas._libs import hashtable
 
 from mlsys_assets.features.catalog import FLIGHTS_V1
@@ -218,7 +219,7 @@ def _derived_keys(
     return keys
 
 
-_Table = dict[str, np.ndarray]  # a view's rows: its columns by name, all of one length
+_Table = dict[str, np.ndarray | pa.ChunkedArray]  # a view's columns by name (text: Arrow)
 
 
 def _read_view(
@@ -254,11 +255,16 @@ def _read_view(
         params["as_of"] = as_of  # still referenced by valid_to
     sql = f"SELECT {', '.join(cols)} FROM {view.table} WHERE {' AND '.join(where)}"
     table = conn.execute(sql, params).to_arrow_table()
-    # each column as numpy, as pandas would read it (nulls: NaN, NaT, None), without a frame
+    # each column as numpy, as pandas would read it (nulls: NaN, NaT, None), without a frame;
+    # text stays in Arrow (a key is looked up there, a value made Python strings when gathered)
     return {
-        name: column.to_numpy()
+        name: column if _is_text(column.type) else column.to_numpy()
         for name, column in zip(table.column_names, table.columns, strict=True)
     }
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or kind == pa.string_view()
 
 
 def _datetime(micros: np.int64) -> dt.datetime:
@@ -271,17 +277,43 @@ def _key_lookup(table: _Table, rows: _Rows, name: str) -> tuple[np.ndarray, np.n
     missing), ``size - 1`` a table row without a value (SQL's NULL equals nothing). The rows'
     keys were factorized once: only their few distinct values are looked up here."""
     column = table[name]
+    key = rows.keys[name]
+    if isinstance(column, pa.ChunkedArray):
+        looked_up = _text_key_lookup(column, key)
+        if looked_up is not None:
+            return looked_up
+        column = column.to_numpy()
     if column.dtype.kind == "M":
         column = column.astype("datetime64[us]")
     coded = (_str_codes(column) if column.dtype == object else None) or _factorize(column)
     codes, uniques = coded.codes, coded.uniques
     absent = len(uniques)
     codes[codes < 0] = absent + 1
-    key = rows.keys[name]
     # row value -> table code, through the distinct row values; missing row values -> absent
     lookup = np.append(pd.Index(uniques).get_indexer(key.uniques), -1)
     lookup[lookup < 0] = absent
     return codes, lookup[key.codes], absent + 2
+
+
+def _text_key_lookup(
+    column: pa.ChunkedArray, key: _Key
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """``_key_lookup`` of a text key in Arrow: each table row's value looked up among the
+    rows' distinct values (codes are the rows' own; a value no row has, or none, matches no
+    row), without making a Python string per table row. None when the rows' values are not
+    all strings."""
+    try:
+        values = pa.array(key.uniques.to_numpy(), column.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    size = len(values) + 2
+    absent = size - 2
+    # a value no row has, and a missing one: the code no row has
+    codes = pc.fill_null(pc.index_in(column, value_set=values), absent + 1)
+    codes = codes.to_numpy().astype("int64")
+    row_codes = key.codes.copy()
+    row_codes[row_codes < 0] = absent
+    return codes, row_codes, size
 
 
 _COMPOSITE_LIMIT = 1 << 31  # composite key codes beyond this are renumbered (no overflow)
@@ -336,8 +368,9 @@ def _asof(view: FeatureView, table: _Table, rows: _Rows) -> _Match:
     else:
         order = np.argsort(tcode * width + trank, kind="stable")  # by key, then time
         per_key = np.bincount(tcode, minlength=size)
-        if per_key.max() <= _FEW_PER_KEY:
-            positions = _asof_few_per_key(rows, ecode, per_key, order, tts, n)
+        count = per_key[ecode]  # how many table rows each row's key has
+        if len(count) and count.max() <= _FEW_PER_KEY:
+            positions = _asof_few_per_key(rows, ecode, per_key, count, order, tts, n)
         else:
             positions = _asof_search(rows, ecode, tcode, trank, order, grid, n)
     used = np.append(tts, _NAT)[positions]
@@ -356,6 +389,7 @@ def _asof_few_per_key(
     rows: _Rows,
     ecode: np.ndarray,
     per_key: np.ndarray,
+    count: np.ndarray,
     order: np.ndarray,
     tts: np.ndarray,
     n: int,
@@ -367,9 +401,8 @@ def _asof_few_per_key(
     first = np.zeros(len(per_key), dtype="int64")
     np.cumsum(per_key[:-1], out=first[1:])
     start = first[ecode]
-    count = per_key[ecode]
     # padded so that every candidate index is in range (past a key's rows: never before t)
-    pad = int(per_key.max())
+    pad = int(count.max())
     times = np.concatenate([tts[order], np.full(pad, _NAT)])
     which = np.concatenate([order, np.full(pad, n)])
     positions = np.full(len(ecode), n, dtype="int64")
@@ -413,6 +446,8 @@ def _gather(
 ) -> np.ndarray:
     """A stored column at the matched positions (NaN/None where there is none), into ``out``."""
     column = table[name]
+    if isinstance(column, pa.ChunkedArray):
+        column = column.to_numpy()
     if dtype == "string":
         values = np.append(column.astype(object), None)
         values[:-1][pd.isna(column)] = None

@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_for_flights
@@ -221,9 +222,9 @@ def test_calendar_features_are_the_same_for_departures_in_any_order() -> None:
     assert np.isnan(with_missing["hour"][-1])
 
 
-@pytest.mark.parametrize("few_per_key", [0, 4])
+@pytest.mark.parametrize(("few_per_key", "arrow_keys"), [(0, False), (4, False), (4, True)])
 def test_sparse_as_of_lookups_pick_the_newest_row_before_each_time(
-    few_per_key, monkeypatch
+    few_per_key, arrow_keys, monkeypatch
 ) -> None:
     """Many keys x many times: the sparse lookups (each key's few rows tried in turn, or a
     binary search) pick the same table row as a plain reading of the rule: same key, newest
@@ -238,8 +239,14 @@ def test_sparse_as_of_lookups_pick_the_newest_row_before_each_time(
     view = replace(PLANE_ATTRIBUTES, ttl=None, has_valid_to=False)
     keys = rng.permutation(np.repeat(np.arange(300), 3))  # three rows per key
     times = rng.integers(0, 400, len(keys)) * 1_000_000
+    tails_of_table = [f"N{k}" for k in keys]
+    tails_of_table[::29] = [None] * len(tails_of_table[::29])  # a table row without a key
     table = {
-        "tailnum": np.array([f"N{k}" for k in keys], dtype=object),
+        "tailnum": (
+            pa.chunked_array([tails_of_table[:500], tails_of_table[500:]])  # as read: Arrow
+            if arrow_keys
+            else np.array(tails_of_table, dtype=object)
+        ),
         "event_timestamp": times.view("datetime64[us]"),
     }
     tails = pd.Series([f"N{k}" for k in rng.integers(0, 320, 500)], dtype=object)
@@ -254,6 +261,8 @@ def test_sparse_as_of_lookups_pick_the_newest_row_before_each_time(
     )
     got = training_set._asof(view, table, rows).positions
     for i, (tail, t) in enumerate(zip(tails, ts, strict=True)):
-        mine = [j for j in range(len(keys)) if f"N{keys[j]}" == tail and times[j] < t]
+        mine = [
+            j for j, k in enumerate(tails_of_table) if k is not None and k == tail and times[j] < t
+        ]
         newest = max(mine, key=lambda j: (times[j], j)) if mine else len(keys)
         assert got[i] == newest, (i, tail, t)
