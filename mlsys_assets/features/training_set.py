@@ -7,10 +7,13 @@ DuckDB ``ASOF LEFT JOIN ... ON keys AND row.ts > view.event_timestamp`` (the tes
 one), computed differently: the feature tables are small (thousands of rows) and the entity rows
 many (a year is 336,776), so each table is read once (the rows' time span only, one snapshot for
 all views) and the rows are matched in numpy: keys factorized once, event times ranked, then a
-dense (key, time rank) lookup table or, when that would be large, a binary search. That costs a
-few milliseconds per view where a DuckDB ASOF join sorts every row per view (seven chained ones
-took 3.5-5.8 s for the year), and the values are gathered straight into the output float block:
-no wide result set to convert, no frame consolidation. Every row comes back exactly once, in
+dense (key, time rank) lookup table or, when that would be large, a few passes over the rows
+(a few table rows per key) or a binary search. That costs a few milliseconds per view where a
+DuckDB ASOF join sorts every row per view (seven chained ones took 3.5-5.8 s for the year), and
+the values are gathered straight into the output float block, a view at a time: no wide result
+set to convert, no frame consolidation, one view's per-row arrays alive at once (every fresh
+one is memory the kernel has to map and zero: on a year, page faults cost a fifth of the
+time). Every row comes back exactly once, in
 order, duplicates too; a row without an event time gets nulls (nothing is known "before" it).
 """
 
