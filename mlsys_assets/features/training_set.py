@@ -305,14 +305,14 @@ def _text_key_lookup(
     rows' distinct values (codes are the rows' own; a value no row has, or none, matches no
     row), without making a Python string per table row. None when the rows' values are not
     all strings."""
+    size = len(key.uniques) + 2
+    absent = size - 2
     try:
         values = pa.array(key.uniques.to_numpy(), column.type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # a value no row has, and a missing one: the code no row has
+        codes = pc.fill_null(pc.index_in(column, value_set=values), absent + 1)
+    except (pa.ArrowException, TypeError):  # e.g. a row value that is not a string
         return None
-    size = len(values) + 2
-    absent = size - 2
-    # a value no row has, and a missing one: the code no row has
-    codes = pc.fill_null(pc.index_in(column, value_set=values), absent + 1)
     codes = codes.to_numpy().astype("int64")
     row_codes = key.codes.copy()
     row_codes[row_codes < 0] = absent
