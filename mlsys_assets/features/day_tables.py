@@ -109,21 +109,33 @@ def _flight_times(
     as_of: dt.datetime | None,
 ) -> pa.Table:
     """``offline_flights`` as the training set needs it: only the times (int64 us), the day
-    (days since 1970) and the entity ``fields``, no flight ids and no pandas conversion."""
-    conn.register("_intraday_days", pa.table({"day": pa.array(days.astype(np.int32), pa.date32())}))
+    (days since 1970) and the entity ``fields``, no flight ids and no pandas conversion.
+
+    ``days`` (sorted, distinct) as a date range, both sides of the join cut to it; only days
+    with gaps between them are also looked up in a list (a semi-join per flight)."""
+    first, last = (dt.date(1970, 1, 1) + dt.timedelta(days=int(d)) for d in (days[0], days[-1]))
+    join, actual, available, params = _departures_join(conn, as_of)
+    if join:
+        join += " AND d.flight_date BETWEEN $first AND $last"
+    where = "f.flight_date BETWEEN $first AND $last"
+    contiguous = len(days) == days[-1] - days[0] + 1
+    if not contiguous:
+        where += " AND f.flight_date IN (SELECT day FROM _intraday_days)"
+        table = pa.table({"day": pa.array(days.astype(np.int32), pa.date32())})
+        conn.register("_intraday_days", table)
+    columns = "".join(f", f.{field}" for field in fields)
     try:
-        join, actual, available, params = _departures_join(conn, as_of)
-        columns = "".join(f", f.{field}" for field in fields)
         return conn.execute(
             f"""SELECT epoch_us(f.scheduled_departure) AS s,
                        coalesce({actual}, {NEVER}) AS a, coalesce({available}, {NEVER}) AS v,
                        CAST(f.flight_date - DATE '1970-01-01' AS BIGINT) AS day {columns}
                 FROM raw.flights f {join}
-                WHERE f.flight_date IN (SELECT day FROM _intraday_days)""",
-            params,
+                WHERE {where}""",
+            {**params, "first": first, "last": last},
         ).to_arrow_table()
     finally:
-        conn.unregister("_intraday_days")
+        if not contiguous:
+            conn.unregister("_intraday_days")
 
 
 def _entity_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -160,9 +172,10 @@ def _radix_order(codes: np.ndarray, order: np.ndarray | None = None) -> np.ndarr
     """``order`` (default: the given order) stably re-sorted by ``codes[order]``: with small
     codes a radix sort (linear), which turns a time order into a (code, time) order."""
     small = np.int16 if len(codes) == 0 or codes.max() < np.iinfo(np.int16).max else np.int32
+    codes = codes.astype(small)
     if order is None:
-        return np.argsort(codes.astype(small), kind="stable")
-    return order[np.argsort(codes[order].astype(small), kind="stable")]
+        return np.argsort(codes, kind="stable")
+    return order[np.argsort(codes[order], kind="stable")]
 
 
 def offline_intraday(
@@ -204,44 +217,35 @@ def offline_intraday(
         return _unknown(views, n, out)
     first = int(day[usable].min())
     day_index = np.where(usable, day - first, 0)
+    del day
     n_days = int(day_index.max()) + 1
     days = np.flatnonzero(np.bincount(day_index[usable], minlength=n_days)) + first
     fields = list(dict.fromkeys(COMPUTE[v.compute][0] for v in views))
     flights = _flight_times(conn, days, fields, as_of)
-    # the flights by scheduled time (nearly so already: cheap), and what every view shares
-    s = flights["s"].to_numpy()
-    by_s = np.argsort(s, kind="stable")
-    s = s[by_s]
-    a, v = flights["a"].to_numpy()[by_s], flights["v"].to_numpy()[by_s]
-    flight_day = flights["day"].to_numpy()[by_s] - first
-    base = (flight_day + first - 1) * _US_PER_DAY  # a day before the day's UTC midnight
-    left = a != NEVER
-    flight = {
-        "scheduled": offsets(s, base),
-        "known": offsets(np.where(left, np.maximum(a, v), NEVER), base),
-        "actual": offsets(a, base),
-        "delay": np.where(left, (a - s) / US_PER_MINUTE, 0.0),
-    }
-    flight["minutes"] = flight["scheduled"] / US_PER_MINUTE
-    at_base = (day_index + first - 1) * _US_PER_DAY
+    by_s, flight_day, flight = _flights_by_scheduled(flights, first)
+    at_base = day_index + (first - 1)
+    at_base *= _US_PER_DAY
     at_offset = offsets(np.where(usable, at, at_base), at_base)
+    del at_base
     at_minutes = at_offset / US_PER_MINUTE
-    by_at = np.argsort(at, kind="stable")  # nearly free when the rows are in time order
+    # the rows by time: usually their own order already (then no permutation to apply)
+    by_at = None if (at[1:] >= at[:-1]).all() else np.argsort(at, kind="stable")
+    del at
     features: dict[str, np.ndarray] = {}
     for view in views:
         field, _ = COMPUTE[view.compute]
         codes, uniques = keys.get(field) or _entity_codes(entity_rows[field])
+        # rows without a value or a moment go to the table of no value (it has no flights);
+        # flights of a value no row has to a table past it (no row asks about them)
+        no_value = len(uniques)
+        row_codes = np.where(usable & (codes >= 0), codes, no_value)
         flight_codes = _codes_of(flights[field], uniques)[by_s]
-        # rows without a value or a moment go to one table past the last: no flights there
-        row_codes = np.where(usable & (codes >= 0), codes, len(uniques))
-        query_table = row_codes * n_days + day_index
-        mine = flight_codes >= 0  # a flight no row asks about is in no row's table
-        every = bool(mine.all())
-        flight_table = flight_codes * n_days + flight_day
-        mine_flights = flight if every else {name: x[mine] for name, x in flight.items()}
-        if not every:
-            flight_codes, flight_table = flight_codes[mine], flight_table[mine]
-        tables = (len(uniques) + 1) * n_days
+        flight_codes[flight_codes < 0] = no_value + 1
+        query_table = row_codes * n_days
+        query_table += day_index
+        flight_table = flight_codes * n_days
+        flight_table += flight_day
+        tables = (no_value + 2) * n_days
         if tables > MAX_TABLES:  # very many (value, day) pairs: number the ones present
             both, index = np.unique(
                 np.concatenate([flight_table, query_table]), return_inverse=True
@@ -250,7 +254,7 @@ def offline_intraday(
             tables = len(both)
         timeline = Timeline(
             flight_table,
-            mine_flights,
+            flight,
             query_table,
             at_offset,
             at_minutes,
@@ -258,12 +262,46 @@ def offline_intraday(
             flight_order=_radix_order(flight_codes),
             query_order=_radix_order(row_codes, by_at),
         )
+        del row_codes, flight_codes, query_table, flight_table
         # per distinct query; no day table: unknown (as online)
         absent = ~timeline.has_flights
         for name, column in ON_TIMELINE[view.compute](timeline).items():
             column[absent | np.isnan(column)] = np.nan  # one NaN (0/0 gives a negative one)
             features[name] = timeline.answer(column, out.get(name))
+        del timeline, absent  # before the next view's: every per-row array is fresh memory
     return features
+
+
+def _flights_by_scheduled(
+    flights: pa.Table, first: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The flights by scheduled time (nearly so already: cheap): that order, each flight's day
+    (from ``first``), and the per-flight arrays every view's ``Timeline`` shares."""
+    s = flights["s"].to_numpy()
+    by_s = np.argsort(s, kind="stable")
+    s = s[by_s]
+    flight_day = flights["day"].to_numpy()[by_s]
+    flight_day -= first
+    base = flight_day + (first - 1)
+    base *= _US_PER_DAY  # a day before the day's UTC midnight
+    a = flights["a"].to_numpy()[by_s]
+    left = a != NEVER
+    delay = a - s
+    delay = delay / US_PER_MINUTE
+    delay[~left] = 0.0
+    known = flights["v"].to_numpy()[by_s]
+    np.maximum(known, a, out=known)
+    known[~left] = NEVER
+    scheduled = offsets(s, base)
+    del s
+    flight = {
+        "scheduled": scheduled,
+        "known": offsets(known, base),
+        "actual": offsets(a, base),
+        "delay": delay,
+        "minutes": scheduled / US_PER_MINUTE,
+    }
+    return by_s, flight_day, flight
 
 
 # ------------------------------------------------------------------------------ online

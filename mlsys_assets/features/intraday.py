@@ -65,7 +65,8 @@ MAX_TABLES = 1 << (63 - _ROOM)
 
 def offsets(times: np.ndarray, base: np.ndarray) -> np.ndarray:
     """Times as offsets from their table's base, clipped into the room (``NEVER``: ``TOP``)."""
-    out = np.clip(times - base, 0, TOP)
+    out = times - base
+    np.clip(out, 0, TOP, out=out)
     out[times == NEVER] = TOP
     return out
 
@@ -105,11 +106,15 @@ class Timeline:
         # flight: offsets "scheduled", "known", "actual"; float minutes "delay" (0 where it
         # has not left) and "minutes" (of scheduled since its table's base)
         self._flight = flight
-        points = (flight_table << _ROOM) | flight["scheduled"]
+        points = flight_table << _ROOM
+        points |= flight["scheduled"]
         self._order, self.scheduled = _sorting(points, flight_order)
-        self._table = self.scheduled >> _ROOM  # flight_table in that order
-        q_points = (query_table << _ROOM) | at_offset
+        del points
+        self._floors = self.scheduled & ~TOP  # each flight's table << _ROOM, in that order
+        q_points = query_table << _ROOM
+        q_points |= at_offset
         by_at, q_sorted = _sorting(q_points, query_order)
+        del q_points
         # equal queries (same table, same moment: a bank of departures) are answered once
         first = np.empty(len(q_sorted), dtype=bool)
         first[:1] = True
@@ -117,25 +122,26 @@ class Timeline:
         distinct = np.flatnonzero(first)
         self.at = q_sorted[distinct]
         chosen = by_at[distinct]
-        table = self.at >> _ROOM  # query_table of the distinct queries
+        del distinct
         self.floor = self.at & ~TOP  # table << _ROOM
         # the flights of the lower tables, and whether the query's own has any (else it has no
         # day table)
-        if n_tables <= len(self._table):
+        if n_tables <= len(self.scheduled):
             counts = np.bincount(flight_table, minlength=n_tables)
+            table = self.at >> _ROOM  # query_table of the distinct queries
             self.start = (np.cumsum(counts) - counts)[table]
             self.has_flights = counts[table] > 0
-        elif len(self._table):  # many tables (aircraft-days): probe the sorted tables instead
-            self.start = np.searchsorted(self._table, table, side="left")
-            last = len(self._table) - 1
-            found = self._table[np.minimum(self.start, last)] == table
+        elif len(self.scheduled):  # many tables (aircraft-days): probe the sorted tables
+            self.start = np.searchsorted(self._floors, self.floor, side="left")
+            last = len(self._floors) - 1
+            found = self._floors[np.minimum(self.start, last)] == self.floor
             self.has_flights = (self.start <= last) & found
         else:
-            self.start = np.zeros(len(table), dtype=np.int64)
-            self.has_flights = np.zeros(len(table), dtype=bool)
+            self.start = np.zeros(len(self.at), dtype=np.int64)
+            self.has_flights = np.zeros(len(self.at), dtype=bool)
         self.at_minutes = at_minutes[chosen]
         self._back = np.empty(len(by_at), dtype=np.int64)  # caller's query -> distinct query
-        rank = np.cumsum(first)
+        rank = np.cumsum(first, out=q_sorted)  # (q_sorted is not needed any more)
         rank -= 1
         self._back[by_at] = rank
 
@@ -154,11 +160,15 @@ class Timeline:
     @cached_property
     def known(self) -> np.ndarray:
         """When each flight became known to have left (its table's top if never)."""
-        return (self._table << _ROOM) | self._sorted("known")
+        known = self._sorted("known")
+        known |= self._floors
+        return known
 
     @cached_property
     def actual(self) -> np.ndarray:
-        return (self._table << _ROOM) | self._sorted("actual")
+        actual = self._sorted("actual")
+        actual |= self._floors
+        return actual
 
     @cached_property
     def delay(self) -> np.ndarray:
@@ -171,7 +181,7 @@ class Timeline:
     def known_order(self) -> np.ndarray:
         """The flights by known time; equal times in their given order (the definition's tie)."""
         order = self._order
-        same = self._table[1:] == self._table[:-1]
+        same = self._floors[1:] == self._floors[:-1]
         if np.all((order[1:] > order[:-1]) | ~same):  # the given order within each table
             return np.argsort(self.known, kind="stable")
         return np.lexsort((order, self.known))
@@ -214,10 +224,18 @@ def _below(sorted_points: np.ndarray, points: np.ndarray) -> np.ndarray:
     """How many of ``sorted_points`` are below each of ``points`` (sorted too).
 
     Few keys: each key's place among the points, then a running count (one probe per key,
-    not per point)."""
+    not per point). Fewer keys than points: one stable merge of the two sorted runs (timsort
+    gallops through the long stretches of points between two keys), each point's place in it
+    minus the points before it. Else a binary search per point."""
     if 8 * len(sorted_points) < len(points):
         places = np.searchsorted(points, sorted_points, side="right")
         return np.cumsum(np.bincount(places, minlength=len(points) + 1))[: len(points)]
+    if 2 * len(sorted_points) < len(points):
+        # the points first: a key equal to a point sorts after it (only keys below count)
+        merged = np.argsort(np.concatenate([points, sorted_points]), kind="stable")
+        place = np.flatnonzero(merged < len(points))
+        place -= np.arange(len(points))
+        return place
     return np.searchsorted(sorted_points, points, side="left")
 
 
@@ -259,19 +277,22 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
     by_known = np.argsort(known_from, kind="stable")
     n_known = _below(known_from[by_known], at)
     known_sums = [sums[n_known] for sums in _sums(weights, by_known)]
+    del by_known
     scheduled_sums = _sums(weights)  # in scheduled order
     n_before = _below(s, at)
-    late_start = s + (late_us - 1)  # t > late_start  <=>  t - s >= 15 min
-    n_late_start = _below(s, np.maximum(at - late_us + 1, floor))
-    early = k <= late_start  # known to have left before it was 15 minutes late
+    # t > s + 15 min - 1 us  <=>  t - s >= 15 min
+    n_late_start = _below(s, _shifted(at, -(late_us - 1), floor))
+    early = k <= s + (late_us - 1)  # known to have left before it was 15 minutes late
     n_late_start_early = _count(early)[n_late_start]
+    n_late_start -= n_late_start_early  # only the flights still waiting then from here on
+    del n_late_start_early
     s_before = scheduled_sums[2][n_before]
     out: dict[str, np.ndarray] = {}
     for w in ORIGIN_WINDOWS:
         label = window_label(w)
         width = int(w.total_seconds() * 1_000_000)
         closes = s + width
-        n_closed = _below(s, np.maximum(at - width, floor))  # s + W < t
+        n_closed = _below(s, _shifted(at, -width, floor))  # s + W < t
         n_in = (n_before - n_closed).astype(np.float64)
         s_in = s_before - scheduled_sums[2][n_closed]
         # gone: #(known_from < t) - #(max(known_from, closes) < t), and the latter is
@@ -283,7 +304,7 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
         c_known = _below(after_known[by_after_known], at)
         w_after = [x[after] for x in weights]
         d_gone, l_gone, s_gone = (
-            known[:] - closed[n_closed] + a_closes[c_closes] - a_known[c_known]
+            _gone(known, closed, n_closed, a_closes, c_closes, a_known, c_known)
             for known, closed, a_closes, a_known in zip(
                 known_sums,
                 scheduled_sums,
@@ -292,24 +313,63 @@ def origin_on_timeline(tl: Timeline) -> dict[str, np.ndarray]:
                 strict=True,
             )
         )
-        n_gone = n_known - n_closed + c_closes - c_known
+        n_gone = n_known - n_closed
+        n_gone += c_closes
+        n_gone -= c_known
+        del c_closes, c_known
         # waiting and late: #(late_start < t) - #(max(late_start, min(closes, known)) < t);
         # that max is late_start (known by then), closes (not known before) or known
         unknown = k >= closes
+        del closes
         between = np.sort(k[~(early | unknown)], kind="stable")  # nearly sorted: timsort
-        n_waiting_late = (
-            n_late_start - n_late_start_early - _count(unknown)[n_closed] - _below(between, at)
-        )
+        n_waiting_late = n_late_start - _count(unknown)[n_closed]
+        del unknown, n_closed
+        n_waiting_late -= _below(between, at)
         waiting = n_in - n_gone
-        censored = d_gone + tl.at_minutes * waiting - (s_in - s_gone)
+        del n_gone
+        # censored delay: d_gone + t * waiting - (s_in - s_gone), in that order of operations
+        censored = tl.at_minutes * waiting
+        censored += d_gone
+        s_in -= s_gone
+        censored -= s_in
+        del d_gone, s_gone, s_in
+        l_gone += n_waiting_late
+        del n_waiting_late
         with np.errstate(invalid="ignore", divide="ignore"):
-            delay = np.where(n_in > 0, censored / n_in, np.nan)
-            late_share = np.where(n_in > 0, (l_gone + n_waiting_late) / n_in, np.nan)
-        out[f"origin_dep_delay_so_far_{label}"] = delay
-        out[f"origin_late_share_so_far_{label}"] = late_share
+            censored /= n_in
+            l_gone /= n_in
+        empty = ~(n_in > 0)
+        censored[empty] = np.nan
+        l_gone[empty] = np.nan
+        out[f"origin_dep_delay_so_far_{label}"] = censored
+        out[f"origin_late_share_so_far_{label}"] = l_gone
         out[f"origin_waiting_{label}"] = waiting
         out[f"origin_scheduled_{label}"] = n_in
     return out
+
+
+def _shifted(at: np.ndarray, shift: int, floor: np.ndarray) -> np.ndarray:
+    """``max(at + shift, floor)``: a query point moved within its table (never below it)."""
+    moved = at + shift
+    np.maximum(moved, floor, out=moved)
+    return moved
+
+
+def _gone(
+    known: np.ndarray,
+    closed: np.ndarray,
+    n_closed: np.ndarray,
+    a_closes: np.ndarray,
+    c_closes: np.ndarray,
+    a_known: np.ndarray,
+    c_known: np.ndarray,
+) -> np.ndarray:
+    """``known - closed[n_closed] + a_closes[c_closes] - a_known[c_known]``, left to right,
+    in one array."""
+    gone = known - closed[n_closed]
+    gone += a_closes[c_closes]
+    gone -= a_known[c_known]
+    return gone
 
 
 def _known_before(tl: Timeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -166,7 +166,7 @@ def calendar_columns(
     every = bool(valid.all())
     if not every:
         hours[~valid] = hours[valid][0] if valid.any() else 0
-    codes, uniques = pd.factorize(hours)
+    codes, uniques = _hour_codes(hours)
     if not valid.any():
         uniques = uniques[:0]
     if not every:
@@ -180,6 +180,19 @@ def calendar_columns(
         feature.name: np.take(table[i], codes, out=out.get(feature.name), mode="clip")
         for i, feature in enumerate(CALENDAR_FEATURES)
     }
+
+
+def _hour_codes(hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of the hours; hours in order (a training set's, usually) get a new code
+    at each change, without hashing."""
+    if len(hours) > 1 and (hours[1:] >= hours[:-1]).all():
+        change = np.empty(len(hours), dtype=bool)
+        change[0] = False
+        np.not_equal(hours[1:], hours[:-1], out=change[1:])
+        codes = np.cumsum(change, dtype=np.int64)
+        change[0] = True
+        return codes, hours[change]
+    return pd.factorize(hours)
 
 
 def request_features(frame: pd.DataFrame) -> pd.DataFrame:

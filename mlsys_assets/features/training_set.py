@@ -7,10 +7,13 @@ DuckDB ``ASOF LEFT JOIN ... ON keys AND row.ts > view.event_timestamp`` (the tes
 one), computed differently: the feature tables are small (thousands of rows) and the entity rows
 many (a year is 336,776), so each table is read once (the rows' time span only, one snapshot for
 all views) and the rows are matched in numpy: keys factorized once, event times ranked, then a
-dense (key, time rank) lookup table or, when that would be large, a binary search. That costs a
-few milliseconds per view where a DuckDB ASOF join sorts every row per view (seven chained ones
-took 3.5-5.8 s for the year), and the values are gathered straight into the output float block:
-no wide result set to convert, no frame consolidation. Every row comes back exactly once, in
+dense (key, time rank) lookup table or, when that would be large, a few passes over the rows
+(a few table rows per key) or a binary search. That costs a few milliseconds per view where a
+DuckDB ASOF join sorts every row per view (seven chained ones took 3.5-5.8 s for the year), and
+the values are gathered straight into the output float block, a view at a time: no wide result
+set to convert, no frame consolidation, one view's per-row arrays alive at once (every fresh
+one is memory the kernel has to map and zero: on a year, page faults cost a fifth of the
+time). Every row comes back exactly once, in
 order, duplicates too; a row without an event time gets nulls (nothing is known "before" it).
 """
 
@@ -19,11 +22,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+from pandas._libs import hashtable
 
 from mlsys_assets.features.catalog import FLIGHTS_V1
 from mlsys_assets.features.day_tables import offline_intraday
@@ -51,25 +57,60 @@ class _Rows:
     keys: dict[str, _Key]
     years: np.ndarray  # float64 year of the timestamp (derived features)
     ranks: dict[bytes, np.ndarray] = field(default_factory=dict)  # by grid, see ``rank_in``
+    oldest: dict[int, np.ndarray] = field(default_factory=dict)  # by TTL, see ``oldest_for``
+
+    @cached_property
+    def span(self) -> tuple[np.int64, np.int64] | None:
+        """The oldest and newest row time (None: no row has one)."""
+        if not self.valid.any():
+            return None
+        times = self.ts[self.valid]
+        return times.min(), times.max()
+
+    @cached_property
+    def in_time_order(self) -> bool:
+        return bool((self.ts[1:] >= self.ts[:-1]).all())
 
     def rank_in(self, grid: np.ndarray) -> np.ndarray:
         """Per row, how many of ``grid`` (sorted int64 times) are strictly before its time.
         Views with the same event times (the daily statistics of carrier, origin, dest and
-        route) share one search of the rows."""
+        route) share one search of the rows.
+
+        Rows in time order (the usual case) search the other way round: each grid time's
+        first row after it, then a running count. The grid has hundreds to thousands of times
+        and the rows hundreds of thousands, so that is ten times cheaper than a binary search
+        per row."""
         key = grid.tobytes()
         rank = self.ranks.get(key)
         if rank is None:
-            rank = self.ranks[key] = np.searchsorted(grid, self.ts, side="left")
+            if self.in_time_order:
+                first_after = np.searchsorted(self.ts, grid, side="right")
+                rank = np.bincount(first_after, minlength=len(self.ts) + 1)[: len(self.ts)]
+                np.cumsum(rank, out=rank)
+            else:
+                rank = np.searchsorted(grid, self.ts, side="left")
+            self.ranks[key] = rank
         return rank
+
+    def oldest_for(self, ttl: dt.timedelta) -> np.ndarray:
+        """Per row, the oldest event time a view with this TTL may use (views share one)."""
+        micros = int(ttl / dt.timedelta(microseconds=1))
+        oldest = self.oldest.get(micros)
+        if oldest is None:
+            oldest = self.oldest[micros] = self.ts - micros
+        return oldest
 
 
 @dataclass(frozen=True)
 class _Match:
-    """Per entity row, the feature-table row to use (``found`` False: none, the value is null)."""
+    """Per entity row, the feature-table row to use (len(table) where none: the value is null)."""
 
     positions: np.ndarray  # int64 index into the table, len(table) where not found
-    found: np.ndarray
-    event_time: np.ndarray  # datetime64[us], NaT where not found
+    used: np.ndarray  # int64 event time of that table row (meaningless where not found)
+
+    def event_time(self, n_table: int) -> np.ndarray:
+        """datetime64[us] of the row used, NaT where none (only asked for by the checks)."""
+        return np.where(self.positions < n_table, self.used, _NAT).view("datetime64[us]")
 
 
 def _micros(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -77,13 +118,54 @@ def _micros(values: pd.Series | np.ndarray) -> np.ndarray:
 
 
 def _factorize(values: pd.Series | np.ndarray) -> _Key:
+    values = np.asarray(values)
+    if values.dtype.kind == "M" and len(values) > 1:
+        key = _sorted_times_key(values)
+        if key is not None:
+            return key
     codes, uniques = pd.factorize(values)  # missing values get -1
     return _Key(codes.astype("int64", copy=False), pd.Index(uniques))
 
 
+def _sorted_times_key(values: np.ndarray) -> _Key | None:
+    """``pd.factorize`` of times in order (the rows' departure hours, usually): a new code at
+    each change, no hashing. None when they are not in order or have a missing one."""
+    micros = values.view("int64")
+    if micros[0] == _NAT or not (micros[1:] >= micros[:-1]).all():
+        return None
+    change = np.empty(len(micros), dtype=bool)
+    change[0] = False
+    np.not_equal(micros[1:], micros[:-1], out=change[1:])
+    codes = np.cumsum(change, dtype="int64")
+    change[0] = True
+    return _Key(codes, pd.Index(values[change]))
+
+
+def _str_codes(values: np.ndarray) -> _Key | None:
+    """``pd.factorize`` of an object column of strings and missing values, without its scan
+    for the values' type: pandas' string hash table straight away (the one pd.factorize picks
+    for all-string columns; a missing tail number makes it pick the slower generic one).
+
+    That table takes anything but a string for missing, so the codes stand only when every
+    value coded -1 is a missing one (else None: the caller factorizes).
+    """
+    try:
+        uniques, codes = hashtable.StringHashTable(64).factorize(values, na_sentinel=-1)
+    except (TypeError, ValueError, UnicodeError):  # not an object column of strings
+        return None
+    missing = codes < 0
+    if missing.any() and not pd.isna(values[missing]).all():
+        return None  # something other than a string or a missing value
+    return _Key(codes.astype("int64", copy=False), pd.Index(uniques, dtype=object))
+
+
 def _string_key(series: pd.Series) -> _Key:
     """Key values compared as strings (like the VARCHAR key columns)."""
-    key = _factorize(series)
+    key = None
+    if series.dtype == object:
+        key = _str_codes(series.to_numpy())
+    if key is None:
+        key = _factorize(series)
     if key.uniques.dtype != object:
         key = _Key(key.codes, pd.Index(key.uniques.astype(str), dtype=object))
     return key
@@ -102,20 +184,8 @@ def _entity_rows(
                 derived[key] = view.entity.derived[key].sql
             elif key not in keys:
                 keys[key] = _string_key(frame[key])
-    if derived:  # the one SQL definition of each derived key, run over the rows' columns
-        sched = naive_utc_series(frame["scheduled_departure"]).to_numpy(dtype="datetime64[us]")
-        name = f"__mlsys_entity_keys_{uuid.uuid4().hex[:12]}"
-        conn.register(name, pa.table({"scheduled_departure": pa.array(sched)}))
-        try:
-            select = ", ".join(f"{sql} AS {key}" for key, sql in derived.items())
-            table = conn.execute(f"SELECT {select} FROM {name}").to_arrow_table()
-        finally:
-            conn.unregister(name)
-        for key in derived:
-            values = table[key].to_numpy(zero_copy_only=False)
-            if values.dtype.kind == "M":  # same unit as the table's TIMESTAMP keys
-                values = values.astype("datetime64[us]")
-            keys[key] = _factorize(values)
+    if derived:
+        keys.update(_derived_keys(conn, frame, derived))
     return _Rows(
         ts=micros,
         valid=micros != _NAT,
@@ -124,9 +194,40 @@ def _entity_rows(
     )
 
 
+def _derived_keys(
+    conn: duckdb.DuckDBPyConnection, frame: pd.DataFrame, derived: dict[str, str]
+) -> dict[str, _Key]:
+    """The one SQL definition of each derived key, run over the rows' distinct departures
+    (a departure's key is a function of it: a year of rows has a third as many), then
+    numbered per row through its departure's number (first appearances in the same order as
+    numbering the rows' values directly)."""
+    sched = naive_utc_series(frame["scheduled_departure"]).to_numpy(dtype="datetime64[us]")
+    departures = _factorize(sched)
+    name = f"__mlsys_entity_keys_{uuid.uuid4().hex[:12]}"
+    distinct = departures.uniques.to_numpy(dtype="datetime64[us]")
+    conn.register(name, pa.table({"scheduled_departure": pa.array(distinct)}))
+    try:
+        select = ", ".join(f"{sql} AS {key}" for key, sql in derived.items())
+        table = conn.execute(f"SELECT {select} FROM {name}").to_arrow_table()
+    finally:
+        conn.unregister(name)
+    keys = {}
+    for key in derived:
+        values = table[key].to_numpy(zero_copy_only=False)
+        if values.dtype.kind == "M":  # same unit as the table's TIMESTAMP keys
+            values = values.astype("datetime64[us]")
+        per_departure = _factorize(values)
+        codes = np.append(per_departure.codes, -1)[departures.codes]  # no departure: -1
+        keys[key] = _Key(codes, per_departure.uniques)
+    return keys
+
+
+_Table = dict[str, np.ndarray | pa.ChunkedArray]  # a view's columns by name (text: Arrow)
+
+
 def _read_view(
     conn: duckdb.DuckDBPyConnection, view: FeatureView, rows: _Rows, as_of: dt.datetime | None
-) -> pd.DataFrame:
+) -> _Table:
     """The view's rows the entity rows can use, as known at ``as_of`` (rows and SCD2 closings
     known later are ignored).
 
@@ -143,12 +244,12 @@ def _read_view(
     cols += [c.name for c in view.columns]
     params: dict[str, dt.datetime] = {}
     where = ["false"]
-    if rows.valid.any():
-        times = rows.ts[rows.valid]
-        params["newest"] = _datetime(times.max())
+    if rows.span is not None:
+        oldest, newest = rows.span
+        params["newest"] = _datetime(newest)
         where = ["event_timestamp < $newest"]
         if view.ttl is not None:
-            params["oldest"] = _datetime(times.min()) - view.ttl
+            params["oldest"] = _datetime(oldest) - view.ttl
             where.append("event_timestamp >= $oldest")
         if as_of is not None:
             params["as_of"] = as_of
@@ -156,95 +257,187 @@ def _read_view(
     elif as_of is not None:
         params["as_of"] = as_of  # still referenced by valid_to
     sql = f"SELECT {', '.join(cols)} FROM {view.table} WHERE {' AND '.join(where)}"
-    return (
-        conn.execute(sql, params)
-        .to_arrow_table()
-        .to_pandas(date_as_object=False, coerce_temporal_nanoseconds=False)
-    )
+    table = conn.execute(sql, params).to_arrow_table()
+    # each column as numpy, as pandas would read it (nulls: NaN, NaT, None), without a frame;
+    # text stays in Arrow (a key is looked up there, a value made Python strings when gathered)
+    return {
+        name: column if _is_text(column.type) else column.to_numpy()
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    }
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or kind == pa.string_view()
 
 
 def _datetime(micros: np.int64) -> dt.datetime:
     return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(micros))
 
 
-def _key_lookup(table: pd.DataFrame, rows: _Rows, name: str) -> tuple[np.ndarray, np.ndarray, int]:
-    """One key's codes in the table, each row's code in the table's (-1: not in it), and the
-    number of table codes. The rows' keys were factorized once: only their few distinct values
-    are looked up here."""
-    column = table[name].to_numpy()
+def _key_lookup(table: _Table, rows: _Rows, name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """One key's codes in the table and each row's code in the table's, out of ``size`` codes:
+    below ``size - 2`` the table's values, ``size - 2`` a row value not in the table (or
+    missing), ``size - 1`` a table row without a value (SQL's NULL equals nothing). The rows'
+    keys were factorized once: only their few distinct values are looked up here."""
+    column = table[name]
+    key = rows.keys[name]
+    if isinstance(column, pa.ChunkedArray):
+        looked_up = _text_key_lookup(column, key)
+        if looked_up is not None:
+            return looked_up
+        column = column.to_numpy()
     if column.dtype.kind == "M":
         column = column.astype("datetime64[us]")
-    codes, uniques = pd.factorize(column)
-    key = rows.keys[name]
-    # row value -> table code, through the distinct row values; missing row values -> -1
+    coded = (_str_codes(column) if column.dtype == object else None) or _factorize(column)
+    codes, uniques = coded.codes, coded.uniques
+    absent = len(uniques)
+    codes[codes < 0] = absent + 1
+    # row value -> table code, through the distinct row values; missing row values -> absent
     lookup = np.append(pd.Index(uniques).get_indexer(key.uniques), -1)
-    return codes.astype("int64", copy=False), lookup[key.codes], len(uniques)
+    lookup[lookup < 0] = absent
+    return codes, lookup[key.codes], absent + 2
+
+
+def _text_key_lookup(
+    column: pa.ChunkedArray, key: _Key
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """``_key_lookup`` of a text key in Arrow: each table row's value looked up among the
+    rows' distinct values (codes are the rows' own; a value no row has, or none, matches no
+    row), without making a Python string per table row. None when the rows' values are not
+    all strings."""
+    size = len(key.uniques) + 2
+    absent = size - 2
+    try:
+        values = pa.array(key.uniques.to_numpy(), column.type)
+        # a value no row has, and a missing one: the code no row has
+        codes = pc.fill_null(pc.index_in(column, value_set=values), absent + 1)
+    except (pa.ArrowException, TypeError):  # e.g. a row value that is not a string
+        return None
+    codes = codes.to_numpy().astype("int64")
+    row_codes = key.codes.copy()
+    row_codes[row_codes < 0] = absent
+    return codes, row_codes, size
+
+
+_COMPOSITE_LIMIT = 1 << 31  # composite key codes beyond this are renumbered (no overflow)
 
 
 def _key_codes(
-    table: pd.DataFrame, rows: _Rows, keys: tuple[str, ...]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Dense integer codes of the composite key, on both sides (-1: not in the table)."""
-    if len(keys) == 1:
-        tcode, ecode, _ = _key_lookup(table, rows, keys[0])
-        return tcode, ecode
-    tcode = np.zeros(len(table), dtype="int64")
-    ecode = np.zeros(len(rows.ts), dtype="int64")
-    for name in keys:
-        codes, e, size = _key_lookup(table, rows, name)
-        tcode = tcode * size + codes
-        ecode = np.where((ecode < 0) | (e < 0), -1, ecode * size + e)
-        # keep composite codes dense so they never overflow
-        tcode, combined = pd.factorize(tcode)
-        ecode = np.where(ecode < 0, -1, pd.Index(combined).get_indexer(ecode))
-    return tcode, ecode
+    table: _Table, rows: _Rows, keys: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Integer codes of the composite key on both sides, out of the returned number of codes
+    (mixed radix of the keys' codes: a row matches a table row exactly when all its parts
+    do, and a part not in the table matches none)."""
+    tcode, ecode, size = _key_lookup(table, rows, keys[0])
+    for name in keys[1:]:
+        codes, e, part = _key_lookup(table, rows, name)
+        tcode = tcode * part + codes
+        ecode *= part
+        ecode += e
+        size *= part
+        if size > _COMPOSITE_LIMIT:  # renumber the table's composites, the rest is absent
+            tcode, combined = pd.factorize(tcode)
+            ecode = pd.Index(combined).get_indexer(ecode)
+            size = len(combined) + 1
+            ecode[ecode < 0] = size - 1
+    return tcode, ecode, size
 
 
-def _asof(view: FeatureView, table: pd.DataFrame, rows: _Rows) -> _Match:
+def _asof(view: FeatureView, table: _Table, rows: _Rows) -> _Match:
     """For each row: the table row of the same key with the newest event time strictly before
     the row's, within the TTL and not closed (SCD2) by then."""
-    n = len(table)
+    n = len(table["event_timestamp"])
     if n == 0:
-        nothing = np.zeros(len(rows.ts), dtype=bool)
-        return _Match(np.zeros(len(rows.ts), dtype="int64"), nothing, _nat(len(rows.ts)))
-    tcode, ecode = _key_codes(table, rows, view.entity.join_keys)
-    tts = _micros(table["event_timestamp"].to_numpy())
+        return _Match(np.zeros(len(rows.ts), dtype="int64"), _nat(len(rows.ts)).view("int64"))
+    tcode, ecode, size = _key_codes(table, rows, view.entity.join_keys)
+    tts = _micros(table["event_timestamp"])
     grid = np.unique(tts)  # sorted distinct event times
     width = len(grid) + 1
     # cell (key, r): the table row of that key with the newest event time among the r first of
-    # the grid; a row's cell is (its key, number of grid times strictly before its time)
-    cells = (int(tcode.max()) + 1) * width
+    # the grid; a row's cell is (its key, number of grid times strictly before its time). A
+    # row without a time has r = 0: an empty cell.
+    cells = size * width
     trank = np.searchsorted(grid, tts)
-    ecell = np.where(ecode < 0, 0, ecode * width + rows.rank_in(grid))
     if cells <= _DENSE_FACTOR * (len(rows.ts) + n):
-        # dense: one slot per cell, filled forward along the grid within each key
-        latest = np.full(cells, -1, dtype="int64")
+        # dense: one slot per cell (n: none), filled forward along the grid within each key
+        latest = np.full(cells, n, dtype="int64")
         latest[tcode * width + trank + 1] = np.arange(n)  # a tie of (key, time): the last row
-        filled = np.where(latest >= 0, np.arange(cells), 0)
+        filled = np.where(latest < n, np.arange(cells), 0)
         filled[::width] = np.arange(0, cells, width)  # each key starts empty
         np.maximum.accumulate(filled, out=filled)
+        ecell = ecode * width
+        ecell += rows.rank_in(grid)
         positions = latest[filled[ecell]]
     else:
-        # sparse (many keys x many times): binary search of the sorted (key, rank) composites
-        tkey = tcode * width + trank
-        order = np.argsort(tkey, kind="stable")
-        sorted_key = tkey[order]
-        hit = np.searchsorted(sorted_key, ecell, side="left") - 1
-        safe = np.maximum(hit, 0)
-        positions = np.where((hit >= 0) & (sorted_key[safe] // width == ecode), order[safe], -1)
-    found = (positions >= 0) & (ecode >= 0) & rows.valid
-    positions = np.maximum(positions, 0)
-    used = tts[positions]
+        order = np.argsort(tcode * width + trank, kind="stable")  # by key, then time
+        per_key = np.bincount(tcode, minlength=size)
+        count = per_key[ecode]  # how many table rows each row's key has
+        if len(count) and count.max() <= _FEW_PER_KEY:
+            positions = _asof_few_per_key(rows, ecode, per_key, count, order, tts, n)
+        else:
+            positions = _asof_search(rows, ecode, tcode, trank, order, grid, n)
+    used = np.append(tts, _NAT)[positions]
     if view.ttl is not None:
-        found &= used >= rows.ts - int(view.ttl / dt.timedelta(microseconds=1))
+        positions[used < rows.oldest_for(view.ttl)] = n
     if view.has_valid_to:
-        valid_to = _micros(table["valid_to"].to_numpy())[positions]
-        found &= ~((valid_to != _NAT) & (valid_to < rows.ts))
-    return _Match(
-        positions=np.where(found, positions, n),
-        found=found,
-        event_time=np.where(found, used, _NAT).view("datetime64[us]"),
-    )
+        valid_to = np.append(_micros(table["valid_to"]), _NAT)[positions]
+        positions[(valid_to != _NAT) & (valid_to < rows.ts)] = n
+    return _Match(positions=positions, used=used)
+
+
+_FEW_PER_KEY = 4  # up to this many table rows per key: each row tries them one by one
+
+
+def _asof_few_per_key(
+    rows: _Rows,
+    ecode: np.ndarray,
+    per_key: np.ndarray,
+    count: np.ndarray,
+    order: np.ndarray,
+    tts: np.ndarray,
+    n: int,
+) -> np.ndarray:
+    """The sparse as-of lookup when every key has a few table rows (an origin's hour of
+    congestion, an aircraft's attributes): each row tries its key's rows in time order and
+    keeps the last one before its time (of a tie of times, the last row, as the dense
+    lookup). A few passes over the rows instead of a binary search per row."""
+    first = np.zeros(len(per_key), dtype="int64")
+    np.cumsum(per_key[:-1], out=first[1:])
+    start = first[ecode]
+    # padded so that every candidate index is in range (past a key's rows: never before t)
+    pad = int(count.max())
+    times = np.concatenate([tts[order], np.full(pad, _NAT)])
+    which = np.concatenate([order, np.full(pad, n)])
+    positions = np.full(len(ecode), n, dtype="int64")
+    for j in range(pad):
+        candidate = start + j
+        before = times[candidate] < rows.ts
+        before &= count > j
+        np.copyto(positions, which[candidate], where=before)
+    return positions
+
+
+def _asof_search(
+    rows: _Rows,
+    ecode: np.ndarray,
+    tcode: np.ndarray,
+    trank: np.ndarray,
+    order: np.ndarray,
+    grid: np.ndarray,
+    n: int,
+) -> np.ndarray:
+    """The sparse as-of lookup (many keys x many times): a binary search of the sorted
+    (key, rank) composites, behind a sentinel below every cell."""
+    width = len(grid) + 1
+    sorted_key = np.concatenate([[-1], (tcode * width + trank)[order]])
+    owner = sorted_key // width  # the key of each composite (-1: the sentinel)
+    ecell = ecode * width
+    ecell += rows.rank_in(grid)
+    hit = np.searchsorted(sorted_key, ecell, side="left")
+    hit -= 1
+    positions = np.concatenate([[n], order])[hit]
+    positions[owner[hit] != ecode] = n
+    return positions
 
 
 def _nat(size: int) -> np.ndarray:
@@ -252,30 +445,33 @@ def _nat(size: int) -> np.ndarray:
 
 
 def _gather(
-    table: pd.DataFrame, name: str, dtype: str, positions: np.ndarray, out: np.ndarray | None
+    table: _Table, name: str, dtype: str, positions: np.ndarray, out: np.ndarray | None
 ) -> np.ndarray:
     """A stored column at the matched positions (NaN/None where there is none), into ``out``."""
     column = table[name]
+    if isinstance(column, pa.ChunkedArray):
+        column = column.to_numpy()
     if dtype == "string":
-        values = np.append(column.to_numpy(dtype=object), None)
-        values[:-1][column.isna().to_numpy()] = None
+        values = np.append(column.astype(object), None)
+        values[:-1][pd.isna(column)] = None
     else:
-        values = np.append(column.to_numpy(dtype="float64", na_value=np.nan), np.nan)
+        if column.dtype == object:  # e.g. booleans with nulls: None is NaN
+            column = pd.Series(column).to_numpy(dtype="float64", na_value=np.nan)
+        values = np.append(column.astype("float64"), np.nan)
     return np.take(values, positions, out=out, mode="clip")  # in range; "raise" buffers `out`
 
 
-def _join(
+def _read_views(
     conn: duckdb.DuckDBPyConnection,
     rows: _Rows,
     views: tuple[FeatureView, ...],
     as_of: dt.datetime | None,
-) -> list[tuple[FeatureView, pd.DataFrame, _Match]]:
+) -> list[_Table]:
     conn.execute("BEGIN TRANSACTION")  # one snapshot for every view
     try:
-        tables = [_read_view(conn, view, rows, as_of) for view in views]
+        return [_read_view(conn, view, rows, as_of) for view in views]
     finally:
         conn.execute("COMMIT")
-    return [(v, t, _asof(v, t, rows)) for v, t in zip(views, tables, strict=True)]
 
 
 def _view_arrays(
@@ -290,12 +486,16 @@ def _view_arrays(
 ) -> dict[str, np.ndarray]:
     """Each feature's values, one array per name; float features named in ``out`` are written
     into the arrays given there (rows of the caller's output block) instead of new ones.
-    ``rows``: the entity rows already prepared for these views (``_entity_rows``)."""
+    ``rows``: the entity rows already prepared for these views (``_entity_rows``).
+
+    Each view's values are gathered as soon as it is matched, so only one view's match is
+    alive at a time (every per-row array is fresh memory the kernel has to map)."""
     out = out or {}
     rows = rows or _entity_rows(conn, entity_rows, views)
-    matches = _join(conn, rows, views, as_of)
+    tables = _read_views(conn, rows, views, as_of)
     columns: dict[str, np.ndarray] = {}
-    for view, table, match in matches:
+    for view, table in zip(views, tables, strict=True):
+        match = _asof(view, table, rows)
         for c in view.columns:
             columns[c.name] = _gather(table, c.name, c.dtype, match.positions, out.get(c.name))
         for derived in view.derived:
@@ -308,7 +508,7 @@ def _view_arrays(
         for hidden in view.hidden:
             del columns[hidden.name]
         if event_times:
-            columns[f"__event_time_{view.name}"] = match.event_time
+            columns[f"__event_time_{view.name}"] = match.event_time(len(table["event_timestamp"]))
     return columns
 
 

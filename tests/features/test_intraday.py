@@ -4,6 +4,7 @@ nothing known at or after t changes a value at t."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlsys_assets.features import intraday
@@ -189,3 +190,33 @@ def test_the_training_set_gives_each_row_the_same_values_in_any_row_order(base_c
     assert np.isnan(ordered["plane_prev_dep_delay"][::97]).all()  # no aircraft: unknown
     for name, values in ordered.items():
         assert np.array_equal(values[shuffle], shuffled[name], equal_nan=True), name
+
+
+def test_rows_of_days_apart_get_the_values_of_each_day_alone(base_conn) -> None:
+    """Days with gaps between them read only their own flights (a list of days, not a range):
+    each row gets what it gets when its day is asked for alone."""
+    from mlsys_assets.features import entity_rows_for_flights
+    from mlsys_assets.features.catalog import INTRADAY_VIEWS
+    from mlsys_assets.features.day_tables import offline_intraday
+    from tests.features.conftest import END, START
+
+    first = entity_rows_for_flights(base_conn, START, START)
+    last = entity_rows_for_flights(base_conn, END, END)
+    assert (END - START).days > 1
+    both = offline_intraday(base_conn, pd.concat([first, last]), INTRADAY_VIEWS)
+    alone = [offline_intraday(base_conn, rows, INTRADAY_VIEWS) for rows in (first, last)]
+    for name, values in both.items():
+        expected = np.concatenate([alone[0][name], alone[1][name]])
+        assert np.array_equal(values, expected, equal_nan=True), name
+    assert np.isfinite(both["origin_scheduled_2h"]).all()
+
+
+@pytest.mark.parametrize("n_keys", [10, 300, 1_000, 5_000])
+def test_counting_keys_below_sorted_points_equals_a_binary_search(n_keys) -> None:
+    """Whichever way ``_below`` counts (by the keys, by a merge, by the points), a point
+    counts the keys strictly below it, ties included."""
+    rng = np.random.default_rng(n_keys)
+    keys = np.sort(rng.integers(0, 500, n_keys))
+    points = np.sort(rng.integers(0, 500, 2_000))
+    expected = np.searchsorted(keys, points, side="left")
+    assert np.array_equal(intraday._below(keys, points), expected)

@@ -6,6 +6,8 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pytest
 
 from mlsys_assets.features import FLIGHTS_V1, build_training_set, entity_rows_for_flights
 from mlsys_assets.features.catalog import ORIGIN_WEATHER, PLANE_ATTRIBUTES
@@ -103,6 +105,22 @@ def test_every_row_once_in_order_with_nulls_and_duplicates(base_conn) -> None:
     assert last_lonely["month"] == 3.0  # request features still computed
 
 
+def test_each_row_gets_the_same_values_in_any_row_order(base_conn) -> None:
+    """Rows in time order are ranked among a view's event times by searching the rows (the
+    fast path); shuffled rows by searching the event times: the values are the same, and a
+    row without an aircraft or outside every table still gets nulls."""
+    rows = entity_rows_for_flights(base_conn, dt.date(2013, 1, 5), dt.date(2013, 1, 12))
+    rows.loc[rows.index[::53], "tailnum"] = None
+    rows.loc[rows.index[::71], "dest"] = "XXX"  # a route no table knows
+    ordered = build_training_set(base_conn, rows)
+    shuffle = np.random.default_rng(1).permutation(len(rows))
+    shuffled = build_training_set(base_conn, rows.iloc[shuffle])
+    pd.testing.assert_frame_equal(shuffled, ordered.iloc[shuffle])
+    assert ordered["plane_seats"].iloc[::53].isna().all()
+    assert ordered["route_mean_arr_delay_1d"].iloc[::71].isna().all()
+    assert ordered["route_mean_arr_delay_1d"].notna().mean() > 0.8
+
+
 def test_stale_weather_is_missing(warehouse_copy) -> None:
     conn = warehouse_copy
     # the observations of 06:00-11:00 UTC at JFK on Jan 10 never arrived
@@ -164,3 +182,87 @@ def test_plane_as_it_was_at_the_feature_time(warehouse_copy) -> None:
     # time travel: as known on Jan 8 06:00 the old version was closed, the new one known
     travel = build_training_set(conn, rows, as_of=dt.datetime(2013, 1, 7, 23, 0))
     assert travel["plane_seats"].tolist() == [55.0, 55.0, 55.0]
+
+
+def test_string_keys_are_coded_as_pandas_factorizes_them() -> None:
+    """The string hash table shortcut gives pd.factorize's codes, missing values of any kind
+    included, and leaves a column that is not all strings to pd.factorize."""
+    from mlsys_assets.features.training_set import _string_key
+
+    columns = [
+        pd.Series(["N1", "N2", "N1", "N3"], dtype=object),
+        pd.Series(["N1", None, "N2", np.nan, "N1", pd.NA], dtype=object),
+        pd.Series(["N1", 7, "N1", None], dtype=object),  # not all strings
+        pd.Series([3, 1, 3]),  # not an object column: its values as strings
+    ]
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        key = _string_key(column)
+        assert np.array_equal(key.codes, codes)
+        assert key.uniques.dtype == object
+        expected = list(uniques) if column.dtype == object else [str(u) for u in uniques]
+        assert list(key.uniques) == expected
+
+
+def test_calendar_features_are_the_same_for_departures_in_any_order() -> None:
+    """Departures in time order are numbered by hour without hashing; any other order is
+    factorized: each departure gets the calendar of its own hour either way, none for NaT."""
+    from mlsys_assets.features.request import calendar_columns, calendar_features
+
+    departures = pd.Series(
+        pd.to_datetime(["2013-07-03 22:10", "2013-07-04 04:00", "2013-07-04 04:59"] * 2)
+    ).sort_values(ignore_index=True)
+    ordered = calendar_columns(departures)
+    shuffled = calendar_columns(departures.iloc[[3, 0, 5, 1, 4, 2]].reset_index(drop=True))
+    for i, (name, values) in enumerate(ordered.items()):
+        assert np.array_equal(values[[3, 0, 5, 1, 4, 2]], shuffled[name]), name
+        hours = [d.to_pydatetime().replace(minute=0) for d in departures]
+        assert list(values) == [calendar_features(h)[i] for h in hours]
+    with_missing = calendar_columns(pd.concat([departures, pd.Series([pd.NaT])]))
+    assert np.isnan(with_missing["hour"][-1])
+
+
+@pytest.mark.parametrize(("few_per_key", "arrow_keys"), [(0, False), (4, False), (4, True)])
+def test_sparse_as_of_lookups_pick_the_newest_row_before_each_time(
+    few_per_key, arrow_keys, monkeypatch
+) -> None:
+    """Many keys x many times: the sparse lookups (each key's few rows tried in turn, or a
+    binary search) pick the same table row as a plain reading of the rule: same key, newest
+    event time strictly before the row's, the last row of a tie; none for a key not in the
+    table, a missing key or a missing time."""
+    from dataclasses import replace
+
+    from mlsys_assets.features import training_set
+
+    monkeypatch.setattr(training_set, "_FEW_PER_KEY", few_per_key)
+    rng = np.random.default_rng(few_per_key)
+    view = replace(PLANE_ATTRIBUTES, ttl=None, has_valid_to=False)
+    keys = rng.permutation(np.repeat(np.arange(300), 3))  # three rows per key
+    times = rng.integers(0, 400, len(keys)) * 1_000_000
+    tails_of_table = [f"N{k}" for k in keys]
+    tails_of_table[::29] = [None] * len(tails_of_table[::29])  # a table row without a key
+    table = {
+        "tailnum": (
+            pa.chunked_array([tails_of_table[:500], tails_of_table[500:]])  # as read: Arrow
+            if arrow_keys
+            else np.array(tails_of_table, dtype=object)
+        ),
+        "event_timestamp": times.view("datetime64[us]"),
+    }
+    tails = pd.Series([f"N{k}" for k in rng.integers(0, 320, 500)], dtype=object)
+    tails[::37] = None
+    ts = rng.integers(0, 420, 500) * 1_000_000
+    ts[::41] = np.iinfo("int64").min  # NaT
+    rows = training_set._Rows(
+        ts=ts,
+        valid=ts != np.iinfo("int64").min,
+        keys={"tailnum": training_set._string_key(tails)},
+        years=np.zeros(len(ts)),
+    )
+    got = training_set._asof(view, table, rows).positions
+    for i, (tail, t) in enumerate(zip(tails, ts, strict=True)):
+        mine = [
+            j for j, k in enumerate(tails_of_table) if k is not None and k == tail and times[j] < t
+        ]
+        newest = max(mine, key=lambda j: (times[j], j)) if mine else len(keys)
+        assert got[i] == newest, (i, tail, t)
