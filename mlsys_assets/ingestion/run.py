@@ -40,6 +40,7 @@ def ingest_range(
     and ``PoolWaitTimeout`` ends the wait after ``MLSYS_INGESTION__RUN_WAIT_TIMEOUT_SECONDS``.
     """
     from mlsys_assets.ingestion.assets import ASSETS, CHECKS, POOL
+    from mlsys_assets.interrupts import interrupts_kept
     from mlsys_assets.pool_wait import wait_for_pool
     from mlsys_assets.resources import build_resources
     from mlsys_assets.run_health import HOST_TAG, this_host
@@ -48,20 +49,21 @@ def ingest_range(
         raise ValueError(f"--to {end} is before --from {start}")
     instance = instance or instance_for(settings)
     wait_for_pool(instance, POOL, settings.ingestion.run_wait_timeout_seconds, say)
-    return dg.materialize(
-        [*ASSETS, *CHECKS],
-        instance=instance,
-        resources=build_resources(settings),
-        tags={
-            RANGE_START_TAG: start.isoformat(),
-            RANGE_END_TAG: end.isoformat(),
-            HOST_TAG: this_host(),  # where run_health may judge whether its process lives
-        },
-        raise_on_error=raise_on_error,
-        # The event log keeps every event; the console gets the INFO summary lines only
-        # (a year is ~1,500 DEBUG events).
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-    )
+    with interrupts_kept():  # Dagster forgets a Ctrl-C that lands between its checks
+        return dg.materialize(
+            [*ASSETS, *CHECKS],
+            instance=instance,
+            resources=build_resources(settings),
+            tags={
+                RANGE_START_TAG: start.isoformat(),
+                RANGE_END_TAG: end.isoformat(),
+                HOST_TAG: this_host(),  # where run_health may judge whether its process lives
+            },
+            raise_on_error=raise_on_error,
+            # The event log keeps every event; the console gets the INFO summary lines only
+            # (a year is ~1,500 DEBUG events).
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
