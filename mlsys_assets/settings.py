@@ -284,10 +284,21 @@ SECTIONS: dict[str, type[dg.Config]] = {
 
 # The previous release's flat names (MLSYS_<OLD>) and where each lives now.
 LEGACY_NAMES: dict[str, tuple[str, str]] = {
-    **{old: ("backends", old) for old in (
-        "source_db_url", "event_stream", "online_store", "redis_url", "redis_prefix",
-        "dagster_pg_url", "warehouse_lock_timeout_seconds", "mlflow_tracking_uri",
-        "admin_token", "alert_webhook_url")},
+    **{
+        old: ("backends", old)
+        for old in (
+            "source_db_url",
+            "event_stream",
+            "online_store",
+            "redis_url",
+            "redis_prefix",
+            "dagster_pg_url",
+            "warehouse_lock_timeout_seconds",
+            "mlflow_tracking_uri",
+            "admin_token",
+            "alert_webhook_url",
+        )
+    },
     "run_wait_timeout_seconds": ("ingestion", "run_wait_timeout_seconds"),
     "feature_service": ("features", "service"),
     "stream_poll_seconds": ("features", "stream_poll_seconds"),
@@ -295,27 +306,61 @@ LEGACY_NAMES: dict[str, tuple[str, str]] = {
     "training_cutoff": ("training", "cutoff"),
     "training_window_days": ("training", "window_days"),
     "train_threads": ("training", "threads"),
-    **{old: ("training", old) for old in (
-        "validation_days", "test_days", "split_gap_days", "cancelled_policy", "sampling",
-        "sampling_negative_rate", "search_trials", "search_timeout_seconds", "search_max_rows",
-        "refit_on_validation", "threshold_min_precision")},
-    **{old: ("registry", old) for old in (
-        "model_name", "gate_min_roc_auc", "gate_min_pr_lift", "gate_margin")},
-    **{f"serving_{new}": ("serving", new) for new in (
-        "clock", "poll_seconds", "registry_timeout_seconds", "max_body_bytes", "rules",
-        "grpc_port", "grpc_host", "explain_top_k", "decisions", "decisions_groups")},
-    **{f"prediction_{new}": ("serving", new) for new in (
-        "log_flush_rows", "log_flush_seconds", "log_sync_seconds", "log_max_pending")},
+    **{
+        old: ("training", old)
+        for old in (
+            "validation_days",
+            "test_days",
+            "split_gap_days",
+            "cancelled_policy",
+            "sampling",
+            "sampling_negative_rate",
+            "search_trials",
+            "search_timeout_seconds",
+            "search_max_rows",
+            "refit_on_validation",
+            "threshold_min_precision",
+        )
+    },
+    **{
+        old: ("registry", old)
+        for old in ("model_name", "gate_min_roc_auc", "gate_min_pr_lift", "gate_margin")
+    },
+    **{
+        f"serving_{new}": ("serving", new)
+        for new in (
+            "clock",
+            "poll_seconds",
+            "registry_timeout_seconds",
+            "max_body_bytes",
+            "rules",
+            "grpc_port",
+            "grpc_host",
+            "explain_top_k",
+            "decisions",
+            "decisions_groups",
+        )
+    },
+    **{
+        f"prediction_{new}": ("serving", new)
+        for new in ("log_flush_rows", "log_flush_seconds", "log_sync_seconds", "log_max_pending")
+    },
     "batch_scoring_engine": ("serving", "batch_engine"),
     "spark_master": ("serving", "spark_master"),
-    **{f"monitoring_{new}": ("monitoring", new) for new in MonitoringSettings.model_fields
-       if not new.startswith(("slo_", "alert_", "reports_"))},
-    **{old: ("monitoring", old) for old in MonitoringSettings.model_fields
-       if old.startswith(("slo_", "alert_", "reports_"))},
+    **{
+        f"monitoring_{new}": ("monitoring", new)
+        for new in MonitoringSettings.model_fields
+        if not new.startswith(("slo_", "alert_", "reports_"))
+    },
+    **{
+        old: ("monitoring", old)
+        for old in MonitoringSettings.model_fields
+        if old.startswith(("slo_", "alert_", "reports_"))
+    },
     **{old: ("loop", old) for old in LoopSettings.model_fields},
     "cost_missed_delay": ("cost", "missed_delay"),
     "cost_false_alarm": ("cost", "false_alarm"),
-}  # fmt: skip
+}
 
 
 class _LegacyEnvironment(PydanticBaseSettingsSource):
@@ -403,8 +448,9 @@ class Settings(BaseSettings, LayerSettings):
         for old in flat:
             section, name = LEGACY_NAMES[old]
             current = data.get(section)
-            nested = dict(current) if isinstance(current, Mapping) else (
-                current.model_dump() if isinstance(current, dg.Config) else {})  # fmt: skip
+            if isinstance(current, dg.Config):
+                current = current.model_dump()
+            nested = dict(current) if isinstance(current, Mapping) else {}
             nested.setdefault(name, data.pop(old))
             data[section] = nested
         renames = ", ".join(
