@@ -7,6 +7,7 @@ must reproduce, and it lets feature/training tests start from a known warehouse 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import importlib.metadata
 import os
@@ -121,15 +122,19 @@ def cached(
     folder = Path(setting) if setting else ROOT / ".test-cache"
     digest = inputs_digest(name, *parts, sources=sources, packages=packages)
     path = folder / f"{Path(name).stem}-{digest}{Path(name).suffix}"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        _remove(partial)  # what a killed build of this process id left
-        build(partial)
-        try:
-            os.replace(partial, path)  # a concurrent session never sees half a build
-        except OSError:  # another session finished the same build first
-            _remove(partial)
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    # One builder at a time (pytest-xdist workers, concurrent sessions): the others wait for
+    # its result instead of building the same world beside it on the same two cores. The
+    # lock dies with its process, so a killed build never blocks the next one.
+    with open(path.with_name(f"{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+            _remove(partial)  # what a killed build of this process id left
+            build(partial)
+            os.replace(partial, path)  # a reader never sees half a build
     return path
 
 
