@@ -6,6 +6,7 @@ demo or ``mlsys ui`` never leaves servers behind; their output goes to ``MLSYS_H
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,7 @@ class ProcessGroup:
             stderr=subprocess.STDOUT,
             env={**self.env, **(env or {})},
             start_new_session=True,
+            preexec_fn=_terminated_with_parent(os.getpid()),
         )
         proc = ManagedProcess(name=name, popen=popen, url=url)
         self.processes.append(proc)
@@ -104,6 +106,28 @@ class ProcessGroup:
         while True:
             self.check_alive()
             time.sleep(interval)
+
+
+def _terminated_with_parent(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGTERM the child when ``parent`` dies (Linux).
+
+    ``stop()`` needs a living parent: a supervisor killed with SIGKILL (a CI timeout, the OOM
+    killer) would otherwise leave its servers running, holding their ports, the warehouse and
+    the run queue, with nobody to stop them. ``PR_SET_PDEATHSIG`` fires when the thread that
+    started the child ends, so children are started from the main thread only. The child then
+    stops as it would on ``stop()``'s SIGTERM. Elsewhere than Linux: None (no such guard).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, not in it
+    pr_set_pdeathsig = 1
+
+    def _in_child() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the guard was set
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return _in_child
 
 
 def _signal_group(pgid: int, sig: int) -> None:
