@@ -106,8 +106,9 @@ class FastLane:
             raise
         finally:
             # As MetricsMiddleware counts (it sits inside the error handler: a failure is a 500).
-            self.metrics.requests.labels(path, variant, str(status)).inc()
-            self.metrics.latency.labels(path, variant).observe(time.perf_counter() - started)
+            count, latency = self.metrics.request_series(path, variant, str(status))
+            count.inc()
+            latency.observe(time.perf_counter() - started)
 
 
 def _headers(scope: Scope) -> tuple[int | None, bytes | None]:
