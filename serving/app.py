@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mlsys_assets.scoring.rules import parse_rules
 from mlsys_assets.settings import Settings, get_settings
 from serving.errors import http_error, validation_error
+from serving.fast_lane import FastLane
 from serving.metrics import ServingMetrics
 from serving.middleware import MetricsMiddleware
 from serving.routes import admin, ops, predict, v2
@@ -104,6 +105,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_body_bytes)
     v2_paths = tuple(p.format(name=settings.registry.model_name) for p in V2_MODEL_PATHS)
     app.add_middleware(MetricsMiddleware, metrics=metrics, paths=ENDPOINTS + v2_paths)
+    # The hot paths in front of the stack FastAPI builds (on the first request, once every
+    # middleware is added): serving/fast_lane.py.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: FastLane(  # type: ignore[method-assign]
+        build_stack(),
+        state=app.state,
+        metrics=metrics,
+        model_name=settings.registry.model_name,
+        max_body_bytes=settings.serving.max_body_bytes,
+        on_error=_unexpected,
+        infer_body=v2.infer_body,
+    )
     return app
 
 

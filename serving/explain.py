@@ -74,9 +74,16 @@ def explain_rows(
     models: Sequence[ModelBundle | None],
     columns: Mapping[str, Sequence[Any]],
     top_k: int,
+    encoded: Mapping[int, tuple[Sequence[int], np.ndarray]] | None = None,
 ) -> tuple[list[Explanation | None], dict[str, Any]]:
     """Each flight's explanation (None where no model answered: the baseline has no trees),
-    and the log's ``contributions`` struct and ``contribution_bias`` columns."""
+    and the log's ``contributions`` struct and ``contribution_bias`` columns.
+
+    ``encoded``: the matrices the models were just scored on (by ``id`` of the model: the rows
+    and their matrix), reused when a model answered exactly those rows instead of encoding the
+    flights again. Per model the work is column-wise: one argsort of the whole block, one list
+    per logged feature (the same values as taking each row apart, which a test pins).
+    """
     count = len(models)
     explanations: list[Explanation | None] = [None] * count
     logged: dict[str, list[float | None]] = {name: [None] * count for name in LOGGED_FEATURES}
@@ -85,29 +92,45 @@ def explain_rows(
     for i, model in enumerate(models):
         if model is not None:
             groups.setdefault(id(model), []).append(i)
-    for rows in groups.values():
+    for key, rows in groups.items():
         model = models[rows[0]]
         assert model is not None
         names = model.feature_names
-        found = contributions(model, model.encode_columns(columns, rows))
-        for row, shap in zip(rows, found, strict=True):
-            values = shap[:-1]
-            order = np.argsort(-np.abs(values), kind="stable")
-            top = order[:top_k]
+        scored = (encoded or {}).get(key)
+        if scored is not None and list(scored[0]) == rows:
+            matrix = scored[1]
+        else:
+            matrix = model.encode_columns(columns, rows)
+        found = contributions(model, matrix)
+        values = found[:, :-1]
+        order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :top_k]
+        others = values.sum(axis=1) - np.take_along_axis(values, order, axis=1).sum(axis=1)
+        biases = found[:, -1].tolist()
+        for position, (row, top, rest, bias) in enumerate(
+            zip(rows, order.tolist(), others.tolist(), biases, strict=True)
+        ):
+            shap = values[position]
             explanations[row] = Explanation(
-                bias=float(shap[-1]),
-                others=float(values.sum() - values[top].sum()),
+                bias=bias,
+                others=rest,
                 contributions=[
                     Contribution(
                         feature=names[j],
                         value=columns[names[j]][row] if names[j] in columns else None,
-                        contribution=float(values[j]),
+                        contribution=float(shap[j]),
                     )
                     for j in top
                 ],
             )
-            bias_column[row] = float(shap[-1])
-            for j, name in enumerate(names):
-                if name in logged:
-                    logged[name][row] = float(values[j])
+            bias_column[row] = bias
+        whole = rows == list(range(count))
+        for j, name in enumerate(names):
+            if name in logged:
+                column = values[:, j].tolist()
+                if whole:
+                    logged[name] = column
+                else:
+                    target = logged[name]
+                    for row, value in zip(rows, column, strict=True):
+                        target[row] = value
     return explanations, {"contributions": logged, "contribution_bias": bias_column}

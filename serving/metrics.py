@@ -8,6 +8,7 @@ and histograms summed, the served versions per worker, freshness the latest writ
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -31,6 +32,7 @@ class ServingMetrics:
 
     def __init__(self) -> None:
         self.multiprocess = workers.enabled()
+        self._request_series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -92,6 +94,18 @@ class ServingMetrics:
             registry=r,
             multiprocess_mode="mostrecent",
         )
+
+    def request_series(self, endpoint: str, variant: str, status: str) -> tuple[Any, Any]:
+        """The request counter's and the latency histogram's children for these labels, looked
+        up once per label set (``labels()`` validates and takes a lock on every call)."""
+        key = (endpoint, variant, status)
+        found = self._request_series.get(key)
+        if found is None:
+            found = self._request_series[key] = (
+                self.requests.labels(endpoint, variant, status),
+                self.latency.labels(endpoint, variant),
+            )
+        return found
 
     def set_freshness(self, by_source: dict[str, dict]) -> None:
         """Copy the stream processor's freshness summary (from the online store's state)."""

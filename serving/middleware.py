@@ -36,6 +36,8 @@ class MetricsMiddleware:
         finally:
             path = scope["path"]
             endpoint = path if path in self.paths else "other"
-            variant = str(info["variant"])
-            self.metrics.requests.labels(endpoint, variant, str(info["status"])).inc()
-            self.metrics.latency.labels(endpoint, variant).observe(time.perf_counter() - started)
+            count, latency = self.metrics.request_series(
+                endpoint, str(info["variant"]), str(info["status"])
+            )
+            count.inc()
+            latency.observe(time.perf_counter() - started)

@@ -162,7 +162,8 @@ class InferencePipeline:
             variants = [CHAMPION] * count
         start = [] if features.store_ok else [STORE_UNAVAILABLE]
         fallbacks = [list(start) for _ in range(count)]
-        models, probabilities = self._score(state, features, flights, variants, fallbacks)
+        encoded: dict[int, tuple[Sequence[int], np.ndarray]] = {}  # reused to explain
+        models, probabilities = self._score(state, features, flights, variants, fallbacks, encoded)
         latency_ms = (time.perf_counter() - started) * 1000.0 / max(count, 1)
         scored = Scored(
             request_id=request_ids,
@@ -175,7 +176,9 @@ class InferencePipeline:
         )
         logged: dict[str, Any] = {}
         if explain:
-            scored.explanations, logged = explain_rows(models, features.columns, self.explain_top_k)
+            scored.explanations, logged = explain_rows(
+                models, features.columns, self.explain_top_k, encoded
+            )
         self._log(flights, features, scored, endpoint, latency_ms, now, logged)
         if self.shadow is not None and state.challenger is not None:
             rows = [
@@ -206,10 +209,12 @@ class InferencePipeline:
         flights: list[dict[str, Any]],
         variants: list[Variant],
         fallbacks: list[list[str]],
+        encoded: dict[int, tuple[Sequence[int], np.ndarray]],
     ) -> tuple[list[ModelBundle | None], list[float]]:
         """Each flight's model and probability along the chain (flights left: the baseline).
 
-        ``variants`` and ``fallbacks`` are updated in place with what actually answered.
+        ``variants`` and ``fallbacks`` are updated in place with what actually answered;
+        ``encoded`` gets each model's rows and the matrix it scored (by ``id`` of the model).
         """
         count = len(flights)
         models: list[ModelBundle | None] = [None] * count
@@ -230,7 +235,9 @@ class InferencePipeline:
             # The whole batch in order: the encoder takes the feature columns as they are.
             rows: Sequence[int] = range(count) if pending == in_order else pending
             try:
-                found = model.predict_matrix(model.encode_columns(features.columns, rows))
+                matrix = model.encode_columns(features.columns, rows)
+                encoded[id(model)] = (rows, matrix)
+                found = model.predict_matrix(matrix)
             except Exception:  # noqa: BLE001 - a model that cannot predict: next in the chain
                 logger.exception("model v%s failed to predict", model.version)
                 found = np.full(len(pending), np.nan)

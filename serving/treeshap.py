@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_DISTINCT = 10  # more distinct features on one path: the tables would be too large
+PACKED_DEPTH = 8  # paths this deep or less: a leaf's failed positions are packed in a byte
+PACK = np.uint64(0x0102040810204080)  # 8 bytes of 0/1 -> 8 distinct bits (see _packed)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class LeafTables:
     leaf_base: np.ndarray  # (leaves,) the leaf's first row in ``table``
     all_bits: int  # every slot's bit
     table: np.ndarray  # (leaves * 2**slots, slots) contribution per leaf, pattern and slot
+    # Paths at most 8 deep (``_packed``): per leaf and position (padded to 8), the column of
+    # ``[left, ~left]`` that is True when the row fails the position's condition, and per leaf
+    # and byte of such failures (packed by ``PACK``), the leaf's row of ``table``.
+    wrong_column: np.ndarray | None = None  # (leaves * 8,)
+    failure_rows: np.ndarray | None = None  # (leaves * 256,)
 
 
 def build(booster: object) -> LeafTables | None:
@@ -196,7 +203,47 @@ def _tables(features, bias, splits, leaves):  # noqa: ANN001, ANN202
         leaf_base=np.arange(count, dtype=np.int32)[None, :] * (1 << slots),
         all_bits=(1 << slots) - 1,
         table=table.reshape(count * (1 << slots), slots),
+        **_packed(path_node, path_left, path_bit, slots, len(splits)),
     )
+
+
+def _packed(
+    path_node: np.ndarray, path_left: np.ndarray, path_bit: np.ndarray, slots: int, splits: int
+) -> dict[str, np.ndarray]:
+    """The tables of the packed look-up (none when a path is deeper than 8 splits).
+
+    A leaf's 8 failure flags (one byte each, 0 or 1) are read as one uint64 ``v``;
+    ``(v * PACK) >> 56`` maps the 256 possible ``v`` one to one onto a byte, and
+    ``failure_rows`` holds, for each leaf and byte, the table row the failures select: the
+    same row as the slot pattern of those failures (positions past a path's end fail nothing).
+    """
+    count, depth = path_node.shape
+    if depth > PACKED_DEPTH:
+        return {}
+    padded_node = np.zeros((count, PACKED_DEPTH), dtype=np.int64)
+    padded_left = np.zeros((count, PACKED_DEPTH), dtype=bool)
+    padded_bit = np.zeros((count, PACKED_DEPTH), dtype=np.int64)
+    padded_node[:, :depth], padded_left[:, :depth] = path_node, path_left
+    padded_bit[:, :depth] = path_bit
+    wrong_column = padded_node + splits * padded_left  # in [left, ~left]: fails the condition
+    sets = np.arange(1 << PACKED_DEPTH)
+    flags = ((sets[:, None] >> np.arange(PACKED_DEPTH)) & 1).astype(np.uint8)  # (256, 8)
+    keys = _pack(flags)
+    if len(np.unique(keys)) != len(sets):  # not one to one: the loop of positions instead
+        return {}
+    failed = np.zeros((count, len(sets)), dtype=np.int64)
+    for position in range(PACKED_DEPTH):
+        failed |= flags[None, :, position] * padded_bit[:, position, None]
+    rows = np.arange(count, dtype=np.int64)[:, None] * (1 << slots) + (~failed & ((1 << slots) - 1))
+    failure_rows = np.zeros((count, len(sets)), dtype=np.int64)
+    failure_rows[:, keys] = rows
+    return {"wrong_column": wrong_column.ravel(), "failure_rows": failure_rows.ravel()}
+
+
+def _pack(flags: np.ndarray) -> np.ndarray:
+    """``(..., 8)`` bytes of 0 or 1 -> ``(...)`` one byte each (see ``_packed``)."""
+    words = np.ascontiguousarray(flags, dtype=np.uint8).view(np.uint64)[..., 0]
+    return (words * PACK) >> np.uint64(56)
 
 
 def _leaf_table(value: float, zero: np.ndarray, patterns: np.ndarray) -> np.ndarray:
@@ -231,12 +278,20 @@ def contributions(tables: LeafTables, matrix: np.ndarray) -> np.ndarray:
     rows = len(x)
     values = x[:, tables.node_feature]  # (rows, splits)
     left = _goes_left(tables, values)
-    # A leaf's pattern: bit j set when the row takes every split on slot j the path's way.
-    failed = np.zeros((rows, len(tables.path_bit)), dtype=np.int32)
-    for position in range(tables.path_node.shape[1]):
-        wrong = left[:, tables.path_node[:, position]] != tables.path_left[:, position]
-        failed |= wrong * tables.path_bit[:, position]
-    found = tables.table[tables.leaf_base + (~failed & tables.all_bits)]  # (rows, leaves, slots)
+    if tables.failure_rows is not None and tables.wrong_column is not None:
+        # Each leaf's failed positions in one gather, one byte per leaf, its table row.
+        leaves = len(tables.path_bit)
+        wrong = np.take(np.concatenate([left, ~left], axis=1), tables.wrong_column, axis=1)
+        failed = _pack(wrong.reshape(rows, leaves, PACKED_DEPTH))
+        at = np.arange(leaves, dtype=np.uint64) * np.uint64(1 << PACKED_DEPTH) + failed
+        found = np.take(tables.table, tables.failure_rows[at], axis=0)  # (rows, leaves, slots)
+    else:
+        # A leaf's pattern: bit j set when the row takes every split on slot j the path's way.
+        failed = np.zeros((rows, len(tables.path_bit)), dtype=np.int32)
+        for position in range(tables.path_node.shape[1]):
+            wrong = left[:, tables.path_node[:, position]] != tables.path_left[:, position]
+            failed |= wrong * tables.path_bit[:, position]
+        found = np.take(tables.table, tables.leaf_base + (~failed & tables.all_bits), axis=0)
     width = tables.features + 1
     index = (np.arange(rows)[:, None, None] * width + tables.slot_feature).ravel()
     out = np.bincount(index, weights=found.ravel(), minlength=rows * width).reshape(rows, width)

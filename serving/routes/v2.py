@@ -93,7 +93,11 @@ REQUEST_BODY = {
 
 
 def error(message: str, status: int = 400) -> Response:
-    return Response(orjson.dumps({"error": message}), status, media_type="application/json")
+    return Response(_error_body(message), status, media_type="application/json")
+
+
+def _error_body(message: str) -> bytes:
+    return orjson.dumps({"error": message})
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -156,31 +160,39 @@ async def infer(name: str, request: Request) -> Response:
     ``parameters`` adds an ``explanation`` output (JSON per flight). No version path: mlsys
     routes each flight to the champion or the challenger itself (the answer says which)."""
     services: Services = request.app.state.services
+    status, body, variant = await infer_body(services, name, await request.body())
+    if variant != "none":
+        set_variant(request, variant)
+    return Response(body, status, media_type="application/json")
+
+
+async def infer_body(services: Services, name: str, raw: bytes) -> tuple[int, bytes, str]:
+    """The infer route's answer: its status, JSON body and the variant that answered ("none"
+    for a refusal). Shared with the fast lane (serving/fast_lane.py), so both answer alike."""
     try:
         service.check_model(services, name)
     except service.ModelNotFound as exc:
-        return error(str(exc), 404)
+        return 404, _error_body(str(exc)), "none"
     try:
-        body = orjson.loads(await request.body())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return error(f"the body is not JSON: {str(exc)[:200]}")
+        return 400, _error_body(f"the body is not JSON: {str(exc)[:200]}"), "none"
     try:
         tensors, request_id, parameters, outputs = codec.rest_tensors(body)
         call = codec.flights_from_tensors(tensors, request_id, parameters, outputs)
         answers = await service.infer(services, call, "v2_rest")
     except codec.V2Error as exc:
-        return error(str(exc))
+        return 400, _error_body(str(exc)), "none"
     variants = {answer.variant for answer in answers}
-    set_variant(request, variants.pop() if len(variants) == 1 else "mixed")
+    variant = variants.pop() if len(variants) == 1 else "mixed"
     count = len(answers)
-    return _json(
-        {
-            "model_name": services.settings.registry.model_name,
-            "model_version": codec.served_version(answers),
-            "id": call.id,
-            "outputs": [
-                {"name": n, "datatype": t, "shape": [count], "data": values}
-                for n, t, values in codec.output_columns(answers, call.outputs)
-            ],
-        }
-    )
+    answer = {
+        "model_name": services.settings.registry.model_name,
+        "model_version": codec.served_version(answers),
+        "id": call.id,
+        "outputs": [
+            {"name": n, "datatype": t, "shape": [count], "data": values}
+            for n, t, values in codec.output_columns(answers, call.outputs)
+        ],
+    }
+    return 200, orjson.dumps(answer), variant

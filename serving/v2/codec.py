@@ -202,9 +202,7 @@ def rest_tensors(body: Any) -> tuple[list[Tensor], str, dict[str, Any], list[str
         name, datatype, shape = item.get("name"), item.get("datatype"), item.get("shape")
         if not isinstance(name, str) or not isinstance(datatype, str):
             raise V2Error("each input needs a string 'name' and 'datatype'")
-        if not isinstance(shape, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-        ):
+        if not _is_shape(shape):
             raise V2Error(f"input '{name}' needs 'shape', a list of non-negative integers")
         tensors.append(Tensor(name, datatype, tuple(shape), _flatten(item.get("data"), name)))
     request_id = body.get("id", "")
@@ -221,9 +219,20 @@ def rest_tensors(body: Any) -> tuple[list[Tensor], str, dict[str, Any], list[str
     return tensors, request_id, parameters, [o["name"] for o in outputs]
 
 
+def _is_shape(shape: Any) -> bool:
+    """A list of non-negative integers (a one-flight ``[1]`` is told without a generator)."""
+    if type(shape) is list and len(shape) == 1 and type(shape[0]) is int:
+        return shape[0] >= 0
+    return isinstance(shape, list) and all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    )
+
+
 def _flatten(data: Any, name: str) -> list[Any]:
     if not isinstance(data, list):
         raise V2Error(f"input '{name}' needs 'data', a list")
+    if len(data) == 1 and not isinstance(data[0], list):  # one flight: nothing nested
+        return data
     if all(not isinstance(v, list) for v in data):
         return data
     flat: list[Any] = []

@@ -54,6 +54,8 @@ Handler = Callable[[Any, Any, Any, dict[str, str]], Awaitable[Any]]
 def _rpc(name: str) -> Callable[[Handler], Callable[..., Awaitable[Any]]]:
     """Count and time the call like the HTTP middleware does; map refusals to status codes."""
 
+    endpoint = f"grpc:{name}"
+
     def wrap(method: Handler) -> Callable[..., Awaitable[Any]]:
         @functools.wraps(method)
         async def call(self: InferenceServicer, request: Any, context: Any) -> Any:
@@ -70,12 +72,11 @@ def _rpc(name: str) -> Callable[[Handler], Callable[..., Awaitable[Any]]]:
                 logger.exception("unexpected error in gRPC %s", name)
                 code, message = grpc.StatusCode.UNAVAILABLE, "temporarily unable to answer"
             finally:
-                metrics = self.services.metrics
-                endpoint = f"grpc:{name}"
-                metrics.requests.labels(endpoint, info["variant"], code.name).inc()
-                metrics.latency.labels(endpoint, info["variant"]).observe(
-                    time.perf_counter() - started
+                count, latency = self.services.metrics.request_series(
+                    endpoint, info["variant"], code.name
                 )
+                count.inc()
+                latency.observe(time.perf_counter() - started)
             await context.abort(code, message)
 
         return call
