@@ -226,10 +226,10 @@ class LoopSettings(dg.Config):
     canary_margin: float = Field(default=0.0, ge=0.0)  # challenger may be this much worse (AUC)
     # The paired canary verdict (registry/verdict.py): serving scores every champion-answered
     # request with the challenger too (logged as variant "shadow", never returned); the verdict
-    # is a sequential test on those pairs: error rate alpha over all looks, no promotion or
-    # rollback for an AUC difference inside the margin, looks doubling from canary_min_labelled
-    # pairs up to the maximum wait. "unpaired" keeps the previous rule (each variant's own
-    # traffic share).
+    # is a sequential test on those pairs (a confidence sequence on the log-loss difference,
+    # looked at after each day's labels): error rate alpha over all looks, no promotion for an
+    # AUC difference below -margin, looks from canary_min_labelled pairs up to the maximum wait.
+    # "unpaired" keeps the previous rule (each variant's own traffic share).
     canary_shadow: bool = True
     canary_rule: Literal["paired", "unpaired"] = "paired"
     canary_verdict_alpha: float = Field(default=0.05, gt=0.0, lt=1.0)

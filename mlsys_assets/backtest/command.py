@@ -1,4 +1,4 @@
-"""``mlsys backtest [--policy never|monthly|drift ...] [--from --to] [--initial-months N] [--verdicts]``."""
+"""``mlsys backtest [--policy never|monthly|drift|volume ...] [--from --to] [--initial-months N] [--verdicts]``."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.option(
     "--policy",
     "policies",
-    type=click.Choice(["never", "monthly", "drift"]),
+    type=click.Choice(["never", "monthly", "drift", "volume"]),
     multiple=True,
-    help="Retraining policy to replay (repeatable; default: all three side by side).",
+    help="Retraining policy to replay (repeatable; default: all four side by side).",
 )
 @click.option("--from", "start", type=_DAY, default=FIRST_DAY.isoformat(), show_default=True)
 @click.option("--to", "end", type=_DAY, default=LAST_DAY.isoformat(), show_default=True)

@@ -40,7 +40,7 @@ class BacktestConfig:
     end: dt.date = LAST_DAY
     initial_months: int = 3
     step_days: int = 1
-    policies: tuple[Policy, ...] = ("never", "monthly", "drift")
+    policies: tuple[Policy, ...] = ("never", "monthly", "drift", "volume")
     workers: int = 2  # processes fitting models while the walk goes on (1: all in process)
 
     @property
@@ -104,6 +104,7 @@ def run_backtest(
                 settings,
                 windows_for=cache.windows,
                 drift=meter,
+                landed=period.landed,
                 on_retrain=cache.request,
             )
             log(f"{policy}: {runs[policy].retrain_count} retrains")

@@ -54,6 +54,12 @@ class PeriodFrame:
     def between(self, first: dt.date, last: dt.date) -> pd.DataFrame:
         return self.frame.iloc[self.rows(first, last)]
 
+    def landed(self, after: dt.date, upto: dt.date) -> int:
+        """Flights of the days after ``after`` up to ``upto`` (cancelled ones too, as the live
+        volume sensor counts ``raw.flights``)."""
+        rows = self.rows(after + dt.timedelta(days=1), upto)
+        return rows.stop - rows.start
+
     def flight_days(self, first: dt.date, last: dt.date) -> list[dt.date]:
         """The days of ``first..last`` that have flights, in order."""
         return sorted(d for d in self._bounds if first <= d <= last)

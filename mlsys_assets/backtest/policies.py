@@ -12,6 +12,10 @@ scoring happen afterwards, once per distinct model.
   at least ``retrain_cooldown_days`` after the last retrain's data day, retrain on data up to
   that day (the live drift sensor's rule, without the canary: the new model serves at once).
   The first model counts as a retrain for the cooldown (as the live first training does).
+- ``volume``: after each step, the flights landed since the served model's data day; at or
+  over ``retrain_min_new_labels`` and past the cooldown, retrain on data up to the step's last
+  day (the live ``labelled_volume_retrain`` sensor's rule). With ``drift`` these are the two
+  sensors that make the live loop's challengers; ``monthly`` is a calendar baseline.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ from mlsys_assets.settings import Settings
 from mlsys_assets.training.pipeline import explicit_windows
 from mlsys_assets.training.splits import DateWindow, SplitWindows, windows_before
 
-Policy = Literal["never", "monthly", "drift"]
-POLICIES: tuple[Policy, ...] = ("never", "monthly", "drift")
-INITIAL, MONTH_START, DRIFT = "initial", "month start", "drift"
+Policy = Literal["never", "monthly", "drift", "volume"]
+POLICIES: tuple[Policy, ...] = ("never", "monthly", "drift", "volume")
+INITIAL, MONTH_START, DRIFT, VOLUME = "initial", "month start", "drift", "labelled volume"
 ONE_DAY = dt.timedelta(days=1)
 
 
@@ -114,11 +118,14 @@ def walk(
     *,
     windows_for: Callable[[dt.date], SplitWindows],
     drift: DriftSource | None = None,
+    landed: Callable[[dt.date, dt.date], int] | None = None,
     on_retrain: Callable[[dt.date], None] = lambda _: None,
 ) -> PolicyRun:
     """Decide, step by step, which model (data day) serves each day under ``policy``.
 
-    ``on_retrain`` hears of each model as soon as it is chosen (training can start meanwhile).
+    ``landed(after, upto)`` counts the flights of the days after ``after`` up to ``upto`` (the
+    volume policy's signal). ``on_retrain`` hears of each model as soon as it is chosen
+    (training can start meanwhile).
     """
     run = PolicyRun(policy)
     current = last_retrain = initial_day
@@ -134,8 +141,19 @@ def walk(
             if day <= current:  # a model never serves the days it learned from
                 raise AssertionError(f"{policy}: model of data day {current} would serve {day}")
             run.served[day] = current
-        if policy != "drift" or last == walk_steps[-1][1]:
+        if policy not in ("drift", "volume") or last == walk_steps[-1][1]:
             continue  # a retrain after the last day would serve nothing
+        if policy == "volume":
+            if landed is None:
+                raise ValueError("the volume policy needs a count of landed flights")
+            new_rows = landed(current, last)
+            cooled = (last - last_retrain).days >= settings.loop.retrain_cooldown_days
+            if new_rows >= settings.loop.retrain_min_new_labels and cooled:
+                signal = f"{new_rows} labelled rows since {current}"
+                current = last_retrain = last
+                run.retrains.append(Retrain(policy, last, last + ONE_DAY, VOLUME, signal))
+                on_retrain(current)
+            continue
         if drift is None:
             raise ValueError("the drift policy needs a drift source")
         train = windows_for(current).train

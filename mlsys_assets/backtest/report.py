@@ -17,7 +17,7 @@ from mlsys_assets.monitoring.reference import LABEL  # noqa: E402
 from mlsys_assets.training import metrics  # noqa: E402
 
 SUMMER = ("06", "07", "08")
-COLORS = {"never": "#7f7f7f", "monthly": "#1f77b4", "drift": "#d62728"}
+COLORS = {"never": "#7f7f7f", "monthly": "#1f77b4", "drift": "#d62728", "volume": "#2ca02c"}
 
 
 def side_by_side(monthly: pd.DataFrame) -> pd.DataFrame:

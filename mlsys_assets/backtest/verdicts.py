@@ -190,27 +190,23 @@ def judge_challengers(
 def _paired(
     y: np.ndarray, a: np.ndarray, b: np.ndarray, days: np.ndarray, rule: VerdictRule
 ) -> dict[str, object]:
-    """The sequential verdict, looked at after each day's labels (pairs in arrival order)."""
-    distinct = list(dict.fromkeys(days))
-    verdict = None
-    for number, day in enumerate(distinct, start=1):
-        upto = int(np.searchsorted(days, day, side="right"))
-        verdict = judge(y[:upto], a[:upto], b[:upto], rule)
-        if verdict.decision != WAIT:
-            return {
-                "paired": verdict.decision,
-                "paired_days": number,
-                "paired_flights": verdict.n,
-                "paired_low": verdict.auc_low,
-                "paired_high": verdict.auc_high,
-            }
-    # the truth window ended before the maximum wait: the champion stays
+    """The sequential verdict as live: pairs in arrival order, a look after each day's labels.
+
+    One call on the whole window gives what every daily call would: the verdict is a pure
+    function of the pairs in order and looks only at the ends of the days it has, so its first
+    decision is the one the live loop would have taken on that day, with those pairs."""
+    verdict = judge(y, a, b, rule, batches=days)
+    ends = np.flatnonzero(days[1:] != days[:-1]) + 1
+    if verdict.decision == WAIT:  # the truth window ended before the maximum wait
+        decision, n = KEEP, len(y)
+    else:
+        decision, n = verdict.decision, verdict.n
     return {
-        "paired": KEEP,
-        "paired_days": len(distinct),
-        "paired_flights": len(y),
-        "paired_low": verdict.auc_low if verdict else None,
-        "paired_high": verdict.auc_high if verdict else None,
+        "paired": decision,
+        "paired_days": int(np.searchsorted(ends, n, side="left")) + 1,
+        "paired_flights": n,
+        "paired_low": verdict.log_loss_low,
+        "paired_high": verdict.log_loss_high,
     }
 
 
@@ -311,7 +307,7 @@ def format_verdicts(table: pd.DataFrame) -> str:
     lines.append("")
     lines.append(
         f"{'policy':<9}{'champion':>11}{'challenger':>11}{'truth dAUC':>11}{'truth':>8}"
-        f"{'paired':>10}{'days':>5}{'interval':>20}{'unpaired':>10}{'days':>5}"
+        f"{'paired':>10}{'days':>5}{'log-loss CS':>20}{'unpaired':>10}{'days':>5}"
     )
     for _, r in table.iterrows():
         interval = (

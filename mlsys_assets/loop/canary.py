@@ -2,8 +2,9 @@
 
 ``paired`` (the default, ``MLSYS_LOOP__CANARY_RULE``): serving scores every flight the champion answers
 with the challenger too (variant ``shadow`` in the log), so both models are judged on the *same*
-flights by the sequential test of ``verdict.py``: promote, roll back, keep the champion, or wait
-for the next look. ``unpaired`` is the earlier rule, kept for comparison (the backtest measures
+flights by the sequential test of ``verdict.py`` (a confidence sequence on the log-loss difference,
+looked at after each day's labels): promote, roll back, keep the champion, or wait for the next
+look. ``unpaired`` is the earlier rule, kept for comparison (the backtest measures
 both): the ROC AUC of each variant's own traffic share on the days both served, once the
 challenger has ``canary_min_labelled`` labelled answers, against a fixed margin and no test:
 with a few hundred flights a share, close to a coin toss.
@@ -47,6 +48,8 @@ class CanaryVerdict:
     auc_high: float | None = None
     confidence: float | None = None
     log_loss_diff: float | None = None
+    log_loss_low: float | None = None  # the paired verdict decides on this interval
+    log_loss_high: float | None = None
     cost_diff: float | None = None  # realised cost per flight, challenger - champion
     cost_low: float | None = None
     cost_high: float | None = None
@@ -143,6 +146,7 @@ def evaluate_paired(
         pairs["p_champion"].to_numpy(dtype=float),
         pairs["p_challenger"].to_numpy(dtype=float),
         rule,
+        batches=pairs["flight_date"].to_numpy(),  # a day's outcomes land together
         decided_champion=d_champion,
         decided_challenger=d_challenger,
         cost=cost,
@@ -164,6 +168,8 @@ def evaluate_paired(
         auc_high=judged.auc_high,
         confidence=judged.confidence,
         log_loss_diff=judged.log_loss_diff,
+        log_loss_low=judged.log_loss_low,
+        log_loss_high=judged.log_loss_high,
         cost_diff=judged.cost_diff,
         cost_low=judged.cost_low,
         cost_high=judged.cost_high,

@@ -20,7 +20,7 @@ from mlsys_assets.backtest import BacktestConfig, BacktestResult, run_backtest
 from mlsys_assets.backtest.data import missing_feature_days
 from mlsys_assets.backtest.frame import load_period
 from mlsys_assets.backtest.models import training_set_from_period
-from mlsys_assets.backtest.policies import DRIFT, INITIAL, MONTH_START, retrain_windows
+from mlsys_assets.backtest.policies import DRIFT, INITIAL, MONTH_START, VOLUME, retrain_windows
 from mlsys_assets.backtest.report import summer_verdict, write_reports
 from mlsys_assets.cli import main
 from mlsys_assets.resources.warehouse import Warehouse
@@ -90,6 +90,20 @@ def test_retrain_counts_per_policy(result: BacktestResult) -> None:
     assert runs["drift"].retrain_count == sum(c.retrained for c in runs["drift"].checks)
     assert runs["drift"].retrain_count >= 1  # a 0.1 share is crossed in March/April
     assert {r.reason for r in runs["drift"].retrains} <= {INITIAL, DRIFT}
+    assert {r.reason for r in runs["volume"].retrains} <= {INITIAL, VOLUME}
+
+
+def test_volume_retrains_once_enough_flights_landed(
+    settings_bt: Settings, result: BacktestResult
+) -> None:
+    assert result.period is not None
+    retrains = result.runs["volume"].retrains
+    assert len(retrains) >= 2  # Mar-Apr hold far more than 20,000 flights
+    for before, after in zip(retrains, retrains[1:], strict=False):
+        landed = result.period.landed(before.data_day, after.data_day)
+        assert landed >= settings_bt.loop.retrain_min_new_labels
+        assert after.signal == f"{landed} labelled rows since {before.data_day}"
+        assert (after.data_day - before.data_day).days >= settings_bt.loop.retrain_cooldown_days
 
 
 def test_drift_retrains_follow_threshold_and_cooldown(
@@ -122,7 +136,7 @@ def test_drift_retrains_follow_threshold_and_cooldown(
 
 def test_no_day_is_scored_by_a_model_that_saw_it(result: BacktestResult) -> None:
     scored = result.scored
-    assert set(scored["policy"]) == {"never", "monthly", "drift"}
+    assert set(scored["policy"]) == {"never", "monthly", "drift", "volume"}
     assert (scored["model_data_day"] < scored["day"]).all()
     assert scored["day"].min() == dt.date(2013, 3, 1) and scored["day"].max() == END
     assert scored["score"].notna().all() and scored["label"].isin([0.0, 1.0]).all()
@@ -141,7 +155,7 @@ def test_no_day_is_scored_by_a_model_that_saw_it(result: BacktestResult) -> None
 
 def test_live_auc_is_reasonable(result: BacktestResult) -> None:
     daily = result.daily
-    assert len(daily) == 3 * 61  # three policies x Mar 1..Apr 30
+    assert len(daily) == 4 * 61  # four policies x Mar 1..Apr 30
     assert daily["roc_auc"].between(0.5, 1.0).mean() > 0.9
 
 

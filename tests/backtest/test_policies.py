@@ -1,4 +1,4 @@
-"""The policies' rules on a scripted drift signal: steps, month starts, threshold and cooldown."""
+"""The policies' rules on scripted signals: steps, month starts, thresholds and cooldown."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from mlsys_assets.backtest.engine import BacktestConfig
-from mlsys_assets.backtest.policies import DRIFT, INITIAL, retrain_windows, steps, walk
+from mlsys_assets.backtest.policies import (
+    DRIFT,
+    INITIAL,
+    VOLUME,
+    retrain_windows,
+    steps,
+    walk,
+)
 from mlsys_assets.monitoring.drift import DayDrift
 from mlsys_assets.settings import Settings
 from mlsys_assets.training.splits import DateWindow, SplitWindows
@@ -35,7 +42,11 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         home=tmp_path,
         training={"window_days": 40, "validation_days": 7, "test_days": 7},
-        loop={"retrain_drift_share": 0.4, "retrain_cooldown_days": 7},
+        loop={
+            "retrain_drift_share": 0.4,
+            "retrain_cooldown_days": 7,
+            "retrain_min_new_labels": 9_000,
+        },
     )
 
 
@@ -133,3 +144,31 @@ def test_weekly_steps_look_at_the_newest_day(settings: Settings) -> None:
                                                 D(2013, 4, 28)]  # fmt: skip
     assert [r.data_day for r in run.retrains] == [D(2013, 3, 31), D(2013, 4, 14)]
     assert run.served[D(2013, 4, 15)] == D(2013, 4, 14)
+
+
+def test_volume_retrains_once_enough_flights_landed_since_the_served_models_data(
+    settings: Settings,
+) -> None:
+    per_day = {D(2013, 4, d): 1_000 for d in range(1, 31)} | {D(2013, 4, 2): 5_000}
+
+    def landed(after: dt.date, upto: dt.date) -> int:
+        return sum(n for day, n in per_day.items() if after < day <= upto)
+
+    run = walk(
+        "volume",
+        steps(D(2013, 4, 1), D(2013, 4, 30), 1),
+        D(2013, 3, 31),
+        settings,
+        windows_for=lambda d: retrain_windows(settings, d, D(2013, 1, 1)),
+        landed=landed,
+    )
+    # April 1-5: 9,000 flights but within the 7-day cooldown; April 7: 11,000, retrain;
+    # then 9 days of 1,000 (April 16); then 9 more (April 25)
+    assert [(r.reason, r.data_day) for r in run.retrains] == [
+        (INITIAL, D(2013, 3, 31)),
+        (VOLUME, D(2013, 4, 7)),
+        (VOLUME, D(2013, 4, 16)),
+        (VOLUME, D(2013, 4, 25)),
+    ]
+    assert run.retrains[1].signal == "11000 labelled rows since 2013-03-31"
+    assert run.served[D(2013, 4, 8)] == D(2013, 4, 7)

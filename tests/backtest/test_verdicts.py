@@ -94,6 +94,6 @@ def test_the_command_ends_with_one_json_line(
     assert out.exit_code == 0, out.output
     last = json.loads(out.output.strip().splitlines()[-1])
     assert last["challengers"] == 1  # April 1 (the walk starts on March 1)
-    assert "canary verdicts: paired = paired DeLong" in out.output
+    assert "canary verdicts: paired = paired log loss, asymptotic confidence sequence" in out.output
     csv = pd.read_csv(settings_bt.reports_dir / "backtest" / "verdicts.csv")
     assert len(csv) == 1

@@ -65,9 +65,10 @@ def test_a_clearly_worse_challenger_in_shadow_is_rolled_back_with_its_interval(
 
     result, metadata = _decide(paired_world)
     assert metadata["decision"] == "rollback", metadata["reason"]
-    assert metadata["auc_high"] < 0 and metadata["auc_low"] < metadata["auc_diff"]
-    assert metadata["n"] in VerdictRule.from_settings(settings).looks()
-    assert "Bonferroni" in metadata["rule"]
+    assert metadata["log_loss_low"] > 0  # the interval that decided
+    assert metadata["auc_low"] < metadata["auc_diff"] < metadata["auc_high"]
+    assert metadata["n"] >= VerdictRule.from_settings(settings).first_look
+    assert "confidence sequence" in metadata["rule"]
     assert metadata["cost_diff"] is not None and "cost per flight" in metadata["reason"]
 
     assert aliases.current(tracking) == {
@@ -99,7 +100,7 @@ def test_a_clearly_better_challenger_is_promoted(
 
     _, metadata = _decide(paired_world)
     assert metadata["decision"] == "promote", metadata["reason"]
-    assert metadata["auc_low"] > 0
+    assert metadata["log_loss_high"] < 0 and metadata["auc_diff"] > 0
     assert aliases.current(tracking) == {ALIAS_CHAMPION: good, ALIAS_CHALLENGER: None}
     last = aliases.history(tracking)[-1]
     assert (last.action, last.version, last.note) == ("promote", good, metadata["reason"])
