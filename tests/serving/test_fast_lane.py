@@ -19,16 +19,6 @@ LANE = "application/json"
 STACK = "application/json; charset=utf-8"  # not the lane's: FastAPI's stack answers it
 
 
-@pytest.fixture
-def world(shared_world: World) -> World:
-    return shared_world
-
-
-@pytest.fixture
-def client(shared_client: TestClient) -> TestClient:
-    return shared_client
-
-
 def post(client: TestClient, path: str, body: bytes, content_type: str) -> tuple[int, dict, bytes]:
     response = client.post(path, content=body, headers={"Content-Type": content_type})
     headers = {k: v for k, v in response.headers.items() if k in ("content-type", "content-length")}
@@ -45,16 +35,16 @@ def requests_counted(client: TestClient, endpoint: str) -> float:
 
 @pytest.mark.parametrize("query", ["", "?explain=true"])
 def test_a_prediction_is_the_same_bytes_by_the_lane_and_by_the_stack(
-    client: TestClient, world: World, query: str
+    shared_client: TestClient, shared_world: World, query: str
 ) -> None:
-    flight = next_day_requests(world)[0] | {"request_id": f"lane-{len(query)}"}
+    flight = next_day_requests(shared_world)[0] | {"request_id": f"lane-{len(query)}"}
     body = json.dumps(flight).encode()
-    before = requests_counted(client, "/predict")
-    by_lane = post(client, f"/predict{query}", body, LANE)
-    by_stack = post(client, f"/predict{query}", body, STACK)
+    before = requests_counted(shared_client, "/predict")
+    by_lane = post(shared_client, f"/predict{query}", body, LANE)
+    by_stack = post(shared_client, f"/predict{query}", body, STACK)
     assert by_lane[0] == 200
     assert by_lane == by_stack
-    assert requests_counted(client, "/predict") == before + 2
+    assert requests_counted(shared_client, "/predict") == before + 2
 
 
 @pytest.mark.parametrize(
@@ -66,31 +56,31 @@ def test_a_prediction_is_the_same_bytes_by_the_lane_and_by_the_stack(
         b"",
     ],
 )
-def test_a_refused_prediction_is_the_stacks_422(client: TestClient, body: bytes) -> None:
-    by_lane = post(client, "/predict", body, LANE)
-    by_stack = post(client, "/predict", body, STACK)
+def test_a_refused_prediction_is_the_stacks_422(shared_client: TestClient, body: bytes) -> None:
+    by_lane = post(shared_client, "/predict", body, LANE)
+    by_stack = post(shared_client, "/predict", body, STACK)
     assert by_lane[0] == 422
     assert by_lane == by_stack
 
 
 @pytest.mark.parametrize("explain", [False, True])
 def test_a_v2_infer_is_the_same_bytes_by_the_lane_and_by_the_stack(
-    client: TestClient, world: World, explain: bool
+    shared_client: TestClient, shared_world: World, explain: bool
 ) -> None:
-    flight = next_day_requests(world)[0] | {"request_id": f"lane-v2-{explain}"}
+    flight = next_day_requests(shared_world)[0] | {"request_id": f"lane-v2-{explain}"}
     body = json.dumps(infer_body([flight], **({"explain": True} if explain else {}))).encode()
-    path = f"/v2/models/{world.settings.registry.model_name}/infer"
-    by_lane = post(client, path, body, LANE)
-    by_stack = post(client, f"{path}?via=stack", body, STACK)  # same route, any query
+    path = f"/v2/models/{shared_world.settings.registry.model_name}/infer"
+    by_lane = post(shared_client, path, body, LANE)
+    by_stack = post(shared_client, f"{path}?via=stack", body, STACK)  # same route, any query
     assert by_lane[0] == 200
     assert by_lane == by_stack
 
 
 def test_a_refused_v2_infer_is_the_protocols_400_either_way(
-    client: TestClient, world: World
+    shared_client: TestClient, shared_world: World
 ) -> None:
-    path = f"/v2/models/{world.settings.registry.model_name}/infer"
-    by_lane = post(client, path, b'{"inputs": []}', LANE)
+    path = f"/v2/models/{shared_world.settings.registry.model_name}/infer"
+    by_lane = post(shared_client, path, b'{"inputs": []}', LANE)
     assert by_lane[0] == 400
     assert json.loads(by_lane[2]) == {"error": "'inputs' must be a non-empty list of tensors"}
-    assert by_lane == post(client, path, b'{"inputs": []}', STACK)
+    assert by_lane == post(shared_client, path, b'{"inputs": []}', STACK)
