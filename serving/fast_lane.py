@@ -106,9 +106,7 @@ class FastLane:
             raise
         finally:
             # As MetricsMiddleware counts (it sits inside the error handler: a failure is a 500).
-            count, latency = self.metrics.request_series(path, variant, str(status))
-            count.inc()
-            latency.observe(time.perf_counter() - started)
+            self.metrics.observe_request(path, variant, str(status), time.perf_counter() - started)
 
 
 def _headers(scope: Scope) -> tuple[int | None, bytes | None]:

@@ -95,9 +95,11 @@ class ServingMetrics:
             multiprocess_mode="mostrecent",
         )
 
-    def request_series(self, endpoint: str, variant: str, status: str) -> tuple[Any, Any]:
-        """The request counter's and the latency histogram's children for these labels, looked
-        up once per label set (``labels()`` validates and takes a lock on every call)."""
+    def observe_request(self, endpoint: str, variant: str, status: str, seconds: float) -> None:
+        """Count one answered request and its latency (HTTP, the fast lane and gRPC alike).
+
+        The counter's and the histogram's children are looked up once per label set:
+        ``labels()`` validates and takes a lock on every call."""
         key = (endpoint, variant, status)
         found = self._request_series.get(key)
         if found is None:
@@ -105,7 +107,8 @@ class ServingMetrics:
                 self.requests.labels(endpoint, variant, status),
                 self.latency.labels(endpoint, variant),
             )
-        return found
+        found[0].inc()
+        found[1].observe(seconds)
 
     def set_freshness(self, by_source: dict[str, dict]) -> None:
         """Copy the stream processor's freshness summary (from the online store's state)."""

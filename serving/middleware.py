@@ -36,8 +36,6 @@ class MetricsMiddleware:
         finally:
             path = scope["path"]
             endpoint = path if path in self.paths else "other"
-            count, latency = self.metrics.request_series(
-                endpoint, str(info["variant"]), str(info["status"])
+            self.metrics.observe_request(
+                endpoint, str(info["variant"]), str(info["status"]), time.perf_counter() - started
             )
-            count.inc()
-            latency.observe(time.perf_counter() - started)

@@ -72,11 +72,9 @@ def _rpc(name: str) -> Callable[[Handler], Callable[..., Awaitable[Any]]]:
                 logger.exception("unexpected error in gRPC %s", name)
                 code, message = grpc.StatusCode.UNAVAILABLE, "temporarily unable to answer"
             finally:
-                count, latency = self.services.metrics.request_series(
-                    endpoint, info["variant"], code.name
+                self.services.metrics.observe_request(
+                    endpoint, info["variant"], code.name, time.perf_counter() - started
                 )
-                count.inc()
-                latency.observe(time.perf_counter() - started)
             await context.abort(code, message)
 
         return call
