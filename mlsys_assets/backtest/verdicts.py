@@ -32,7 +32,15 @@ from mlsys_assets.backtest.engine import BacktestResult
 from mlsys_assets.backtest.frame import DAY, PeriodFrame, labelled
 from mlsys_assets.business_cost import CostModel
 from mlsys_assets.monitoring.reference import LABEL
-from mlsys_assets.registry.verdict import KEEP, PROMOTE, ROLLBACK, WAIT, VerdictRule, judge
+from mlsys_assets.registry.verdict import (
+    KEEP,
+    PROMOTE,
+    ROLLBACK,
+    WAIT,
+    VerdictRule,
+    batch_ends,
+    judge,
+)
 from mlsys_assets.settings import Settings
 from mlsys_assets.training import metrics
 from mlsys_assets.training.evaluate import predict
@@ -196,7 +204,7 @@ def _paired(
     function of the pairs in order and looks only at the ends of the days it has, so its first
     decision is the one the live loop would have taken on that day, with those pairs."""
     verdict = judge(y, a, b, rule, batches=days)
-    ends = np.flatnonzero(days[1:] != days[:-1]) + 1
+    ends = batch_ends(len(days), days)  # the pair count at the end of each day, in order
     if verdict.decision == WAIT:  # the truth window ended before the maximum wait
         decision, n = KEEP, len(y)
     else:

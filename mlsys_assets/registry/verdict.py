@@ -199,7 +199,7 @@ def _running(d: np.ndarray, looks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(var / looks)
 
 
-def _batch_ends(count: int, batches: np.ndarray | None) -> np.ndarray:
+def batch_ends(count: int, batches: np.ndarray | None) -> np.ndarray:
     """Pair counts at which a batch of labels is complete (every pair without batches)."""
     if batches is None:
         return np.arange(1, count + 1)
@@ -236,7 +236,7 @@ def judge(
     a, b = np.asarray(p_champion, dtype=float), np.asarray(p_challenger, dtype=float)
     if not (len(y) == len(a) == len(b)):
         raise ValueError("labels and both models' probabilities must be pairs")
-    looks = rule.looks(_batch_ends(len(y), batches))
+    looks = rule.looks(batch_ends(len(y), batches))
     base = {"available": len(y), "rule": rule.describe(), "confidence": 1.0 - rule.alpha}
     if not len(looks):
         return PairedVerdict(
