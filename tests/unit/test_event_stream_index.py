@@ -145,7 +145,8 @@ def test_an_index_that_lost_its_tail_or_records_is_rebuilt(tmp_path: Path) -> No
     records = (index / "segments").read_bytes()
     (index / "segments").write_bytes(records[: 2 * segment_index.RECORD])  # a power cut
     assert _offsets(stream) == [1, 2, 3, 4, 5]
-    (index / "tail.json").write_text("{")
+    tail = (index / "tail").read_bytes()
+    (index / "tail").write_bytes(tail[:20] + b"9" + tail[21:])  # the checksum fails
     assert stream.append(TOPIC, [{"n": 6}]) == [6]
     assert _offsets(stream) == [1, 2, 3, 4, 5, 6]
     _assert_index_describes_folder(tmp_path / TOPIC)
@@ -159,7 +160,7 @@ KILL_POINTS = {
     "after the intent record, before the segment": (event_stream, "atomic_write_text", False),
     "segment written, not renamed": (os, "replace", False),
     "segment renamed, folder not stamped": (SegmentIndex, "commit", True),
-    "folder stamped, tail not written": (segment_index, "atomic_write_text", True),
+    "folder stamped, tail not written": (SegmentIndex, "_write_tail", True),
 }
 
 
