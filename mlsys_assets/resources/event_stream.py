@@ -140,22 +140,34 @@ class FileEventStream(EventStream):
         return index
 
     def _tail(self, topic: str, *, repair: bool = False) -> tuple[SegmentIndex, Tail]:
-        """The topic's index and committed tail: without the lock while the folder is as the
-        tail recorded it; under the lock, which repairs, when it is not (a segment the index
-        lacks, a writer killed half-way, a topic from before the index)."""
+        """The topic's index and the tail to read it by.
+
+        While the folder is as the committed tail recorded it: that tail, without the lock.
+        When it is not (a segment the index lacks, a writer killed half-way, a topic from
+        before the index), under the lock, which repairs; but if another process holds the
+        lock, it is mid-append (its temporary segment file moved the folder's mtime), and
+        rather than wait for its fsync, a reader reads as of the last commit, as if it had
+        come a moment earlier. Only a topic with no valid tail waits."""
         index = self._index(topic)
-        tail = None if repair else index.snapshot()
-        if tail is None:
-            with self._lock(topic):
-                tail = index.repair() if repair else index.current()
-        return index, tail
+        committed = None if repair else index.committed()
+        if committed is not None and index.describes(committed):
+            return index, committed
+        with self._lock(topic, wait=committed is None) as held:
+            if held or committed is None:  # (not held only when not waited for)
+                return index, index.repair() if repair else index.current()
+        return index, committed
 
     @contextmanager
-    def _lock(self, topic: str) -> Iterator[None]:
+    def _lock(self, topic: str, *, wait: bool = True) -> Iterator[bool]:
+        """The topic's lock; with ``wait=False`` yields ``False`` at once when it is held."""
         with open(self._topic_dir(topic) / ".lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 

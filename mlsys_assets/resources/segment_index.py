@@ -104,8 +104,9 @@ class Tail:
 
 
 class SegmentIndex:
-    """The index of one topic folder. ``snapshot`` and ``segments_after`` are for readers (no
-    lock); ``current``, ``intend``, ``commit`` and ``repair`` for the holder of the topic lock."""
+    """The index of one topic folder. ``committed``, ``describes`` and ``segments_after`` are
+    for readers (no lock); ``current``, ``intend``, ``commit`` and ``repair`` for the holder of
+    the topic lock."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -115,13 +116,37 @@ class SegmentIndex:
 
     # -- readers -------------------------------------------------------------------------------
 
-    def snapshot(self) -> Tail | None:
-        """The committed tail if the folder has not changed since it was written; ``None`` means
-        the caller takes the lock and calls ``current`` (which repairs)."""
-        tail = self._read_tail()
-        if tail is None or tail.stamp != os.stat(self.folder).st_mtime_ns:
+    def committed(self) -> Tail | None:
+        """The tail the last commit wrote, whether or not the folder changed since; ``None`` if
+        there is none or it fails its checksum (torn by a power cut, or caught half-rewritten:
+        the caller then asks again under the lock)."""
+        try:
+            fd = os.open(self._tail, os.O_RDONLY)
+        except FileNotFoundError:
             return None
-        return tail
+        try:
+            line = os.pread(fd, TAIL_SIZE + 1, 0)
+        finally:
+            os.close(fd)
+        body = line[:44]
+        if len(line) != TAIL_SIZE or line[44:45] != b" " or line[-1:] != b"\n":
+            return None
+        try:
+            if int(line[45:53], 16) != zlib.crc32(body):
+                return None
+            return Tail(last=int(body[:12]), count=int(body[13:23]), stamp=int(body[24:44]))
+        except ValueError:
+            return None
+
+    def describes(self, tail: Tail) -> bool:
+        """Whether the folder is as ``tail`` recorded it: nothing created, renamed or removed
+        in it since (the stamp, module docstring)."""
+        return tail.stamp == os.stat(self.folder).st_mtime_ns
+
+    def snapshot(self) -> Tail | None:
+        """The committed tail if it still describes the folder, else ``None``."""
+        tail = self.committed()
+        return tail if tail is not None and self.describes(tail) else None
 
     def segments_after(self, tail: Tail, after: int) -> Iterator[tuple[int, int]]:
         """``(first, last)`` of each committed segment with ``last > after``, in offset order:
@@ -224,30 +249,9 @@ class SegmentIndex:
         st = os.stat(self.folder)
         try:
             os.utime(self.folder, ns=(st.st_atime_ns, st.st_mtime_ns - 1))
-        except PermissionError:
+        except OSError:  # not the folder's owner
             return st.st_mtime_ns
         return os.stat(self.folder).st_mtime_ns
-
-    def _read_tail(self) -> Tail | None:
-        """The tail, or ``None`` if there is none or it fails its checksum (torn by a power cut,
-        or caught half-rewritten: the caller then asks again under the lock)."""
-        try:
-            fd = os.open(self._tail, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        try:
-            line = os.pread(fd, TAIL_SIZE + 1, 0)
-        finally:
-            os.close(fd)
-        body = line[:44]
-        if len(line) != TAIL_SIZE or line[44:45] != b" " or line[-1:] != b"\n":
-            return None
-        try:
-            if int(line[45:53], 16) != zlib.crc32(body):
-                return None
-            return Tail(last=int(body[:12]), count=int(body[13:23]), stamp=int(body[24:44]))
-        except ValueError:
-            return None
 
     def _write_tail(self, tail: Tail) -> None:
         """Rewrite the tail in place, one ``pwrite`` of a fixed-width line (module docstring)."""

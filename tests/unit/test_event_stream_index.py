@@ -10,6 +10,7 @@ because the test swaps that step, in the child only, for a function that SIGKILL
 from __future__ import annotations
 
 import os
+import select
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -221,3 +222,36 @@ def test_four_producer_processes_hand_out_every_offset_exactly_once(tmp_path: Pa
     assert len(events) == total
     assert len({(e.payload["p"], e.payload["i"], e.payload["k"]) for e in events}) == total
     _assert_index_describes_folder(tmp_path / "events" / TOPIC)
+
+
+def test_a_reader_does_not_wait_for_a_writer_mid_append(tmp_path: Path) -> None:
+    """The writer's temporary segment moved the folder's mtime; the reader reads as of the last
+    commit instead of queueing on the lock behind the writer's fsync."""
+    stream = FileEventStream(root=str(tmp_path))
+    stream.append(TOPIC, [{"n": 1}])
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+
+    def held_append() -> None:
+        replace = os.replace
+
+        def paused(*args: object) -> None:
+            os.write(ready_w, b"x")
+            select.select([go_r], [], [], 10)  # a reader that waits for the lock fails, not hangs
+            replace(*args)
+
+        os.replace = paused  # in the child only
+        FileEventStream(root=str(tmp_path)).append(TOPIC, [{"n": 2}])
+
+    pid = _in_child(held_append)
+    try:
+        assert os.read(ready_r, 1) == b"x"  # the child holds the lock, its segment not renamed
+        index = SegmentIndex(tmp_path / TOPIC)
+        assert not index.describes(index.committed())
+        assert _offsets(stream) == [1]
+        assert stream.last_offset(TOPIC) == 1
+    finally:
+        os.write(go_w, b"x")
+        assert _wait(pid) == 0
+    assert _offsets(stream) == [1, 2]
+    _assert_index_describes_folder(tmp_path / TOPIC)
