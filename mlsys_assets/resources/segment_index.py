@@ -89,9 +89,12 @@ def _record(first: int, last: int) -> bytes:
 
 
 def _parse(record: bytes) -> tuple[int, int]:
-    if len(record) != RECORD or record[12:13] != b" " or record[25:26] != b"\n":
-        raise CorruptIndex(f"not an index record: {record[:RECORD]!r}")
-    return int(record[:12]), int(record[13:25])
+    if len(record) == RECORD and record[12:13] == b" " and record[25:26] == b"\n":
+        try:
+            return int(record[:12]), int(record[13:25])
+        except ValueError:
+            pass
+    raise CorruptIndex(f"not an index record: {record[:RECORD]!r}")
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,10 @@ class SegmentIndex:
         a binary search for the first, then the records from there, a chunk at a time."""
         if after >= tail.last:
             return
-        fd = os.open(self._records, os.O_RDONLY)
+        try:
+            fd = os.open(self._records, os.O_RDONLY)
+        except FileNotFoundError:
+            raise CorruptIndex(f"{self._records} is missing") from None
         try:
             if os.fstat(fd).st_size < tail.count * RECORD:
                 raise CorruptIndex(f"{self._records} is shorter than {tail.count} records")

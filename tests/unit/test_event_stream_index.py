@@ -146,6 +146,10 @@ def test_an_index_that_lost_its_tail_or_records_is_rebuilt(tmp_path: Path) -> No
     records = (index / "segments").read_bytes()
     (index / "segments").write_bytes(records[: 2 * segment_index.RECORD])  # a power cut
     assert _offsets(stream) == [1, 2, 3, 4, 5]
+    (index / "segments").write_bytes(records.replace(b" 000000000003", b" 0000000000x3"))
+    assert _offsets(stream) == [1, 2, 3, 4, 5]
+    (index / "segments").unlink()
+    assert _offsets(stream) == [1, 2, 3, 4, 5]
     tail = (index / "tail").read_bytes()
     (index / "tail").write_bytes(tail[:20] + b"9" + tail[21:])  # the checksum fails
     assert stream.append(TOPIC, [{"n": 6}]) == [6]
