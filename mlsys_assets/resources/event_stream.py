@@ -133,10 +133,11 @@ class FileEventStream(EventStream):
         return path
 
     def _index(self, topic: str) -> SegmentIndex:
-        folder = self._topic_dir(topic)
+        """The topic's index, made (with the folder) on first use. A folder removed later is
+        made again by the lock, which a reader takes when it finds no tail."""
         index = self._indexes.get(topic)
-        if index is None or index.folder != folder:
-            index = self._indexes[topic] = SegmentIndex(folder)
+        if index is None:
+            index = self._indexes[topic] = SegmentIndex(self._topic_dir(topic))
         return index
 
     def _tail(self, topic: str, *, repair: bool = False) -> tuple[SegmentIndex, Tail]:
@@ -206,7 +207,7 @@ class FileEventStream(EventStream):
             for first, last in segments:
                 name = segment_name(first, last)
                 position = f"{topic}/{name}"
-                with open(index.folder / name, "rb") as handle:
+                with open(f"{index.path}/{name}", "rb") as handle:
                     for number, line in enumerate(handle):
                         offset = first + number
                         if offset <= after:

@@ -108,6 +108,19 @@ def test_no_folder_listing_once_the_topic_is_indexed(tmp_path: Path, listings: l
     assert _offsets(stream) == list(range(1, 60))
 
 
+def test_a_read_from_any_offset_finds_its_segment(tmp_path: Path) -> None:
+    """The search over the records, against every cursor a consumer may hold."""
+    stream = FileEventStream(root=str(tmp_path))
+    sizes = [1, 3, 1, 1, 5, 2, 1, 4, 1, 1, 1, 2, 7, 1, 3, 1, 1, 1]  # 18 segments, 36 events
+    for size in sizes:
+        stream.append(TOPIC, [{"n": 0}] * size)
+    last = sum(sizes)
+    for after in range(-1, last + 2):
+        expected = list(range(max(after, 0) + 1, last + 1))
+        assert [e.offset for e in stream.read(TOPIC, after=after)] == expected
+        assert [e.offset for e in stream.read(TOPIC, after=after, limit=2)] == expected[:2]
+
+
 def test_a_topic_from_before_the_index_is_read_and_indexed_on_first_use(
     tmp_path: Path, listings: list[str]
 ) -> None:
