@@ -196,7 +196,7 @@ class FileEventStream(EventStream):
         offset is known without decoding it (a good line's stored offset must agree)."""
         try:
             return self._read(*self._tail(topic), topic, after, limit)
-        except CorruptIndex:  # an index a power cut left shorter than its tail: rebuilt
+        except CorruptIndex:  # an index missing, garbled or shorter than its tail: rebuilt
             return self._read(*self._tail(topic, repair=True), topic, after, limit)
 
     def _read(
