@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import fcntl
 import json
-import re
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +25,7 @@ import orjson
 from pydantic import Field, PrivateAttr
 
 from mlsys_assets.files import atomic_write_text
-
-_SETTLED_NS = 50_000_000  # 50 ms: far longer than a filesystem timestamp tick
-_SEGMENT = re.compile(r"^(\d{12})-(\d{12})\.jsonl$")
-
+from mlsys_assets.resources.segment_index import CorruptIndex, SegmentIndex, Tail, segment_name
 
 MAX_BAD_EXCERPT = 500  # characters of an undecodable event kept in ``StreamEvent.raw``
 
@@ -123,90 +118,112 @@ class FileEventStream(EventStream):
 
     Each ``append`` writes one new segment named ``<first>-<last>.jsonl`` through a temporary
     file and ``os.replace``, so a reader sees a whole batch or nothing and never a torn line. A
-    lock file serialises producers.
+    lock file serialises producers. Which segments exist is read from the topic's index
+    (``segment_index.py``), not from a listing of the folder: the tail is one small read and a
+    seek a binary search, however many segments the topic holds.
     """
 
     root: str = Field(description="Folder holding one sub-folder of segments per topic.")
 
-    _listing: dict[str, tuple[int, list[tuple[int, int, Path]]]] = PrivateAttr(default_factory=dict)
+    _indexes: dict[str, SegmentIndex] = PrivateAttr(default_factory=dict)
 
     def _topic_dir(self, topic: str) -> Path:
         path = Path(self.root) / topic
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def _segments(self, topic: str) -> list[tuple[int, int, Path]]:
-        """The topic's segments in offset order. The listing is cached until the folder changes
-        (a new segment is renamed into it, which moves the folder's mtime): a consumer polling
-        every few milliseconds pays one ``stat``, not a listing of thousands of files."""
-        folder = self._topic_dir(topic)
-        stamp = folder.stat().st_mtime_ns
-        cached = self._listing.get(topic)
-        # Folder times tick coarsely (a few ms): two renames in one tick leave one mtime, so a
-        # listing is trusted only once the folder has been quiet for longer than a tick.
-        settled = time.time_ns() - stamp > _SETTLED_NS
-        if cached is not None and cached[0] == stamp and settled:
-            return cached[1]
-        found = []
-        for path in folder.iterdir():
-            match = _SEGMENT.match(path.name)
-            if match:
-                found.append((int(match.group(1)), int(match.group(2)), path))
-        found.sort()
-        if settled:
-            self._listing[topic] = (stamp, found)
-        return found
+    def _index(self, topic: str) -> SegmentIndex:
+        """The topic's index, made (with the folder) on first use. A folder removed later is
+        made again by the lock, which a reader takes when it finds no tail."""
+        index = self._indexes.get(topic)
+        if index is None:
+            index = self._indexes[topic] = SegmentIndex(self._topic_dir(topic))
+        return index
+
+    def _tail(self, topic: str, *, repair: bool = False) -> tuple[SegmentIndex, Tail]:
+        """The topic's index and the tail to read it by.
+
+        While the folder is as the committed tail recorded it: that tail, without the lock.
+        When it is not (a segment the index lacks, a writer killed half-way, a topic from
+        before the index), under the lock, which repairs; but if another process holds the
+        lock, it is mid-append (its temporary segment file moved the folder's mtime), and
+        rather than wait for its fsync, a reader reads as of the last commit, as if it had
+        come a moment earlier. Only a topic with no valid tail waits."""
+        index = self._index(topic)
+        committed = None if repair else index.committed()
+        if committed is not None and index.describes(committed):
+            return index, committed
+        with self._lock(topic, wait=committed is None) as held:
+            if held or committed is None:  # (not held only when not waited for)
+                return index, index.repair() if repair else index.current()
+        return index, committed
 
     @contextmanager
-    def _lock(self, topic: str) -> Iterator[None]:
+    def _lock(self, topic: str, *, wait: bool = True) -> Iterator[bool]:
+        """The topic's lock; with ``wait=False`` yields ``False`` at once when it is held."""
         with open(self._topic_dir(topic) / ".lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def append(self, topic: str, payloads: Sequence[Mapping[str, Any]]) -> list[int]:
+        """The protocol of ``segment_index.py``: check, intend, rename, commit."""
         if not payloads:
             return []
         with self._lock(topic):
-            first = self.last_offset(topic) + 1
+            index = self._index(topic)
+            tail = index.current()
+            first = tail.last + 1
             offsets = list(range(first, first + len(payloads)))
             lines = [
                 json.dumps({"offset": offset, **payload}, separators=(",", ":"))
                 for offset, payload in zip(offsets, payloads, strict=True)
             ]
-            folder = self._topic_dir(topic)
-            target = folder / f"{offsets[0]:012d}-{offsets[-1]:012d}.jsonl"
+            index.intend(tail, offsets[0], offsets[-1])
+            target = index.folder / segment_name(offsets[0], offsets[-1])
             atomic_write_text(target, "\n".join(lines) + "\n")
+            index.commit(tail, offsets[-1])
         return offsets
 
     def read(self, topic: str, after: int, limit: int | None = None) -> list[StreamEvent]:
         """Line ``i`` of segment ``<first>-<last>.jsonl`` is offset ``first + i``: a bad line's
         offset is known without decoding it (a good line's stored offset must agree)."""
+        try:
+            return self._read(*self._tail(topic), topic, after, limit)
+        except CorruptIndex:  # an index missing, garbled or shorter than its tail: rebuilt
+            return self._read(*self._tail(topic, repair=True), topic, after, limit)
+
+    def _read(
+        self, index: SegmentIndex, tail: Tail, topic: str, after: int, limit: int | None
+    ) -> list[StreamEvent]:
         events: list[StreamEvent] = []
-        for first, last, path in self._segments(topic):
-            if last <= after:
-                continue
-            position = f"{topic}/{path.name}"
-            with open(path, "rb") as handle:
-                for index, line in enumerate(handle):
-                    offset = first + index
-                    if offset <= after:
-                        continue
-                    payload, error, raw = decode_event(line.rstrip(b"\r\n"))
-                    stored = payload.pop("offset", offset)
-                    if error is None and stored != offset:
-                        error = f"event says offset {stored!r}, its place in {path.name} {offset}"
-                        payload, raw = {}, _excerpt(line.rstrip(b"\r\n"))
-                    events.append(StreamEvent(offset, payload, position, error, raw))
-                    if limit is not None and len(events) >= limit:
-                        return events
+        with closing(index.segments_after(tail, after)) as segments:
+            for first, last in segments:
+                name = segment_name(first, last)
+                position = f"{topic}/{name}"
+                with open(f"{index.path}/{name}", "rb") as handle:
+                    for number, line in enumerate(handle):
+                        offset = first + number
+                        if offset <= after:
+                            continue
+                        payload, error, raw = decode_event(line.rstrip(b"\r\n"))
+                        stored = payload.pop("offset", offset)
+                        if error is None and stored != offset:
+                            error = f"event says offset {stored!r}, its place in {name} {offset}"
+                            payload, raw = {}, _excerpt(line.rstrip(b"\r\n"))
+                        events.append(StreamEvent(offset, payload, position, error, raw))
+                        if limit is not None and len(events) >= limit:
+                            return events
         return events
 
     def last_offset(self, topic: str) -> int:
-        segments = self._segments(topic)
-        return segments[-1][1] if segments else 0
+        return self._tail(topic)[1].last
 
     def ack(self, topic: str, group: str, offset: int) -> None:
         path = self._topic_dir(topic) / "_acks" / f"{group}.json"
