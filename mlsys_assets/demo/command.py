@@ -166,6 +166,7 @@ def demo(
                 client=client,
                 stats=stats,
                 wait_for_stream=wait_for_stream,
+                explain_every=plan.explain_every,
             )
             # The nightly batch: the day's statistics must be online before the next morning.
             night = time.perf_counter()

@@ -57,9 +57,11 @@ def play_day(
     client: httpx.Client,
     stats: TrafficStats,
     wait_for_stream: Callable[[], None],
+    explain_every: int = 10,
 ) -> LiveDay:
-    """Ask about every flight whose prediction time falls on ``day``, each at its moment, then
-    end the day (outcome file, feedback). The caller waits for the day's pipeline run."""
+    """Ask about every flight whose prediction time falls on ``day``, each at its moment (every
+    ``explain_every``-th with ``explain=true``), then end the day (outcome file, feedback). The
+    caller waits for the day's pipeline run."""
     started = time.perf_counter()
     moments = schedule.asked_on(day)
     waits = requests = 0
@@ -68,7 +70,12 @@ def play_day(
         if published.stream_events:
             wait_for_stream()
             waits += 1
-        post_all(client, "/predict", bodies, stats)
+        asked: list[dict[str, object]] = []
+        explained: list[dict[str, object]] = []
+        for i, body in enumerate(bodies):
+            (explained if (requests + i) % explain_every == 0 else asked).append(body)
+        post_all(client, "/predict", asked, stats)
+        post_all(client, "/predict?explain=true", explained, stats)
         requests += len(bodies)
     ended = replayer.advance(day_end_utc(day), inclusive=True)
     if ended.stream_events:

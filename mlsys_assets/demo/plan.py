@@ -18,6 +18,9 @@ class DemoPlan:
     end: dt.date  # last day played live, minute by minute
     traffic_share: float  # share of each day's scheduled flights sent to /predict
     env: dict[str, str] = field(default_factory=dict)
+    # Every n-th request asks ``explain=true``, as a user asking "why" would: the daily
+    # ``feature_contributions`` monitor then has explained answers to average every day.
+    explain_every: int = 10
 
     def days(self) -> list[dt.date]:
         """The live days, after the bootstrap, up to ``end``."""

@@ -108,8 +108,9 @@ def versions(tracking: Tracking) -> list[dict[str, Any]]:
     return out
 
 
-MONITORED_TABLES = ["drift_summary", "prediction_drift", "confidence", "class_balance",
-                    "business_cost", "availability", "segments"]  # fmt: skip
+MONITORED_TABLES = ["drift_summary", "prediction_drift", "performance_estimate",
+                    "live_performance", "confidence", "class_balance", "business_cost",
+                    "availability", "segments", "feature_contributions"]  # fmt: skip
 
 
 def monitored_days(warehouse: Warehouse) -> dict[str, Any]:

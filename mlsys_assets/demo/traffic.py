@@ -113,6 +113,8 @@ def post_all(
     concurrency: int = 8,
 ) -> None:
     """POST every body (a few at a time), counting the answers' status codes."""
+    if not bodies:
+        return
 
     def one(body: dict[str, object]) -> int:
         try:
@@ -123,7 +125,7 @@ def post_all(
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         for status in pool.map(one, bodies):
             stats.count(status)
-    if path == "/predict":
+    if path.startswith("/predict"):
         stats.predictions += len(bodies)
     else:
         stats.feedback += len(bodies)

@@ -105,8 +105,9 @@ def test_every_live_day_is_monitored(summary: dict) -> None:
     in every monitoring table, segments included, and the overview a point per day."""
     live = {d["day"] for d in summary["live_days"]}
     held = summary["monitoring"]["days"]
-    for table in ("drift_summary", "confidence", "class_balance", "business_cost",
-                  "availability", "segments"):  # fmt: skip
+    for table in ("drift_summary", "performance_estimate", "live_performance", "confidence",
+                  "class_balance", "business_cost", "availability", "segments",
+                  "feature_contributions"):  # fmt: skip
         assert live <= set(held[table]), (table, sorted(live - set(held[table])))
 
 
