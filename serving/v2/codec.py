@@ -73,6 +73,9 @@ NP_TYPES = {
     "FP64": "<f8",
 }
 
+STRUCT_8 = {"INT64": "<q", "FP64": "<d"}  # struct formats numpy's tolist agrees with, 8 bytes
+STRUCT_ONE = {"FP64": (float, "<d"), "BOOL": (bool, "?")}  # one output value of exactly this type
+
 
 class V2Error(ValueError):
     """A request the protocol refuses: a 400 ``{"error": ...}`` or INVALID_ARGUMENT."""
@@ -267,6 +270,8 @@ def raw_values(datatype: str, raw: bytes, name: str) -> list[Any]:
         raise V2Error(f"input '{name}': unknown datatype {datatype}")
     if len(raw) % np.dtype(dtype).itemsize:
         raise V2Error(f"input '{name}': {len(raw)} raw bytes is not a whole number of {datatype}")
+    if len(raw) == 8 and datatype in STRUCT_8:  # one INT64 or FP64 flight: the usual call
+        return list(struct.unpack(STRUCT_8[datatype], raw))
     return np.frombuffer(raw, dtype=dtype).tolist()
 
 
@@ -308,4 +313,6 @@ def raw_bytes(datatype: str, values: Sequence[Any]) -> bytes:
             parts.append(struct.pack("<I", len(data)))
             parts.append(data)
         return b"".join(parts)
+    if len(values) == 1 and type(values[0]) is STRUCT_ONE.get(datatype, (None,))[0]:
+        return struct.pack(STRUCT_ONE[datatype][1], values[0])  # one answer: what numpy writes
     return np.asarray(values, dtype=NP_TYPES[datatype]).tobytes()

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serving.batcher import MicroBatcher
 from serving.services import Services
-from serving.v2 import codec, service
+from serving.v2 import codec, grpc_wire, service
 from serving.v2.proto import open_inference_grpc_pb2 as pb
 from serving.v2.proto import open_inference_grpc_pb2_grpc as pb_grpc
 
@@ -135,16 +135,16 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         answers = await service.infer(self.services, call, "v2_grpc")
         variants = {answer.variant for answer in answers}
         info["variant"] = variants.pop() if len(variants) == 1 else "mixed"
-        response = pb.ModelInferResponse(
-            model_name=self.services.settings.registry.model_name,
-            model_version=codec.served_version(answers),
-            id=call.id,
-        )
         count = len(answers)
-        for name, datatype, values in codec.output_columns(answers, call.outputs):
-            response.outputs.add(name=name, datatype=datatype, shape=[count])
-            response.raw_output_contents.append(codec.raw_bytes(datatype, values))
-        return response
+        return grpc_wire.infer_response(  # the bytes of the ModelInferResponse, written directly
+            self.services.settings.registry.model_name,
+            codec.served_version(answers),
+            call.id,
+            (
+                (name, datatype, count, codec.raw_bytes(datatype, values))
+                for name, datatype, values in codec.output_columns(answers, call.outputs)
+            ),
+        )
 
 
 def _tensors(request: Any) -> list[codec.Tensor]:
@@ -240,7 +240,8 @@ class _Announcing(grpc.GenericRpcHandler):
 
 
 def _serialize(message: Any) -> bytes:
-    return message.SerializeToString()
+    """A message's bytes; ModelInfer answers with its bytes already (serving/v2/grpc_wire.py)."""
+    return message if type(message) is bytes else message.SerializeToString()
 
 
 async def start_grpc_server(services: Services, host: str, port: int) -> grpc.aio.Server:
