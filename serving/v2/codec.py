@@ -75,6 +75,9 @@ NP_TYPES = {
 
 STRUCT_8 = {"INT64": "<q", "FP64": "<d"}  # struct formats numpy's tolist agrees with, 8 bytes
 STRUCT_ONE = {"FP64": (float, "<d"), "BOOL": (bool, "?")}  # one output value of exactly this type
+PLAIN_KEYS = {"inputs", "id"}  # a body with these alone may take ``one_flight``
+REQUIRED_SET = set(REQUIRED)
+ALL_OUTPUTS = tuple(OUTPUT_TYPES)  # what a call without ``outputs`` nor explain answers
 
 
 class V2Error(ValueError):
@@ -145,6 +148,53 @@ def flights_from_tensors(
         except ValidationError as exc:
             raise V2Error(_reason(exc, row)) from None
     return InferCall(request_id, flights, explain, wanted)
+
+
+def one_flight(body: Any) -> InferCall | None:
+    """The call of a REST body in the form clients send one flight in: ``inputs`` of shape
+    ``[1]`` with one plain value each, maybe an ``id``, nothing else. Its flight is validated as
+    ``flights_from_tensors`` validates it (the same ``V2Error`` for a bad field) without
+    building a ``Tensor`` per input. None for any other body: the full path decides, and
+    refuses, as ever."""
+    if type(body) is not dict or not body.keys() <= PLAIN_KEYS:
+        return None
+    request_id = body.get("id", "")
+    inputs = body.get("inputs")
+    if type(request_id) is not str or type(inputs) is not list or not inputs:
+        return None
+    fields: dict[str, Any] = {}
+    for item in inputs:
+        if type(item) is not dict:
+            return None
+        name, datatype = item.get("name"), item.get("datatype")
+        shape, data = item.get("shape"), item.get("data")
+        if (
+            type(name) is not str
+            or name in fields
+            or type(datatype) is not str
+            or datatype not in ACCEPTED.get(name, ())
+            or type(shape) is not list
+            or shape != [1]
+            or type(shape[0]) is not int
+            or type(data) is not list
+            or len(data) != 1
+            or isinstance(data[0], list)
+        ):
+            return None
+        fields[name] = data[0]
+    if not fields.keys() >= REQUIRED_SET:
+        return None
+    if not fields.get("tailnum"):
+        fields.pop("tailnum", None)
+    if not fields.get("request_id"):
+        fields.pop("request_id", None)
+        if request_id:
+            fields["request_id"] = request_id
+    try:
+        flight = FlightRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise V2Error(_reason(exc, 0)) from None
+    return InferCall(request_id, [flight], False, ALL_OUTPUTS)
 
 
 def _row_count(tensors: Mapping[str, Tensor]) -> int:
