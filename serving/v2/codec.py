@@ -182,6 +182,12 @@ def one_flight(body: Any) -> InferCall | None:
         ):
             return None
         fields[name] = data[0]
+    return one_flight_call(fields, request_id)
+
+
+def one_flight_call(fields: dict[str, Any], request_id: str) -> InferCall | None:
+    """The call of one flight's decoded input values (by input name, each accepted in its
+    datatype), as ``flights_from_tensors`` makes it; None when a required input is missing."""
     if not fields.keys() >= REQUIRED_SET:
         return None
     if not fields.get("tailnum"):

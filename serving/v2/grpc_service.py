@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -126,7 +127,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 "leave model_version empty: mlsys routes each flight to the champion or the "
                 "challenger itself (the model_version output says which answered)"
             )
-        call = codec.flights_from_tensors(
+        call = _one_flight(request) or codec.flights_from_tensors(
             _tensors(request),
             request.id,
             {key: _parameter(value) for key, value in request.parameters.items()},
@@ -145,6 +146,33 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 for name, datatype, values in codec.output_columns(answers, call.outputs)
             ),
         )
+
+
+def _one_flight(request: Any) -> codec.InferCall | None:
+    """The call of a request in the form tritonclient sends one flight in: raw inputs of shape
+    ``[1]``, one value each, no parameters nor outputs asked. Read straight from the raw bytes,
+    as ``_tensors`` and ``flights_from_tensors`` would read them; None for anything else (the
+    full path decides, and refuses, as ever)."""
+    raw, inputs = request.raw_input_contents, request.inputs
+    if not raw or len(raw) != len(inputs) or request.parameters or request.outputs:
+        return None
+    fields: dict[str, Any] = {}
+    for tensor, data in zip(inputs, raw, strict=True):
+        name, datatype = tensor.name, tensor.datatype
+        if name in fields or datatype not in codec.ACCEPTED.get(name, ()) or tensor.shape != [1]:
+            return None
+        if datatype == "BYTES":
+            if len(data) < 4 or int.from_bytes(data[:4], "little") != len(data) - 4:
+                return None
+            try:
+                fields[name] = data[4:].decode()
+            except UnicodeDecodeError:
+                return None
+        elif len(data) == 8 and datatype in codec.STRUCT_8:
+            fields[name] = struct.unpack(codec.STRUCT_8[datatype], data)[0]
+        else:
+            return None
+    return codec.one_flight_call(fields, request.id)
 
 
 def _tensors(request: Any) -> list[codec.Tensor]:
