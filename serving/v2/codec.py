@@ -73,6 +73,12 @@ NP_TYPES = {
     "FP64": "<f8",
 }
 
+STRUCT_8 = {"INT64": "<q", "FP64": "<d"}  # struct formats numpy's tolist agrees with, 8 bytes
+STRUCT_ONE = {"FP64": (float, "<d"), "BOOL": (bool, "?")}  # one output value of exactly this type
+PLAIN_KEYS = {"inputs", "id"}  # a body with these alone may take ``one_flight``
+REQUIRED_SET = set(REQUIRED)
+ALL_OUTPUTS = tuple(OUTPUT_TYPES)  # what a call without ``outputs`` nor explain answers
+
 
 class V2Error(ValueError):
     """A request the protocol refuses: a 400 ``{"error": ...}`` or INVALID_ARGUMENT."""
@@ -142,6 +148,59 @@ def flights_from_tensors(
         except ValidationError as exc:
             raise V2Error(_reason(exc, row)) from None
     return InferCall(request_id, flights, explain, wanted)
+
+
+def one_flight(body: Any) -> InferCall | None:
+    """The call of a REST body in the form clients send one flight in: ``inputs`` of shape
+    ``[1]`` with one plain value each, maybe an ``id``, nothing else. Its flight is validated as
+    ``flights_from_tensors`` validates it (the same ``V2Error`` for a bad field) without
+    building a ``Tensor`` per input. None for any other body: the full path decides, and
+    refuses, as ever."""
+    if type(body) is not dict or not body.keys() <= PLAIN_KEYS:
+        return None
+    request_id = body.get("id", "")
+    inputs = body.get("inputs")
+    if type(request_id) is not str or type(inputs) is not list or not inputs:
+        return None
+    fields: dict[str, Any] = {}
+    for item in inputs:
+        if type(item) is not dict:
+            return None
+        name, datatype = item.get("name"), item.get("datatype")
+        shape, data = item.get("shape"), item.get("data")
+        if (
+            type(name) is not str
+            or name in fields
+            or type(datatype) is not str
+            or datatype not in ACCEPTED.get(name, ())
+            or type(shape) is not list
+            or shape != [1]
+            or type(shape[0]) is not int
+            or type(data) is not list
+            or len(data) != 1
+            or isinstance(data[0], list)
+        ):
+            return None
+        fields[name] = data[0]
+    return one_flight_call(fields, request_id)
+
+
+def one_flight_call(fields: dict[str, Any], request_id: str) -> InferCall | None:
+    """The call of one flight's decoded input values (by input name, each accepted in its
+    datatype), as ``flights_from_tensors`` makes it; None when a required input is missing."""
+    if not fields.keys() >= REQUIRED_SET:
+        return None
+    if not fields.get("tailnum"):
+        fields.pop("tailnum", None)
+    if not fields.get("request_id"):
+        fields.pop("request_id", None)
+        if request_id:
+            fields["request_id"] = request_id
+    try:
+        flight = FlightRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise V2Error(_reason(exc, 0)) from None
+    return InferCall(request_id, [flight], False, ALL_OUTPUTS)
 
 
 def _row_count(tensors: Mapping[str, Tensor]) -> int:
@@ -267,6 +326,8 @@ def raw_values(datatype: str, raw: bytes, name: str) -> list[Any]:
         raise V2Error(f"input '{name}': unknown datatype {datatype}")
     if len(raw) % np.dtype(dtype).itemsize:
         raise V2Error(f"input '{name}': {len(raw)} raw bytes is not a whole number of {datatype}")
+    if len(raw) == 8 and datatype in STRUCT_8:  # one INT64 or FP64 flight: the usual call
+        return list(struct.unpack(STRUCT_8[datatype], raw))
     return np.frombuffer(raw, dtype=dtype).tolist()
 
 
@@ -308,4 +369,6 @@ def raw_bytes(datatype: str, values: Sequence[Any]) -> bytes:
             parts.append(struct.pack("<I", len(data)))
             parts.append(data)
         return b"".join(parts)
+    if len(values) == 1 and type(values[0]) is STRUCT_ONE.get(datatype, (None,))[0]:
+        return struct.pack(STRUCT_ONE[datatype][1], values[0])  # one answer: what numpy writes
     return np.asarray(values, dtype=NP_TYPES[datatype]).tobytes()

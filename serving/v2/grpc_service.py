@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serving.batcher import MicroBatcher
 from serving.services import Services
-from serving.v2 import codec, service
+from serving.v2 import codec, grpc_wire, service
 from serving.v2.proto import open_inference_grpc_pb2 as pb
 from serving.v2.proto import open_inference_grpc_pb2_grpc as pb_grpc
 
@@ -126,7 +127,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 "leave model_version empty: mlsys routes each flight to the champion or the "
                 "challenger itself (the model_version output says which answered)"
             )
-        call = codec.flights_from_tensors(
+        call = _one_flight(request) or codec.flights_from_tensors(
             _tensors(request),
             request.id,
             {key: _parameter(value) for key, value in request.parameters.items()},
@@ -135,16 +136,43 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         answers = await service.infer(self.services, call, "v2_grpc")
         variants = {answer.variant for answer in answers}
         info["variant"] = variants.pop() if len(variants) == 1 else "mixed"
-        response = pb.ModelInferResponse(
-            model_name=self.services.settings.registry.model_name,
-            model_version=codec.served_version(answers),
-            id=call.id,
-        )
         count = len(answers)
-        for name, datatype, values in codec.output_columns(answers, call.outputs):
-            response.outputs.add(name=name, datatype=datatype, shape=[count])
-            response.raw_output_contents.append(codec.raw_bytes(datatype, values))
-        return response
+        return grpc_wire.infer_response(  # the bytes of the ModelInferResponse, written directly
+            self.services.settings.registry.model_name,
+            codec.served_version(answers),
+            call.id,
+            (
+                (name, datatype, count, codec.raw_bytes(datatype, values))
+                for name, datatype, values in codec.output_columns(answers, call.outputs)
+            ),
+        )
+
+
+def _one_flight(request: Any) -> codec.InferCall | None:
+    """The call of a request in the form tritonclient sends one flight in: raw inputs of shape
+    ``[1]``, one value each, no parameters nor outputs asked. Read straight from the raw bytes,
+    as ``_tensors`` and ``flights_from_tensors`` would read them; None for anything else (the
+    full path decides, and refuses, as ever)."""
+    raw, inputs = request.raw_input_contents, request.inputs
+    if not raw or len(raw) != len(inputs) or request.parameters or request.outputs:
+        return None
+    fields: dict[str, Any] = {}
+    for tensor, data in zip(inputs, raw, strict=True):
+        name, datatype = tensor.name, tensor.datatype
+        if name in fields or datatype not in codec.ACCEPTED.get(name, ()) or tensor.shape != [1]:
+            return None
+        if datatype == "BYTES":
+            if len(data) < 4 or int.from_bytes(data[:4], "little") != len(data) - 4:
+                return None
+            try:
+                fields[name] = data[4:].decode()
+            except UnicodeDecodeError:
+                return None
+        elif len(data) == 8 and datatype in codec.STRUCT_8:
+            fields[name] = struct.unpack(codec.STRUCT_8[datatype], data)[0]
+        else:
+            return None
+    return codec.one_flight_call(fields, request.id)
 
 
 def _tensors(request: Any) -> list[codec.Tensor]:
@@ -240,12 +268,21 @@ class _Announcing(grpc.GenericRpcHandler):
 
 
 def _serialize(message: Any) -> bytes:
-    return message.SerializeToString()
+    """A message's bytes; ModelInfer answers with its bytes already (serving/v2/grpc_wire.py)."""
+    return message if type(message) is bytes else message.SerializeToString()
+
+
+# No BDP probing: gRPC pings the client with incoming data to size its flow-control window for
+# large transfers: here a ping and its ack per burst of small calls, about an eighth of the
+# server's CPU per ModelInfer at c8. A request larger than the initial window (64 KiB, several
+# hundred flights) may wait one more round trip for a WINDOW_UPDATE; answers and errors are
+# the same.
+OPTIONS = [("grpc.so_reuseport", 1), ("grpc.http2.bdp_probe", 0)]
 
 
 async def start_grpc_server(services: Services, host: str, port: int) -> grpc.aio.Server:
     """Serve ``GRPCInferenceService`` on ``host:port`` on the running loop."""
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+    server = grpc.aio.server(options=OPTIONS)
     server.add_generic_rpc_handlers((_handlers(InferenceServicer(services)),))
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
