@@ -178,10 +178,8 @@ async def infer_body(services: Services, name: str, raw: bytes) -> tuple[int, by
     except orjson.JSONDecodeError as exc:
         return 400, _error_body(f"the body is not JSON: {str(exc)[:200]}"), "none"
     try:
-        call = codec.one_flight(body)  # the usual one-flight body, without a Tensor per input
-        if call is None:
-            tensors, request_id, parameters, outputs = codec.rest_tensors(body)
-            call = codec.flights_from_tensors(tensors, request_id, parameters, outputs)
+        tensors, request_id, parameters, outputs = codec.rest_tensors(body)
+        call = codec.flights_from_tensors(tensors, request_id, parameters, outputs)
         answers = await service.infer(services, call, "v2_rest")
     except codec.V2Error as exc:
         return 400, _error_body(str(exc)), "none"

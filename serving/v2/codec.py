@@ -75,7 +75,6 @@ NP_TYPES = {
 
 STRUCT_8 = {"INT64": "<q", "FP64": "<d"}  # struct formats numpy's tolist agrees with, 8 bytes
 STRUCT_ONE = {"FP64": (float, "<d"), "BOOL": (bool, "?")}  # one output value of exactly this type
-PLAIN_KEYS = {"inputs", "id"}  # a body with these alone may take ``one_flight``
 REQUIRED_SET = set(REQUIRED)
 ALL_OUTPUTS = tuple(OUTPUT_TYPES)  # what a call without ``outputs`` nor explain answers
 
@@ -136,53 +135,10 @@ def flights_from_tensors(
     columns = {name: tensor.values for name, tensor in by_name.items()}
     flights = []
     for row in range(count):
-        fields = {name: _scalar(name, column[row]) for name, column in columns.items()}
-        if not fields.get("tailnum"):
-            fields.pop("tailnum", None)
-        if not fields.get("request_id"):
-            fields.pop("request_id", None)
-            if request_id:
-                fields["request_id"] = request_id if count == 1 else f"{request_id}:{row}"
-        try:
-            flights.append(FlightRequest.model_validate(fields))
-        except ValidationError as exc:
-            raise V2Error(_reason(exc, row)) from None
+        fields = {name: scalar(name, column[row]) for name, column in columns.items()}
+        row_id = request_id if count == 1 else f"{request_id}:{row}"
+        flights.append(_flight(fields, row_id, row))
     return InferCall(request_id, flights, explain, wanted)
-
-
-def one_flight(body: Any) -> InferCall | None:
-    """The call of a REST body in the form clients send one flight in: ``inputs`` of shape
-    ``[1]`` with one plain value each, maybe an ``id``, nothing else. Its flight is validated as
-    ``flights_from_tensors`` validates it (the same ``V2Error`` for a bad field) without
-    building a ``Tensor`` per input. None for any other body: the full path decides, and
-    refuses, as ever."""
-    if type(body) is not dict or not body.keys() <= PLAIN_KEYS:
-        return None
-    request_id = body.get("id", "")
-    inputs = body.get("inputs")
-    if type(request_id) is not str or type(inputs) is not list or not inputs:
-        return None
-    fields: dict[str, Any] = {}
-    for item in inputs:
-        if type(item) is not dict:
-            return None
-        name, datatype = item.get("name"), item.get("datatype")
-        shape, data = item.get("shape"), item.get("data")
-        if (
-            type(name) is not str
-            or name in fields
-            or type(datatype) is not str
-            or datatype not in ACCEPTED.get(name, ())
-            or type(shape) is not list
-            or shape != [1]
-            or type(shape[0]) is not int
-            or type(data) is not list
-            or len(data) != 1
-            or isinstance(data[0], list)
-        ):
-            return None
-        fields[name] = data[0]
-    return one_flight_call(fields, request_id)
 
 
 def one_flight_call(fields: dict[str, Any], request_id: str) -> InferCall | None:
@@ -190,6 +146,12 @@ def one_flight_call(fields: dict[str, Any], request_id: str) -> InferCall | None
     datatype), as ``flights_from_tensors`` makes it; None when a required input is missing."""
     if not fields.keys() >= REQUIRED_SET:
         return None
+    return InferCall(request_id, [_flight(fields, request_id, 0)], False, ALL_OUTPUTS)
+
+
+def _flight(fields: dict[str, Any], request_id: str, row: int) -> FlightRequest:
+    """Row ``row``'s flight from its input values: an empty ``tailnum`` is absent, and a
+    flight without its own ``request_id`` takes the request's (``request_id``, if any)."""
     if not fields.get("tailnum"):
         fields.pop("tailnum", None)
     if not fields.get("request_id"):
@@ -197,10 +159,9 @@ def one_flight_call(fields: dict[str, Any], request_id: str) -> InferCall | None
         if request_id:
             fields["request_id"] = request_id
     try:
-        flight = FlightRequest.model_validate(fields)
+        return FlightRequest.model_validate(fields)
     except ValidationError as exc:
-        raise V2Error(_reason(exc, 0)) from None
-    return InferCall(request_id, [flight], False, ALL_OUTPUTS)
+        raise V2Error(_reason(exc, row)) from None
 
 
 def _row_count(tensors: Mapping[str, Tensor]) -> int:
@@ -222,7 +183,8 @@ def _row_count(tensors: Mapping[str, Tensor]) -> int:
     return count
 
 
-def _scalar(name: str, value: Any) -> Any:
+def scalar(name: str, value: Any) -> Any:
+    """One input value as the flight takes it: BYTES as UTF-8 text, numpy scalars as Python's."""
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -161,16 +160,14 @@ def _one_flight(request: Any) -> codec.InferCall | None:
         name, datatype = tensor.name, tensor.datatype
         if name in fields or datatype not in codec.ACCEPTED.get(name, ()) or tensor.shape != [1]:
             return None
-        if datatype == "BYTES":
-            if len(data) < 4 or int.from_bytes(data[:4], "little") != len(data) - 4:
+        if datatype != "BYTES" and datatype not in codec.STRUCT_8:
+            return None
+        try:
+            values = codec.raw_values(datatype, data, name)
+            if len(values) != 1:
                 return None
-            try:
-                fields[name] = data[4:].decode()
-            except UnicodeDecodeError:
-                return None
-        elif len(data) == 8 and datatype in codec.STRUCT_8:
-            fields[name] = struct.unpack(codec.STRUCT_8[datatype], data)[0]
-        else:
+            fields[name] = codec.scalar(name, values[0])
+        except codec.V2Error:
             return None
     return codec.one_flight_call(fields, request.id)
 
