@@ -15,12 +15,26 @@ before it waits for a slot): a STARTED or CANCELING run whose worker process (it
 run's engine events) no longer exists on this host is marked failed with the reason, and every
 pool slot held by a run that is no longer in progress is freed. A run started on another host
 (tag ``mlsys/host``, set by mlsys's in-process runs) is left to that host.
+
+**Which process is the worker** must not depend on the wall clock. A pid names another process
+once the worker is gone and the pid is reused (``pid_max`` is 32768 on many hosts), so "the pid
+exists" is not enough. The first check compared the process's start (``/proc/stat``'s boot
+time plus its start ticks) with the run's start, both wall-clock times; but the kernel's boot
+time moves with every step of the wall clock (NTP correcting a VM restored from a snapshot,
+say), so after a forward step of a few seconds every live worker looked "started after its run"
+and the reaper failed every run in progress, and their retries too. Now the reaper pins the
+worker the first time it sees it: the tag ``mlsys/worker`` holds ``<boot id>:<pid>:<start
+ticks>``, and later checks compare the process with that, on the kernel's own clock, which no
+wall-clock step moves. Only the first sighting, a second or so after the worker wrote the event
+naming its pid, compares ages (the process's on the boot clock, the event's on the wall clock).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +42,11 @@ import dagster as dg
 from dagster._core.events import DagsterEventType, JobFailureData, RunFailureReason
 
 HOST_TAG = "mlsys/host"
+WORKER_TAG = "mlsys/worker"  # "<boot id>:<pid>:<start ticks>": the process seen running the run
 CRASH = RunFailureReason.UNEXPECTED_TERMINATION
-# The worker's pid is recorded after the run is marked STARTED: a process that started later
-# than this after the run is another process that reuses the pid.
-_START_SLACK_SECONDS = 2.0
+# A worker writes the event naming its pid after it started; at its first sighting its age may
+# fall short of the event's by clock granularity and scheduling, never by more than this.
+_FIRST_SIGHT_SLACK_SECONDS = 2.0
 WATCHED = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
@@ -60,50 +75,87 @@ def this_host() -> str:
 
 def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
     """The pid of the process executing the run's steps (the last one its events name)."""
-    pid = None
+    named = _worker_event(instance, run_id)
+    return named[0] if named is not None else None
+
+
+def _worker_event(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
+    """The pid the run's events name last, and when that event was written (wall clock)."""
+    found = None
     for entry in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
         event = entry.dagster_event
         data = event.engine_event_data if event is not None else None
         value = data.metadata.get("pid") if data is not None else None
         if value is not None:
             try:
-                pid = int(str(value.value))
+                found = (int(str(value.value)), entry.timestamp)
             except ValueError:
                 continue
-    return pid
+    return found
 
 
-def process_gone(pid: int, started_before: float) -> bool:
-    """True if no live process ``pid`` started before ``started_before`` (a Unix timestamp).
+@dataclass(frozen=True)
+class ProcessStart:
+    """A live process as the kernel knows it: which boot, and when in it the process started."""
 
-    A zombie counts as gone (a SIGKILLed child its parent has not waited for yet), and so does a
-    process that reuses the pid but started after the run did.
-    """
-    stat_path = Path(f"/proc/{pid}/stat")
+    boot_id: str
+    ticks: int  # clock ticks after boot (``/proc/<pid>/stat`` field 22)
+
+    def fingerprint(self, pid: int) -> str:
+        return f"{self.boot_id}:{pid}:{self.ticks}"
+
+    def age(self) -> float:
+        """Seconds since the process started, on the boot clock (no wall-clock step moves it)."""
+        return _uptime() - self.ticks / os.sysconf("SC_CLK_TCK")
+
+
+def process_start(pid: int) -> ProcessStart | None:
+    """The live process ``pid``, or ``None`` if there is none (a zombie counts as none: a
+    SIGKILLed child its parent has not waited for yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is field 3
+    if fields[0] in ("Z", "X"):
+        return None
+    return ProcessStart(_boot_id(), int(fields[19]))
+
+
+def worker_alive(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, pid: int, named_at: float
+) -> bool:
+    """Whether the process running ``run`` lives: ``pid`` exists and is the process pinned in
+    the run's ``mlsys/worker`` tag, or, at the first sighting, is old enough to have written the
+    event that named it at ``named_at`` (then it is pinned). Module docstring: why not the
+    wall clock."""
     if not Path("/proc/self/stat").exists():  # not Linux: existence is all we can tell
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            return True
-        except PermissionError:
             return False
+        except PermissionError:
+            return True
+        return True
+    start = process_start(pid)
+    if start is None:
         return False
-    try:
-        stat = stat_path.read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is field 3
-    if fields[0] in ("Z", "X"):
-        return True
-    started = _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
-    return started > started_before + _START_SLACK_SECONDS
+    pinned = run.tags.get(WORKER_TAG, "").split(":")
+    if len(pinned) == 3 and pinned[1] == str(pid):
+        return pinned[0] == start.boot_id and pinned[2] == str(start.ticks)
+    if start.age() + _FIRST_SIGHT_SLACK_SECONDS < time.time() - named_at:
+        return False  # started after its run's worker wrote that event: the pid was reused
+    instance.add_run_tags(run.run_id, {WORKER_TAG: start.fingerprint(pid)})
+    return True
 
 
-def _boot_time() -> float:
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("btime "):
-            return float(line.split()[1])
-    return 0.0
+def _uptime() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
+@functools.cache
+def _boot_id() -> str:
+    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -114,9 +166,10 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         run = record.dagster_run
         if run.tags.get(HOST_TAG, host) != host or record.start_time is None:
             continue
-        pid = worker_pid(instance, run.run_id)
-        if pid is None or not process_gone(pid, record.start_time):
+        named = _worker_event(instance, run.run_id)
+        if named is None or worker_alive(instance, run, *named):
             continue
+        pid = named[0]
         message = (
             f"The run worker (pid {pid}) of run {run.run_id} is gone (killed or crashed) while "
             "the run was in progress: mlsys marks the run failed and frees its pool slots."

@@ -20,6 +20,7 @@ import time
 import dagster as dg
 import pytest
 
+from mlsys_assets import run_health
 from mlsys_assets.loop.reaper import dead_run_reaper
 from mlsys_assets.loop.signals import retrain_blocked
 from mlsys_assets.pool_wait import PoolWaitTimeout, wait_for_pool
@@ -71,6 +72,43 @@ def test_the_daemon_fails_a_run_whose_worker_was_killed_and_frees_its_slot(
     assert f"pid {worker.process.pid}" in failure[-1].dagster_event.message
     # A later writer gets the slot and completes.
     assert next_writer.execute_in_process(instance=instance).success
+
+
+class SteppedClock:
+    """The wall clock after NTP stepped it forward (a VM restored from a snapshot catching up)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def time(self) -> float:
+        return time.time() + self.seconds
+
+
+def test_a_live_worker_stays_running_when_the_wall_clock_steps_forward(
+    instance: dg.DagsterInstance, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "live worker" in dead_run_reaper(dg.build_sensor_context(instance=instance)).skip_message
+    pinned = instance.get_run_by_id(worker.run_id).tags[run_health.WORKER_TAG]
+    assert pinned.split(":")[1] == str(worker.process.pid)
+
+    monkeypatch.setattr(run_health, "time", SteppedClock(600.0))
+    assert "live worker" in dead_run_reaper(dg.build_sensor_context(instance=instance)).skip_message
+    assert instance.get_run_by_id(worker.run_id).status == dg.DagsterRunStatus.STARTED
+    assert holders(instance) == [worker.run_id]
+
+
+def test_a_pid_now_naming_another_process_counts_as_a_dead_worker(
+    instance: dg.DagsterInstance, worker: Worker
+) -> None:
+    dead_run_reaper(dg.build_sensor_context(instance=instance))  # pins the live worker
+    tags = instance.get_run_by_id(worker.run_id).tags
+    boot, pid, ticks = tags[run_health.WORKER_TAG].split(":")
+    # What the tag would say had the worker died and another process taken its pid since.
+    instance.add_run_tags(worker.run_id, {run_health.WORKER_TAG: f"{boot}:{pid}:{int(ticks) - 1}"})
+
+    reason = dead_run_reaper(dg.build_sensor_context(instance=instance)).skip_message
+    assert worker.run_id in reason and "worker gone" in reason
+    assert instance.get_run_by_id(worker.run_id).status == dg.DagsterRunStatus.FAILURE
 
 
 def test_a_waiting_command_names_the_holder_times_out_and_proceeds_once_the_worker_is_dead(
