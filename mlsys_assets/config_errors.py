@@ -7,8 +7,10 @@ setting's value is never repeated (see ``secrets.py``).
 
 from __future__ import annotations
 
+import difflib
 import re
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -121,3 +123,31 @@ def check_home(home: Path) -> None:
             f"MLSYS_HOME={home} is not a writable directory ({reason}): "
             "point MLSYS_HOME at a directory you may write"
         ) from None
+
+
+def unknown_section_names(
+    names: Iterable[str], sections: Mapping[str, Iterable[str]]
+) -> str | None:
+    """The first ``MLSYS_<SECTION>__<NAME>`` in ``names`` that names no setting, explained.
+
+    pydantic-settings drops such a variable without a word (``extra="ignore"``, which the flat
+    names of other tools need), so a misspelt ``MLSYS_SERVING__LOG_FLUSH_ROW`` left the default
+    in force while its author believed otherwise. Only names with the nested delimiter are
+    judged: those can only be meant for a section. The message suggests the closest name.
+    """
+    for name in sorted(names):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or "__" not in upper:
+            continue
+        section, _, field = upper.removeprefix(ENV_PREFIX).lower().partition("__")
+        if section in sections:
+            fields = list(sections[section])
+            if field in fields:
+                continue
+            close = difflib.get_close_matches(field, fields, n=1, cutoff=0.6)
+            hint = f"; did you mean {env_name(section, close[0])}?" if close else ""
+            return f"unknown setting {name}: section {section} has no setting {field}{hint}"
+        close = difflib.get_close_matches(section, list(sections), n=1, cutoff=0.6)
+        hint = f"; did you mean {env_name(close[0], field)}?" if close else ""
+        return f"unknown setting {name}: no section {section} ({', '.join(sections)}){hint}"
+    return None

@@ -39,10 +39,12 @@ from pydantic_settings import (
 
 from mlsys_assets.config_errors import (
     ENV_PREFIX,
+    ConfigurationError,
     check_home,
     env_name,
     explain,
     explain_parse_error,
+    unknown_section_names,
 )
 from mlsys_assets.secrets import reveal
 
@@ -566,6 +568,18 @@ class Settings(BaseSettings, LayerSettings):
         return (self.mlflow_dir / "artifacts").as_uri()
 
 
+_SECTION_FIELDS = {name: list(section.model_fields) for name, section in SECTIONS.items()}
+
+
+def _given_names() -> list[str]:
+    """Every variable name the settings are read from: the environment and ``.env``."""
+    from dotenv import dotenv_values
+
+    env_file = Path(str(Settings.model_config.get("env_file") or ""))
+    dotenv = dotenv_values(env_file) if env_file.is_file() else {}
+    return [*os.environ, *dotenv]
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings; cached so that importing a module does no I/O.
@@ -575,6 +589,9 @@ def get_settings() -> Settings:
     ``ConfigurationError``, whose message is one line naming the variable (the CLI prints it
     and exits 2, no traceback).
     """
+    unknown = unknown_section_names(_given_names(), _SECTION_FIELDS)
+    if unknown:
+        raise ConfigurationError(unknown)
     try:
         settings = Settings()
     except ValidationError as exc:

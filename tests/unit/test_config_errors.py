@@ -64,3 +64,25 @@ def test_an_unwritable_home_is_one_clear_line(tmp_path) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert "MLSYS_HOME=/proc/mlsys-home is not a writable directory" in done.stderr
+
+
+def test_a_misspelt_setting_is_refused_with_the_name_it_likely_meant(tmp_path) -> None:
+    # Silently ignored before: the default log flush stayed in force under a wrong belief.
+    done = _mlsys("model", "list", MLSYS_HOME=str(tmp_path), MLSYS_SERVING__LOG_FLUSH_ROW="7")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "mlsys: configuration error: unknown setting MLSYS_SERVING__LOG_FLUSH_ROW: section "
+        "serving has no setting log_flush_row; did you mean MLSYS_SERVING__LOG_FLUSH_ROWS?"
+    )
+
+
+def test_a_misspelt_section_names_the_sections(tmp_path) -> None:
+    done = _mlsys("model", "list", MLSYS_HOME=str(tmp_path), MLSYS_SERVNG__LOG_FLUSH_ROWS="7")
+    assert done.returncode == 2
+    assert "no section servng (ingestion, features," in done.stderr
+    assert "did you mean MLSYS_SERVING__LOG_FLUSH_ROWS?" in done.stderr
+
+
+def test_a_variable_of_another_tool_with_the_prefix_is_left_alone(tmp_path) -> None:
+    done = _mlsys("model", "list", MLSYS_HOME=str(tmp_path), MLSYS_TEST_CACHE="off")
+    assert done.returncode == 0, done.stderr
