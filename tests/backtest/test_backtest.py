@@ -1,6 +1,6 @@
 """The policy backtest on a real short period: Jan-Apr 2013, first model on Jan-Feb, weekly steps.
 
-One backtest run (module fixture) is shared by the behaviour tests: retrain counts per policy,
+One backtest run (the session fixture of conftest.py) is shared by the behaviour tests: retrain counts per policy,
 the drift rule (threshold and cooldown), no scoring by a model that saw the scored day, and the
 report files. The warehouse holds the raw tables from the reference loader; the backtest itself
 computes the offline features it finds missing.
@@ -11,12 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from mlsys_assets.backtest import BacktestConfig, BacktestResult, run_backtest
+from mlsys_assets.backtest import BacktestResult
 from mlsys_assets.backtest.data import missing_feature_days
 from mlsys_assets.backtest.frame import load_period
 from mlsys_assets.backtest.models import training_set_from_period
@@ -26,49 +25,7 @@ from mlsys_assets.cli import main
 from mlsys_assets.resources.warehouse import Warehouse
 from mlsys_assets.settings import Settings, get_settings
 from mlsys_assets.training.pipeline import build_training_set
-from tests.reference_data import load_reference
-
-START, END = dt.date(2013, 1, 1), dt.date(2013, 4, 30)
-# small windows keep each model a couple of seconds; a low drift threshold makes the drift
-# policy act on a short period, a long cooldown makes the cooldown matter
-ENV = {
-    "MLSYS_TRAINING__WINDOW_DAYS": "40",
-    "MLSYS_TRAINING__VALIDATION_DAYS": "7",
-    "MLSYS_TRAINING__TEST_DAYS": "7",
-    "MLSYS_LOOP__RETRAIN_DRIFT_SHARE": "0.1",
-    "MLSYS_LOOP__RETRAIN_COOLDOWN_DAYS": "10",
-}
-
-
-def _settings(home: Path) -> Settings:
-    return Settings(
-        home=home,
-        training={
-            "window_days": int(ENV["MLSYS_TRAINING__WINDOW_DAYS"]),
-            "validation_days": int(ENV["MLSYS_TRAINING__VALIDATION_DAYS"]),
-            "test_days": int(ENV["MLSYS_TRAINING__TEST_DAYS"]),
-        },
-        loop={
-            "retrain_drift_share": float(ENV["MLSYS_LOOP__RETRAIN_DRIFT_SHARE"]),
-            "retrain_cooldown_days": int(ENV["MLSYS_LOOP__RETRAIN_COOLDOWN_DAYS"]),
-        },
-    )
-
-
-@pytest.fixture(scope="module")
-def settings_bt(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = _settings(tmp_path_factory.mktemp("backtest") / "mlsys")
-    settings.home_dir.mkdir(parents=True)
-    conn = duckdb.connect(str(settings.warehouse_path))
-    load_reference(conn, START, END)
-    conn.close()
-    return settings
-
-
-@pytest.fixture(scope="module")
-def result(settings_bt: Settings) -> BacktestResult:
-    config = BacktestConfig(start=START, end=END, initial_months=2, step_days=7)
-    return run_backtest(settings_bt, config)
+from tests.backtest.world import END, ENV, START
 
 
 def test_missing_features_are_computed(settings_bt: Settings, result: BacktestResult) -> None:

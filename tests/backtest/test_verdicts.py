@@ -25,13 +25,13 @@ from mlsys_assets.backtest.verdicts import (
 )
 from mlsys_assets.cli import main
 from mlsys_assets.settings import Settings, get_settings
-from tests.backtest.test_backtest import ENV, result, settings_bt  # noqa: F401 (fixtures)
+from tests.backtest.world import ENV
 
-pytestmark = pytest.mark.slow  # a backtest of its own (the fixtures are module-scoped)
+pytestmark = pytest.mark.slow  # the session's backtest (tests/backtest/conftest.py)
 
 
 def test_every_retrain_is_a_challenger_of_the_model_it_replaces(
-    result: BacktestResult,  # noqa: F811
+    result: BacktestResult,
 ) -> None:
     found = challengers(result)
     retrains = [r for run in result.runs.values() for r in run.retrains if r.reason != "initial"]
@@ -42,8 +42,8 @@ def test_every_retrain_is_a_challenger_of_the_model_it_replaces(
 
 
 def test_each_challenger_gets_the_truth_and_both_verdicts(
-    result: BacktestResult,  # noqa: F811
-    settings_bt: Settings,  # noqa: F811
+    result: BacktestResult,
+    settings_bt: Settings,
 ) -> None:
     assert result.period is not None
     table = judge_challengers(result, result.period, settings_bt)
@@ -74,8 +74,8 @@ def test_each_challenger_gets_the_truth_and_both_verdicts(
 
 
 def test_the_command_ends_with_one_json_line(
-    settings_bt: Settings,  # noqa: F811
-    result: BacktestResult,  # noqa: F811
+    settings_bt: Settings,
+    result: BacktestResult,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     del result  # features computed
