@@ -9,12 +9,16 @@ beforehand, and runs the registered pyfunc. MLServer (`mlserver` + `mlserver-xgb
 venv, benchmarks/_mlserver.py, adaptive batching on) gets the encoded feature row the booster
 receives, over V2 REST (`mlserver_v2_rest`) and gRPC (`mlserver_grpc`). Every peer must answer
 the same probability for the same flight, which is checked first. Then a 1,000-flight batch.
-mlsys is measured twice: without a challenger (``mlsys``: canary share 0, no shadow scoring)
-and with one (``mlsys_challenger``: the default canary share 0.1 and shadow scoring of every
-champion answer by the challenger, one extra booster call per micro-batch). The shadow cost at
-c8 is then measured in alternating rounds of both servers (``--rounds``), so a busy machine
-slows both alike; ``shadow_cost_c8`` is 1 - each server's CPU per request alone / with shadow
-(robust to the machine's other load), ``shadow_cost_c8_rps`` the median rps ratio.
+mlsys is measured without a challenger (``mlsys``: canary share 0, no shadow scoring) and with
+one (``mlsys_challenger``: the default canary share 0.1 and shadow scoring of every champion
+answer by the challenger). What a challenger costs at c8 is then measured in alternating rounds
+of three servers (``--rounds``), so a busy machine slows them alike: alone, with shadow scoring
+only (share 0: every request still answered by the champion, the challenger scores it in the
+background) and with the challenger in canary too. ``shadow_cost_c8`` is 1 - CPU per request
+alone / with shadow scoring only (each server's own CPU time, robust to the machine's other load),
+the cost the shadow target is about; ``challenger_cost_c8`` the same with the canary share on
+top (a micro-batch holding a challenger request makes a second booster call); the ``_rps``
+figures are the median rps ratios.
 Targets on 2 cores: mlsys p99 < 10 ms at c8 (REST) and < 8 ms (gRPC), >= 4x MLflow's and
 >= 2x MLServer's throughput at c8 over the same protocol, explain c8 >= 60% of /predict's,
 batch1000 < 50 ms, shadow_cost_c8 <= 0.10. The last line printed is one JSON object with every figure.
@@ -186,48 +190,51 @@ def cpu_seconds(group: int) -> float:
     return total
 
 
+SIDES = ("alone", "shadow", "challenger")  # the servers of shadow_rounds, in this order
+
+
 def shadow_rounds(
-    servers: tuple[int, int], ports: tuple[int, int], payloads: list[bytes], duration: float,
+    servers: tuple[int, ...], ports: tuple[int, ...], payloads: list[bytes], duration: float,
     rounds: int,
 ) -> dict[str, object]:  # fmt: skip
-    """c8 without and with the challenger, alternating, and the shadow cost.
+    """c8 alone, with shadow scoring only and with the challenger in canary, alternating.
 
-    Throughput on a shared machine moves with everyone else's load, so the cost is also taken
+    Throughput on a shared machine moves with everyone else's load, so each cost is also taken
     from each server's own CPU time per answered request (at saturation throughput is its
-    inverse): ``shadow_cost_c8`` = 1 - CPU per request alone / CPU per request with shadow.
+    inverse): 1 - CPU per request alone / CPU per request with the challenger's work.
     """
-    rps: dict[int, list[float]] = {0: [], 1: []}
-    cpu: dict[int, list[float]] = {0: [], 1: []}
-    p99 = []
+    rps: dict[str, list[float]] = {side: [] for side in SIDES}
+    cpu: dict[str, list[float]] = {side: [] for side in SIDES}
+    p99: dict[str, list[float]] = {side: [] for side in SIDES}
     for number in range(rounds):
-        for side in (0, 1):
-            before = cpu_seconds(servers[side])
-            summary = closed_loop(ports[side], payloads, 8, duration).summary()
-            used = cpu_seconds(servers[side]) - before
+        for side, server, port in zip(SIDES, servers, ports, strict=True):
+            before = cpu_seconds(server)
+            summary = closed_loop(port, payloads, 8, duration).summary()
+            used = cpu_seconds(server) - before
             rps[side].append(summary["rps"])
             cpu[side].append(round(1e6 * used / max(summary["requests"], 1), 1))
-            if side:
-                p99.append(summary["p99_ms"])
+            p99[side].append(summary["p99_ms"])
         print(
-            f"  round {number + 1}: c8 {rps[0][-1]} rps alone ({cpu[0][-1]} us CPU/request), "
-            f"{rps[1][-1]} with shadow ({cpu[1][-1]} us)",
+            f"  round {number + 1}: c8 rps (us CPU/request) "
+            + ", ".join(f"{side} {rps[side][-1]} ({cpu[side][-1]})" for side in SIDES),
             flush=True,
         )
-    cost = 1.0 - float(np.median(cpu[0])) / float(np.median(cpu[1]))
-    ratio = 1.0 - float(np.median(np.array(rps[1]) / np.array(rps[0])))
-    print(
-        f"  shadow cost at c8: {cost:.1%} of throughput by CPU per request "
-        f"({ratio:.1%} by the median rps ratio of {rounds} alternating rounds)"
-    )
-    return {
-        "c8_rps_alone": rps[0],
-        "c8_rps_shadow": rps[1],
-        "c8_cpu_us_alone": cpu[0],
-        "c8_cpu_us_shadow": cpu[1],
-        "c8_p99_ms_shadow": p99,
-        "shadow_cost_c8": round(cost, 4),
-        "shadow_cost_c8_rps": round(ratio, 4),
-    }
+    out: dict[str, object] = {}
+    for side in SIDES:
+        out[f"c8_rps_{side}"] = rps[side]
+        out[f"c8_cpu_us_{side}"] = cpu[side]
+        if side != "alone":
+            out[f"c8_p99_ms_{side}"] = p99[side]
+    for side in SIDES[1:]:
+        cost = 1.0 - float(np.median(cpu["alone"])) / float(np.median(cpu[side]))
+        ratio = 1.0 - float(np.median(np.array(rps[side]) / np.array(rps["alone"])))
+        out[f"{side}_cost_c8"] = round(cost, 4)
+        out[f"{side}_cost_c8_rps"] = round(ratio, 4)
+        print(
+            f"  {side} cost at c8: {cost:.1%} of throughput by CPU per request "
+            f"({ratio:.1%} by the median rps ratio of {rounds} alternating rounds)"
+        )
+    return out
 
 
 def main() -> None:
@@ -245,13 +252,16 @@ def main() -> None:
         flights = flights + world.requests
     results: dict[str, object] = {"model_version": world.champion}
 
-    port, shadow_port, grpc_port = free_port(), free_port(), free_port()
+    port, shadow_port, canary_port = free_port(), free_port(), free_port()
+    grpc_port = free_port()
     print(f"mlsys serve (champion v{world.champion}) on 127.0.0.1:{port}, gRPC :{grpc_port}")
     alone = {"MLSYS_LOOP__CANARY_SHARE": "0", "MLSYS_LOOP__CANARY_SHADOW": "false"}
+    shadow_only = {"MLSYS_LOOP__CANARY_SHARE": "0", "MLSYS_LOOP__CANARY_SHADOW": "true"}
     with_challenger = {"MLSYS_LOOP__CANARY_SHARE": "0.1", "MLSYS_LOOP__CANARY_SHADOW": "true"}
     with (
         mlsys_serve(world.home, port, grpc_port, **alone) as server,
-        mlsys_serve(world.home, shadow_port, **with_challenger) as shadow_server,
+        mlsys_serve(world.home, shadow_port, **shadow_only) as shadow_server,
+        mlsys_serve(world.home, canary_port, **with_challenger) as canary_server,
     ):
         with_ids = [f | {"request_id": f"bench-{i}"} for i, f in enumerate(world.requests)]
         payloads = [http_request("/predict", dumps(f)) for f in with_ids]
@@ -289,12 +299,12 @@ def main() -> None:
         results["explain_c8_rps"] = explain["rps"]
         results["explain_c8"] = explain
         print(f"  /predict?explain=true c8 {explain}", flush=True)
-        print(f"mlsys serve with a challenger in canary and shadow on :{shadow_port}", flush=True)
-        results["mlsys_challenger"] = measure(shadow_port, payloads, args.duration)
+        print(f"mlsys serve with a challenger in canary and shadow on :{canary_port}", flush=True)
+        results["mlsys_challenger"] = measure(canary_port, payloads, args.duration)
         results.update(
             shadow_rounds(
-                (server.pid, shadow_server.pid),
-                (port, shadow_port),
+                (server.pid, shadow_server.pid, canary_server.pid),
+                (port, shadow_port, canary_port),
                 payloads,
                 args.duration,
                 args.rounds,
