@@ -375,17 +375,23 @@ class _LegacyEnvironment(PydanticBaseSettingsSource):
         return None, field_name, False  # unused: __call__ reads the whole map at once
 
     def __call__(self) -> dict[str, Any]:
-        from dotenv import dotenv_values
-
-        env_file = self.settings_cls.model_config.get("env_file")
-        dotenv = dotenv_values(env_file) if env_file and Path(str(env_file)).is_file() else {}
+        given = _given_variables(self.settings_cls.model_config.get("env_file"))
         found: dict[str, Any] = {}
         for old in LEGACY_NAMES:
-            name = ENV_PREFIX + old.upper()
-            value = os.environ.get(name, dotenv.get(name))
+            value = given.get(ENV_PREFIX + old.upper())
             if value not in (None, ""):
                 found[old] = value
         return found
+
+
+def _given_variables(env_file: object) -> dict[str, str | None]:
+    """The variables settings are read from: ``.env`` (if the file exists) under the
+    environment, which wins, as it does for pydantic-settings' own sources."""
+    from dotenv import dotenv_values
+
+    path = Path(str(env_file or ""))
+    dotenv = dotenv_values(path) if env_file and path.is_file() else {}
+    return {**dotenv, **os.environ}
 
 
 class LayerSettings(pydantic.BaseModel):
@@ -431,8 +437,10 @@ class Settings(BaseSettings, LayerSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Before ``.env``: that source also hands on its unknown prefixed names, flat old ones
+        # included, and would beat the same old name set in the environment.
         legacy = _LegacyEnvironment(settings_cls)
-        return init_settings, env_settings, dotenv_settings, legacy, file_secret_settings
+        return init_settings, env_settings, legacy, dotenv_settings, file_secret_settings
 
     @model_validator(mode="before")
     @classmethod
@@ -573,11 +581,7 @@ _SECTION_FIELDS = {name: list(section.model_fields) for name, section in SECTION
 
 def _given_names() -> list[str]:
     """Every variable name the settings are read from: the environment and ``.env``."""
-    from dotenv import dotenv_values
-
-    env_file = Path(str(Settings.model_config.get("env_file") or ""))
-    dotenv = dotenv_values(env_file) if env_file.is_file() else {}
-    return [*os.environ, *dotenv]
+    return list(_given_variables(Settings.model_config.get("env_file")))
 
 
 @lru_cache(maxsize=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,9 +13,10 @@ from mlsys_assets.processes import child_environment
 pytestmark = pytest.mark.process  # each test runs the mlsys CLI
 
 
-def _mlsys(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _mlsys(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mlsys_assets.cli", *args],
+        cwd=cwd,
         env={**child_environment(), **env},
         capture_output=True,
         text=True,
@@ -86,3 +88,10 @@ def test_a_misspelt_section_names_the_sections(tmp_path) -> None:
 def test_a_variable_of_another_tool_with_the_prefix_is_left_alone(tmp_path) -> None:
     done = _mlsys("model", "list", MLSYS_HOME=str(tmp_path), MLSYS_TEST_CACHE="off")
     assert done.returncode == 0, done.stderr
+
+
+def test_a_misspelt_setting_in_the_dotenv_file_is_refused_too(tmp_path) -> None:
+    (tmp_path / ".env").write_text("MLSYS_SERVING__LOG_FLUSH_ROW=7\n")
+    done = _mlsys("model", "list", cwd=tmp_path, MLSYS_HOME=str(tmp_path / "home"))
+    assert done.returncode == 2
+    assert "unknown setting MLSYS_SERVING__LOG_FLUSH_ROW" in done.stderr

@@ -97,3 +97,14 @@ def test_replace_validates_a_section_and_keeps_the_rest(tmp_path) -> None:
 def test_a_wrong_cutoff_is_refused(tmp_path) -> None:
     with pytest.raises(ValidationError, match="cutoff"):
         Settings(home=tmp_path, training={"cutoff": "May 1st"})
+
+
+def test_a_dotenv_file_is_read_for_old_names_and_the_environment_wins(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("MLSYS_CANARY_SHARE=0.3\nMLSYS_PREDICTION_LOG_FLUSH_ROWS=7\n")
+    monkeypatch.setenv("MLSYS_PREDICTION_LOG_FLUSH_ROWS", "9")
+    with pytest.warns(SettingsDeprecationWarning, match="MLSYS_CANARY_SHARE"):
+        settings = Settings(home=tmp_path)
+    assert (settings.loop.canary_share, settings.serving.log_flush_rows) == (0.3, 9)
