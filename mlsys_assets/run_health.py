@@ -35,7 +35,7 @@ import functools
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -48,6 +48,8 @@ CRASH = RunFailureReason.UNEXPECTED_TERMINATION
 # fall short of the event's by clock granularity and scheduling, never by more than this.
 _FIRST_SIGHT_SLACK_SECONDS = 2.0
 WATCHED = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+# A free slot and an unassigned queued step, seen twice this far apart: nobody is handing it on.
+_STRANDED_CONFIRM_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,10 @@ class Reaped:
 
     failed_runs: list[str]
     freed_runs: list[str]
+    woken_steps: list[str] = field(default_factory=list)  # "<run id> <step>" given a free slot
 
     def __bool__(self) -> bool:
-        return bool(self.failed_runs or self.freed_runs)
+        return bool(self.failed_runs or self.freed_runs or self.woken_steps)
 
     def describe(self) -> str:
         parts = []
@@ -66,6 +69,8 @@ class Reaped:
             parts.append(f"marked failed (worker gone): {', '.join(self.failed_runs)}")
         if self.freed_runs:
             parts.append(f"freed pool slots of finished runs: {', '.join(self.freed_runs)}")
+        if self.woken_steps:
+            parts.append(f"gave a free pool slot to waiting steps: {', '.join(self.woken_steps)}")
         return "; ".join(parts) or "every in-progress run has a live worker"
 
 
@@ -195,7 +200,53 @@ def free_slots_of_finished_runs(instance: dg.DagsterInstance) -> list[str]:
     return freed
 
 
+def wake_stranded_steps(
+    instance: dg.DagsterInstance, confirm_after: float = _STRANDED_CONFIRM_SECONDS
+) -> list[str]:
+    """Give each free pool slot to the step queued first for it, when Dagster left it unassigned.
+
+    Dagster assigns a pool's queued steps only when a slot is freed, and a step joins the queue
+    unassigned when it saw no free slot a moment earlier. Both are separate transactions: a step
+    that looked while the last holder was finishing, and queued just after that holder freed
+    the slot and found nobody queued, waits for a wake-up that never comes. Seen in the demo: a
+    ``canary`` run "blocked by limit for pool warehouse" with the pool's one slot free, for good,
+    and the next run queued behind it. The state is checked twice ``confirm_after`` apart, so a
+    slot being handed on right now (freed, its next step about to be assigned) is left to its
+    owner; were both to assign, the slot rows still let one step at a time claim it.
+    """
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    stranded = {pool: _stranded(storage, pool) for pool in storage.get_concurrency_keys()}
+    stranded = {pool: steps for pool, steps in stranded.items() if steps}
+    if not stranded:
+        return []
+    time.sleep(confirm_after)
+    woken = []
+    for pool, before in stranded.items():
+        still = _stranded(storage, pool)
+        for step in [s for s in still if s in before]:
+            storage.assign_pending_steps([pool])  # the queue's head, as a freed slot would
+            woken.append(step)
+    return woken
+
+
+def _stranded(storage: object, pool: str) -> list[str]:
+    """The steps of ``pool`` that could be given a slot now: as many of the unassigned queued
+    steps (oldest first) as the pool has slots no assigned step accounts for."""
+    info = storage.get_concurrency_info(pool)  # type: ignore[attr-defined]
+    waiting = sorted(
+        (s for s in info.pending_steps if s.assigned_timestamp is None),
+        key=lambda s: (-(s.priority or 0), s.enqueued_timestamp),
+    )
+    assigned = len(info.pending_steps) - len(waiting)
+    free = info.slot_count - assigned
+    return [f"{s.run_id} {s.step_key}" for s in waiting[: max(free, 0)]]
+
+
 def reap(instance: dg.DagsterInstance) -> Reaped:
-    """One pass: fail the runs whose worker is gone, then free the slots of finished runs."""
+    """One pass: fail the runs whose worker is gone, free the slots of finished runs, then hand
+    a free slot to a step Dagster forgot to wake."""
     failed = fail_dead_runs(instance)
-    return Reaped(failed, free_slots_of_finished_runs(instance))
+    freed = free_slots_of_finished_runs(instance)
+    return Reaped(failed, freed, wake_stranded_steps(instance))
