@@ -13,6 +13,7 @@ import dagster as dg
 
 from mlsys_assets.features.catalog import view_ttl_seconds
 from mlsys_assets.migration_heads import remember_migration_heads
+from mlsys_assets.pool_claims import install as sleep_while_waiting_for_a_slot
 from mlsys_assets.resources import build_resources
 from mlsys_assets.settings import get_settings
 
@@ -44,4 +45,5 @@ def build_definitions() -> dg.Definitions:
 
 
 remember_migration_heads()  # the code server builds an instance per sensor tick
+sleep_while_waiting_for_a_slot()  # run workers load this module: no busy wait for the pool
 defs = build_definitions()
