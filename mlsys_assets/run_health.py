@@ -99,6 +99,14 @@ def _worker_event(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float
     return found
 
 
+def _pinned_worker(run: dg.DagsterRun) -> tuple[int, float] | None:
+    """The pid pinned in the run's ``mlsys/worker`` tag (its time is unused once pinned)."""
+    pinned = run.tags.get(WORKER_TAG, "").split(":")
+    if len(pinned) == 3 and pinned[1].isdigit():
+        return int(pinned[1]), 0.0
+    return None
+
+
 @dataclass(frozen=True)
 class ProcessStart:
     """A live process as the kernel knows it: which boot, and when in it the process started."""
@@ -171,7 +179,8 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         run = record.dagster_run
         if run.tags.get(HOST_TAG, host) != host or record.start_time is None:
             continue
-        named = _worker_event(instance, run.run_id)
+        # Once pinned, the worker's pid is in the tag: no need to read the run's events again.
+        named = _pinned_worker(run) or _worker_event(instance, run.run_id)
         if named is None or worker_alive(instance, run, *named):
             continue
         pid = named[0]
