@@ -41,19 +41,24 @@ def holders(instance: dg.DagsterInstance) -> list[str]:
     ]
 
 
-@pytest.fixture
-def worker(settings: Settings, instance: dg.DagsterInstance) -> Iterator[Worker]:
-    """A ``daily_pipeline`` run in its own process, its step running and holding the slot."""
+def start_run_worker(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+    """``python -m tests.runs.run_worker MLSYS_HOME [args]`` with this repository importable."""
     env = child_environment() | {
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.runs.run_worker", str(settings.home_dir)],
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.runs.run_worker", str(settings.home_dir), *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+@pytest.fixture
+def worker(settings: Settings, instance: dg.DagsterInstance) -> Iterator[Worker]:
+    """A ``daily_pipeline`` run in its own process, its step running and holding the slot."""
+    process = start_run_worker(settings)
     try:
         deadline = time.monotonic() + 90
         while not holders(instance):

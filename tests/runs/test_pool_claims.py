@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,9 +17,8 @@ from dagster._core.execution.plan import instance_concurrency_context as claims
 
 from mlsys_assets import pool_claims
 from mlsys_assets.loop.reaper import dead_run_reaper
-from mlsys_assets.processes import child_environment
 from mlsys_assets.settings import Settings
-from tests.runs.conftest import POOL, REPO, Worker
+from tests.runs.conftest import POOL, Worker, start_run_worker
 
 
 def cpu_seconds(pid: int) -> float:
@@ -36,16 +33,7 @@ def pending_runs(instance: dg.DagsterInstance) -> list[str]:
 def test_a_step_waiting_for_the_slot_sleeps_and_runs_once_it_is_free(
     settings: Settings, instance: dg.DagsterInstance, worker: Worker
 ) -> None:
-    env = child_environment() | {
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
-    }
-    waiter = subprocess.Popen(
-        [sys.executable, "-m", "tests.runs.run_worker", str(settings.home_dir), "next"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    waiter = start_run_worker(settings, "next")
     try:
         deadline = time.monotonic() + 90
         while len(pending_runs(instance)) < 2:  # the holder's step and the waiter's
