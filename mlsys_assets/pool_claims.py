@@ -13,7 +13,9 @@ slot up to 15 s late, and the demo's runs hand the one slot on dozens of times. 
 indexed reads of the instance's database; every 2 s at most costs nothing worth the wait.
 
 ``install()`` is called where run workers load mlsys (``definitions.py``); it changes nothing
-if Dagster no longer has the attributes it relies on.
+if Dagster no longer has the class, method or constant it replaces (the replacement also reads
+the context's ``_pending_claims`` and ``_pending_timeouts``: re-read it on a Dagster upgrade;
+``tests/runs/test_pool_claims.py`` fails if the wait spins again).
 """
 
 from __future__ import annotations

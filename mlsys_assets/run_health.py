@@ -99,11 +99,11 @@ def _worker_event(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float
     return found
 
 
-def _pinned_worker(run: dg.DagsterRun) -> tuple[int, float] | None:
-    """The pid pinned in the run's ``mlsys/worker`` tag (its time is unused once pinned)."""
+def _pinned(run: dg.DagsterRun) -> tuple[str, int, str] | None:
+    """``(boot id, pid, start ticks)`` from the run's ``mlsys/worker`` tag, if it holds one."""
     pinned = run.tags.get(WORKER_TAG, "").split(":")
     if len(pinned) == 3 and pinned[1].isdigit():
-        return int(pinned[1]), 0.0
+        return pinned[0], int(pinned[1]), pinned[2]
     return None
 
 
@@ -153,8 +153,8 @@ def worker_alive(
     start = process_start(pid)
     if start is None:
         return False
-    pinned = run.tags.get(WORKER_TAG, "").split(":")
-    if len(pinned) == 3 and pinned[1] == str(pid):
+    pinned = _pinned(run)
+    if pinned is not None and pinned[1] == pid:
         return pinned[0] == start.boot_id and pinned[2] == str(start.ticks)
     if start.age() + _FIRST_SIGHT_SLACK_SECONDS < time.time() - named_at:
         return False  # started after its run's worker wrote that event: the pid was reused
@@ -179,8 +179,10 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         run = record.dagster_run
         if run.tags.get(HOST_TAG, host) != host or record.start_time is None:
             continue
-        # Once pinned, the worker's pid is in the tag: no need to read the run's events again.
-        named = _pinned_worker(run) or _worker_event(instance, run.run_id)
+        # Once pinned, the worker's pid is in the tag (and the event's time no longer used):
+        # no need to read the run's events again.
+        pinned = _pinned(run)
+        named = (pinned[1], 0.0) if pinned else _worker_event(instance, run.run_id)
         if named is None or worker_alive(instance, run, *named):
             continue
         pid = named[0]

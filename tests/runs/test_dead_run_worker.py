@@ -27,18 +27,9 @@ from mlsys_assets.pool_wait import PoolWaitTimeout, wait_for_pool
 from mlsys_assets.processes import child_environment, executable
 from mlsys_assets.settings import Settings
 from tests.runs.conftest import POOL, REPO, Worker, holders
+from tests.runs.run_worker import next_writer
 
 DAY = dt.date(2013, 6, 1)
-
-
-@dg.op(pool=POOL)
-def quick_write() -> None:
-    pass
-
-
-@dg.job
-def next_writer() -> None:
-    quick_write()
 
 
 def kill(worker: Worker) -> None:
