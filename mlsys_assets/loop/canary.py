@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mlsys_assets.business_cost import CostModel
+from mlsys_assets.lazy_imports import load
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
 from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
@@ -67,7 +68,7 @@ class CanaryVerdict:
 
 
 def _auc(frame: pd.DataFrame) -> float | None:
-    from sklearn.metrics import roc_auc_score  # slow to import: only when a canary is judged
+    roc_auc_score = load("sklearn.metrics").roc_auc_score  # slow: only when a canary is judged
 
     y = frame["label"].to_numpy(dtype=float)
     if len(frame) == 0 or len(np.unique(y)) < 2:

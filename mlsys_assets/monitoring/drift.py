@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from mlsys_assets.lazy_imports import load
 from mlsys_assets.monitoring.reference import SCORE, Reference, feature_columns
 from mlsys_assets.monitoring.scores import column_score, method_for, score_columns
 
@@ -87,8 +88,8 @@ def write_report(
     max_columns: int,
 ) -> Path:
     """Save the Evidently HTML report of the prediction and the most drifted features."""
-    from evidently import DataDefinition, Dataset, Report  # seconds to import: only when drawn
-    from evidently.metrics import ValueDrift
+    evidently = load("evidently")  # seconds to import: only when drawn
+    value_drift = load("evidently.metrics").ValueDrift
 
     _, categorical = feature_columns()
     chosen = drift.table[drift.table["score"].notna()]
@@ -101,9 +102,9 @@ def write_report(
     columns = list(chosen["feature"])
     cats = [c for c in columns if c in categorical]
     nums = [c for c in columns if c not in categorical]
-    definition = DataDefinition(numerical_columns=nums, categorical_columns=cats)
+    definition = evidently.DataDefinition(numerical_columns=nums, categorical_columns=cats)
     metrics = [
-        ValueDrift(column=row.feature, method=row.method, threshold=float(row.threshold))
+        value_drift(column=row.feature, method=row.method, threshold=float(row.threshold))
         for row in chosen.itertuples()
     ]
 
@@ -111,9 +112,11 @@ def write_report(
         data = frame[columns].copy()
         for c in cats:
             data[c] = data[c].astype("object").where(data[c].notna(), None)
-        return Dataset.from_pandas(data, data_definition=definition)
+        return evidently.Dataset.from_pandas(data, data_definition=definition)
 
-    snapshot = Report(metrics, include_tests=False).run(dataset(current), dataset(reference.train))
+    snapshot = evidently.Report(metrics, include_tests=False).run(
+        dataset(current), dataset(reference.train)
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(path))
     return path

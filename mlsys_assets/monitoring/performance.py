@@ -19,6 +19,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from mlsys_assets.lazy_imports import load
 from mlsys_assets.monitoring.reference import KEY, LABEL, SCORE, Reference
 from mlsys_assets.settings import Settings
 from mlsys_assets.training.labels import labels, outcomes
@@ -35,7 +36,7 @@ def _ratio(num: float, den: float) -> float:
 
 
 def _roc_auc(y: np.ndarray, p: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
-    from sklearn.metrics import roc_auc_score  # scikit-learn is slow to import: runs that need it
+    roc_auc_score = load("sklearn.metrics").roc_auc_score  # slow to import: runs that need it
 
     return float(roc_auc_score(y, p, sample_weight=sample_weight))
 
@@ -157,13 +158,12 @@ def live_metrics(labelled: pd.DataFrame, threshold_col: str = "threshold") -> pd
 
 def fit_calibrator(reference: Reference) -> IsotonicRegression | None:
     """Isotonic map score -> delay probability, fitted where labels are known (held-out window)."""
-    from sklearn.isotonic import IsotonicRegression
-
+    isotonic = load("sklearn.isotonic")
     held_out = reference.test
     held_out = held_out[held_out[LABEL].notna() & held_out[SCORE].notna()]
     if len(held_out) < 50 or held_out[LABEL].nunique() < 2:
         return None
-    model = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    model = isotonic.IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
     model.fit(held_out[SCORE].to_numpy(), held_out[LABEL].to_numpy())
     return model
 

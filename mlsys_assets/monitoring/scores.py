@@ -14,6 +14,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from mlsys_assets.lazy_imports import load
+
 NUM_METHOD = "wasserstein"
 CAT_METHOD = "jensenshannon"
 DEFAULT_THRESHOLD = 0.1  # Evidently's default for both methods
@@ -26,11 +28,8 @@ def method_for(column: str, categorical: list[str]) -> str:
 def column_score(reference: pd.Series, current: pd.Series, categorical: bool) -> float:
     """One column's drift score (NaN when either side has no value at all)."""
     # Evidently takes seconds to import; only the runs that score drift should pay for it.
-    from evidently.legacy.calculations.stattests import (
-        jensenshannon_stat_test,
-        wasserstein_stat_test,
-    )
-    from evidently.legacy.core import ColumnType
+    stattests = load("evidently.legacy.calculations.stattests")
+    column_type = load("evidently.legacy.core").ColumnType
 
     ref = reference.replace([np.inf, -np.inf], np.nan).dropna()
     cur = current.replace([np.inf, -np.inf], np.nan).dropna()
@@ -39,14 +38,14 @@ def column_score(reference: pd.Series, current: pd.Series, categorical: bool) ->
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if categorical:
-            result = jensenshannon_stat_test(
-                ref.astype(str), cur.astype(str), ColumnType.Categorical, DEFAULT_THRESHOLD
+            result = stattests.jensenshannon_stat_test(
+                ref.astype(str), cur.astype(str), column_type.Categorical, DEFAULT_THRESHOLD
             )
         else:
-            result = wasserstein_stat_test(
+            result = stattests.wasserstein_stat_test(
                 ref.astype("float64"),
                 cur.astype("float64"),
-                ColumnType.Numerical,
+                column_type.Numerical,
                 DEFAULT_THRESHOLD,
             )
     return float(result.drift_score)

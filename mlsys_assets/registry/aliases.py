@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass
 
+from mlsys_assets.lazy_imports import load
 from mlsys_assets.model_contract import (
     ALIAS_CHALLENGER,
     ALIAS_CHAMPION,
@@ -52,11 +53,10 @@ def current(tracking: Tracking) -> dict[str, str | None]:
 
 def history(tracking: Tracking) -> list[AliasEvent]:
     """All recorded moves, oldest first."""
-    from mlflow.exceptions import MlflowException
-
+    mlflow_exception = load("mlflow.exceptions").MlflowException
     try:
         tags = tracking.client().get_registered_model(tracking.model_name).tags
-    except MlflowException:
+    except mlflow_exception:
         return []  # nothing registered yet
     events = [AliasEvent(**json.loads(v)) for k, v in tags.items() if k.startswith(HISTORY_PREFIX)]
     return sorted(events, key=lambda e: e.event)

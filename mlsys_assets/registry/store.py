@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mlsys_assets.lazy_imports import load
 from mlsys_assets.model_contract import FeatureSpec
 from mlsys_assets.resources.tracking import Tracking
 
@@ -27,17 +28,16 @@ class LoadedVersion:
 
 def version_by_alias(tracking: Tracking, alias: str) -> str | None:
     """The version an alias points to, None when the alias (or the model) does not exist."""
-    from mlflow.exceptions import MlflowException
-
+    mlflow_exception = load("mlflow.exceptions").MlflowException
     try:
         return str(tracking.client().get_model_version_by_alias(tracking.model_name, alias).version)
-    except MlflowException:
+    except mlflow_exception:
         return None
 
 
 def load_version(tracking: Tracking, version: str) -> LoadedVersion:
     """Load a version's native booster and FeatureSpec (both from the model's artifacts)."""
-    from mlsys_assets.scoring.pyfunc_model import load_native_uri
+    load_native_uri = load("mlsys_assets.scoring.pyfunc_model").load_native_uri  # MLflow
 
     mv = tracking.client().get_model_version(tracking.model_name, version)
     with tracking.activated():

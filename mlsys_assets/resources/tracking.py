@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from mlsys_assets.lazy_imports import load
 from mlsys_assets.settings import Settings
 
 if TYPE_CHECKING:
@@ -44,13 +45,14 @@ class Tracking(dg.ConfigurableResource):
 
     def client(self) -> MlflowClient:
         """A client on this URI; an embedded SQLite store gets its folder created first."""
-        from mlflow import MlflowClient  # MLflow takes a second to import: only runs that use it
+        # MLflow takes a second to import: only runs that use it, one thread at a time.
+        client_class = load("mlflow").MlflowClient
 
         if self.tracking_uri.startswith("sqlite:///"):
             Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
                 parents=True, exist_ok=True
             )
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return client_class(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     def experiment_id(self) -> str:
         """The experiment's id, created with this resource's artifact root on first use."""
@@ -65,8 +67,7 @@ class Tracking(dg.ConfigurableResource):
     @contextmanager
     def activated(self) -> Iterator[MlflowClient]:
         """Point MLflow's fluent API (needed by ``log_model``) here, and restore it after."""
-        import mlflow
-
+        mlflow = load("mlflow")
         client = self.client()
         previous_tracking = mlflow.get_tracking_uri()
         previous_registry = mlflow.get_registry_uri()

@@ -21,6 +21,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd  # at runtime: MLflow resolves predict's type hints (and is quiet then)
 
+from mlsys_assets.lazy_imports import load
 from mlsys_assets.model_contract import FEATURE_SPEC_ARTIFACT, FeatureSpec
 
 if TYPE_CHECKING:
@@ -88,8 +89,6 @@ def load_native_uri(model_uri: str) -> tuple[xgb.Booster, FeatureSpec]:
 
 
 def _read(booster_file: Path, spec_file: Path) -> tuple[xgb.Booster, FeatureSpec]:
-    import xgboost as xgb
-
-    booster = xgb.Booster()
+    booster = load("xgboost").Booster()
     booster.load_model(str(booster_file))
     return booster, FeatureSpec.from_json(spec_file.read_text())

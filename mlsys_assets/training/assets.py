@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 
 from mlsys_assets.features.assets import FEATURE_TABLE_ASSETS
+from mlsys_assets.lazy_imports import load
 from mlsys_assets.resources.run_settings import RunSettings
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.resources.warehouse import Warehouse
@@ -134,7 +135,7 @@ def trained_model(
     run_settings: RunSettings,
 ) -> dg.Output[dict[str, Any]]:
     """XGBoost with the best parameters and early stopping, logged to MLflow with its lineage."""
-    import mlflow
+    mlflow = load("mlflow")
 
     from mlsys_assets.training.evaluate import validation_threshold
     from mlsys_assets.training.fit import default_params, fit_final
