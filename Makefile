@@ -30,8 +30,11 @@ DEMO_ARGS ?=
 demo: install ## the main job on the embedded default; leaves the UIs up until Ctrl-C
 	$(BIN)/mlsys demo --keep-running $(DEMO_ARGS)
 
+# TEST_WORKERS: pytest-xdist workers (0: one process); tests/conftest.py keeps the tests that
+# start a live system on one worker, one after another.
+TEST_WORKERS ?= 2
 test: install ## every test, slow end-to-end ones included
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 test-fast: install ## the unit tier (tests/unit: no MLflow/XGBoost, in-memory stores), seconds
 	$(BIN)/python -m pytest -m unit tests/unit -p no:schemathesis -p no:faker -p no:typeguard -p no:hypothesispytest

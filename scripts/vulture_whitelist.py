@@ -70,3 +70,5 @@ _.settings_customise_sources
 _.get_field_value
 # pydantic reads a FieldInfo's default_factory (run_settings.py clears it to set a default).
 _.default_factory
+_._split_scope  # tests/conftest.py: pytest-xdist's scheduler calls it
+_.loadscopereorder  # tests/conftest.py: pytest-xdist's option, set for its scheduler

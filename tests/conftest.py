@@ -47,3 +47,45 @@ def world_template(tmp_path_factory: pytest.TempPathFactory) -> World:
     from tests.cached_worlds import serving_world  # MLflow, XGBoost: only when a test needs it
 
     return serving_world(tmp_path_factory.mktemp("serving-world") / "home")
+
+
+# `make test` runs two pytest-xdist workers. A group of tests runs on one worker, one test after
+# another; a group is a test file, or one of the groups below:
+# - the demo's end-to-end tests share one fixture (a quick demo, the longest piece of the suite):
+#   handed out first, so the rest of the suite runs beside it on the other worker;
+# - integration tests share the PostgreSQL and Redis of `make services`;
+# - the other tests that start a whole live system (demo stops, chaos) are handed out last, when
+#   the demo is over: two live systems side by side on two cores starve against their timeouts.
+_GROUPS = {
+    "tests/e2e/test_demo.py": "demo",
+    "tests/integration/": "backends",
+    "tests/e2e/": "live-system",
+    "tests/chaos/": "live-system",
+}
+_ORDER = {"demo": 0, "backends": 1, "live-system": 3}  # a test file's group: 2
+
+
+def _group(nodeid: str) -> str:
+    for prefix, group in _GROUPS.items():
+        if nodeid.startswith(prefix):
+            return group
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a pytest-xdist worker, the tests in the order their groups are handed out (a stable
+    sort: every worker collects the same order, as xdist requires)."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: _ORDER.get(_group(item.nodeid), 2))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Whole groups (``_GROUPS``, else a file) to one worker, in collection order."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    config.option.loadscopereorder = False  # in collection order: _ORDER
+    return GroupScheduling(config, log)
