@@ -29,6 +29,7 @@ from mlsys_assets.features.request import REQUEST_FIELDS, calendar_features
 from mlsys_assets.model_contract import Baseline
 from mlsys_assets.scoring.predictor import ModelBundle
 from mlsys_assets.scoring.rules import THRESHOLD_RULE, BusinessRule, decide
+from serving import explain as explaining
 from serving.decisions import DecisionPublisher
 from serving.explain import Explanation, explain_rows
 from serving.features import STORE_UNAVAILABLE, FeatureBatch, FeatureSource
@@ -137,6 +138,18 @@ class InferencePipeline:
     def predict(self, request: FlightRequest) -> Prediction:
         """Score one flight; never raises for a valid request."""
         return self.predict_many([request], endpoint="predict")[0]
+
+    def explains_cheaply(self) -> bool:
+        """Every model that may answer has its TreeSHAP tables: an explained batch then costs
+        about twice a plain one and can be scored where plain ones are (the batcher's loop)."""
+        state = self.watcher.state
+        return all(explaining.cheap(m) for m in (state.champion, state.challenger, state.previous))
+
+    def prepare_explaining(self) -> None:
+        """Build the TreeSHAP tables of every model that may answer (off the event loop)."""
+        state = self.watcher.state
+        for model in (state.champion, state.challenger, state.previous):
+            explaining.prepare(model)
 
     def predict_many(
         self, requests: Sequence[FlightRequest], endpoint: str = "batch", explain: bool = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 
 from fastapi.testclient import TestClient
@@ -14,15 +15,26 @@ from tests.serving.world import World, flight_requests
 
 
 class CountingPipeline:
-    """The real pipeline, recording how many flights each call scored."""
+    """The real pipeline, recording how many flights each call scored (and, in ``threads``,
+    whether explained and in which thread)."""
 
     def __init__(self, pipeline: InferencePipeline) -> None:
         self.pipeline = pipeline
         self.calls: list[int] = []
+        self.threads: list[tuple[bool, int]] = []
 
-    def predict_many(self, requests: Sequence[FlightRequest], endpoint: str) -> list[Prediction]:
+    def predict_many(
+        self, requests: Sequence[FlightRequest], endpoint: str, explain: bool = False
+    ) -> list[Prediction]:
         self.calls.append(len(requests))
-        return self.pipeline.predict_many(requests, endpoint)
+        self.threads.append((explain, threading.get_ident()))
+        return self.pipeline.predict_many(requests, endpoint, explain)
+
+    def explains_cheaply(self) -> bool:
+        return self.pipeline.explains_cheaply()
+
+    def prepare_explaining(self) -> None:
+        self.pipeline.prepare_explaining()
 
 
 def test_a_burst_is_scored_in_few_calls_with_the_answers_of_each_alone(
@@ -56,7 +68,9 @@ def test_requests_apart_are_scored_alone(shared_client: TestClient, shared_world
 
 def test_a_failing_batch_fails_each_of_its_requests(shared_world: World) -> None:
     class Broken:
-        def predict_many(self, requests: Sequence[FlightRequest], endpoint: str) -> list:
+        def predict_many(
+            self, requests: Sequence[FlightRequest], endpoint: str, explain: bool = False
+        ) -> list:
             raise RuntimeError("boom")
 
     batcher = MicroBatcher(Broken())  # type: ignore[arg-type]
@@ -100,3 +114,29 @@ def test_announced_calls_a_loop_pass_apart_are_scored_together(
     together = asyncio.run(two_bursts())
     assert counting.calls[-1] == 4  # the second burst: one call
     assert [p.model_dump() for p in together] == [p.model_dump() for p in alone]
+
+
+def test_explained_requests_are_scored_on_the_loop_once_the_models_tables_are_built(
+    client: TestClient, world: World
+) -> None:
+    """The first explained batch goes to a worker thread, which builds the TreeSHAP tables
+    (0.4 s: not on the loop); the later ones are scored on the loop like plain ones."""
+    counting = CountingPipeline(client.app.state.services.pipeline)
+    batcher = MicroBatcher(counting)  # type: ignore[arg-type]
+    requests = flight_requests(world, 6, "ex-")
+    assert not counting.explains_cheaply()  # a model just loaded: no tables yet
+
+    async def explained(part: list[FlightRequest]) -> list[Prediction]:
+        return await asyncio.gather(*(batcher.predict(r, explain=True) for r in part))
+
+    async def two_bursts() -> list[Prediction]:
+        return await explained(requests[:3]) + await explained(requests[3:])
+
+    answers = asyncio.run(two_bursts())  # its loop runs in this thread
+    loop = threading.get_ident()
+    assert [(explain, thread == loop) for explain, thread in counting.threads] == [
+        (True, False),
+        (True, True),
+    ]
+    assert counting.calls == [3, 3] and counting.explains_cheaply()
+    assert all(answer.explanation is not None for answer in answers)  # type: ignore[attr-defined]
