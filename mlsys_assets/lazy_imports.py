@@ -6,7 +6,7 @@ code server, though, evaluates sensors in threads, and two threads importing int
 deadlock in its circular imports: Python raises ``_DeadlockError`` in one of them and MLflow's
 protobuf descriptors stay half registered, so every later MLflow call in that code server fails
 ("Depends on file 'databricks.proto', but it has not been loaded") and the loop never gets a
-champion until the code server restarts. Seen in a demo; ``tests/unit/test_lazy_imports.py``
+champion until the code server restarts. Seen in a demo; ``tests/loop/test_sensor_threads.py``
 starts the same threads on the real call sites.
 
 Every deferred import of such a library in ``mlsys_assets`` goes through :func:`load`. Only the

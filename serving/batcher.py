@@ -9,8 +9,8 @@ The answers are exactly those of scoring each request alone: same variant, model
 Requests asking for an explanation are scored together too (a batch is all explained or none).
 Once every model that may answer has its TreeSHAP tables (``serving/treeshap.py``), explaining
 costs about as much as predicting and the batch is scored on the loop like the others: a thread
-hop and the GIL's hand-overs cost more than that (c8 explained throughput went from 54% to 62-67%
-of plain). Until then (the first explained request of a model builds its tables, 0.4 s; a model
+hop and the GIL's hand-overs cost more than that (c8 explained throughput went from 54% to 58-67%
+of plain in alternating rounds). Until then (the first explained request of a model builds its tables, 0.4 s; a model
 the tables do not handle is explained by XGBoost's ``pred_contribs``, about 1 ms a flight) they go
 to a worker thread, one batch at a time, those arriving meanwhile making the next batch, and the
 loop keeps answering the others.

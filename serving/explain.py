@@ -44,16 +44,15 @@ def contributions(model: ModelBundle, matrix: np.ndarray) -> np.ndarray:
     return booster_contributions(model, matrix)
 
 
-def cheap(model: ModelBundle | None) -> bool:
+def cheap(model: ModelBundle) -> bool:
     """Explaining with this model costs about what predicting does: its TreeSHAP tables are
-    built (None: no model, nothing to explain)."""
-    return model is None or _TABLES.get(model.booster) is not None
+    built."""
+    return _TABLES.get(model.booster) is not None
 
 
-def prepare(model: ModelBundle | None) -> None:
+def prepare(model: ModelBundle) -> None:
     """Build the model's tables now (0.4 s) if they are not yet built."""
-    if model is not None:
-        _tables(model.booster)
+    _tables(model.booster)
 
 
 def _tables(booster: xgb.Booster) -> treeshap.LeafTables | None:

@@ -41,6 +41,10 @@ class ServingModels:
     baseline_version: str | None = None
     threshold: float = 0.5  # the champion's, applied to baseline answers
 
+    def loaded(self) -> list[ModelBundle]:
+        """Every loaded model that may answer: champion, challenger, previous champion."""
+        return [m for m in (self.champion, self.challenger, self.previous) if m is not None]
+
 
 @dataclass
 class RefreshResult:
@@ -149,7 +153,7 @@ class ModelWatcher:
         self, state: ServingModels, wanted: dict[str, str | None]
     ) -> tuple[ServingModels, list[str]]:
         errors: list[str] = []
-        loaded = {m.version: m for m in (state.champion, state.challenger, state.previous) if m}
+        loaded = {m.version: m for m in state.loaded()}
 
         def get(version: str, reason: str) -> ModelBundle | None:
             if version in loaded:

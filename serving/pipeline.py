@@ -142,13 +142,11 @@ class InferencePipeline:
     def explains_cheaply(self) -> bool:
         """Every model that may answer has its TreeSHAP tables: an explained batch then costs
         about twice a plain one and can be scored where plain ones are (the batcher's loop)."""
-        state = self.watcher.state
-        return all(explaining.cheap(m) for m in (state.champion, state.challenger, state.previous))
+        return all(explaining.cheap(m) for m in self.watcher.state.loaded())
 
     def prepare_explaining(self) -> None:
         """Build the TreeSHAP tables of every model that may answer (off the event loop)."""
-        state = self.watcher.state
-        for model in (state.champion, state.challenger, state.previous):
+        for model in self.watcher.state.loaded():
             explaining.prepare(model)
 
     def predict_many(
