@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlsys_assets.clock import utc_now
+from mlsys_assets.gil import STEP, step_aside
 from mlsys_assets.resources.event_stream import EventStream
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,12 @@ class DecisionPublisher:
         with self._lock:
             queued, self._queue = self._queue, []
             self._pending = 0
-        events = [event for item in queued for event in _events(*item)]
+        events: list[dict[str, Any]] = []
+        for item in queued:
+            before = len(events)
+            events += _events(*item)
+            if before // STEP != len(events) // STEP:
+                step_aside()  # requests wait on this GIL: hand it over every STEP events
         sent = 0
         for start in range(0, len(events), BATCH):
             chunk = events[start : start + BATCH]

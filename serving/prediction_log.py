@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from mlsys_assets.gil import step_aside
 from mlsys_assets.nycflights import LOCAL_TZ
 from mlsys_assets.prediction_log_contract import (  # noqa: F401  (the log's schemas, re-exported)
     FEEDBACK_SCHEMA,
@@ -296,7 +297,7 @@ class ParquetLog:
         leaves = []
         for i, kind in enumerate(self._layout.types):
             leaves.append(_array(_gathered(blocks, i), kind))
-            _step_aside()
+            step_aside()  # the flush is not in a hurry, requests are
         arrays = self._layout.fields(leaves)
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
@@ -422,14 +423,8 @@ def _transposed(rows: list[tuple[Any, ...]]) -> list[Sequence[Sequence[Any]]]:
     blocks = []
     for start in range(0, len(rows), CONVERT_ROWS):
         blocks.append(list(zip(*rows[start : start + CONVERT_ROWS], strict=True)))
-        _step_aside()
+        step_aside()  # the flush is not in a hurry, requests are
     return blocks
-
-
-def _step_aside() -> None:
-    """Release the GIL between two conversions: a request waiting for it runs now, instead of
-    at the interpreter's next forced switch (the flush is not in a hurry, requests are)."""
-    time.sleep(0)
 
 
 def _array(values: list[Any], kind: pa.DataType) -> pa.Array:

@@ -18,14 +18,18 @@ redelivered event is recognised, never inserted twice.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis
 from pydantic import Field, PrivateAttr
 
-from mlsys_assets.resources.event_stream import EventStream, StreamEvent, decode_event
+from mlsys_assets.resources.event_stream import (
+    EventStream,
+    StreamEvent,
+    decode_event,
+    encode_event,
+)
 from mlsys_assets.resources.redis_client import RedisConnection
 
 # Number a batch after the stream's last generated id (which survives trimming) and add it.
@@ -78,7 +82,7 @@ class RedisEventStream(RedisConnection, EventStream):
     def append(self, topic: str, payloads: Sequence[Mapping[str, Any]]) -> list[int]:
         if not payloads:
             return []
-        encoded = [json.dumps(dict(p), separators=(",", ":")) for p in payloads]
+        encoded = [encode_event(p) for p in payloads]
         first = int(self.client().eval(_APPEND, 1, self.key(topic), *encoded))
         return list(range(first, first + len(payloads)))
 
