@@ -32,7 +32,7 @@ from _serving_common import (
 )
 from bench_serving import cpu_seconds
 
-from mlsys_assets.processes import free_port
+from mlsys_assets.processes import free_ports
 
 INFER = "/v2/models/flight_delay/infer"
 
@@ -57,7 +57,7 @@ def main() -> None:
     }
     paths = args.paths.split(",")
     trees = {"A": str(Path(args.a).resolve()), "B": str(Path(args.b).resolve())}
-    ports = {side: (free_port(), free_port()) for side in trees}
+    ports = {side: tuple(free_ports(2)) for side in trees}
     cpu: dict[str, dict[str, list[float]]] = {s: {p: [] for p in paths} for s in trees}
     rps: dict[str, dict[str, list[float]]] = {s: {p: [] for p in paths} for s in trees}
 

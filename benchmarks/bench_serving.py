@@ -55,7 +55,7 @@ from _serving_common import (
     v2_rest_body,
 )
 
-from mlsys_assets.processes import free_port
+from mlsys_assets.processes import free_port, free_ports
 
 CONCURRENCY = (1, 8, 32)
 
@@ -252,8 +252,7 @@ def main() -> None:
         flights = flights + world.requests
     results: dict[str, object] = {"model_version": world.champion}
 
-    port, shadow_port, canary_port = free_port(), free_port(), free_port()
-    grpc_port = free_port()
+    port, shadow_port, canary_port, grpc_port = free_ports(4)
     print(f"mlsys serve (champion v{world.champion}) on 127.0.0.1:{port}, gRPC :{grpc_port}")
     alone = {"MLSYS_LOOP__CANARY_SHARE": "0", "MLSYS_LOOP__CANARY_SHADOW": "false"}
     shadow_only = {"MLSYS_LOOP__CANARY_SHARE": "0", "MLSYS_LOOP__CANARY_SHADOW": "true"}
@@ -331,7 +330,7 @@ def main() -> None:
 
     if not args.skip_mlserver:
         booster, rows = booster_rows(world)
-        http, grpc_port, metrics = free_port(), free_port(), free_port()
+        http, grpc_port, metrics = free_ports(3)
         work = model_repository(
             Path(tempfile.mkdtemp(prefix="mlserver-")), booster, http, grpc_port, metrics
         )

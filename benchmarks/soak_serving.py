@@ -30,7 +30,7 @@ from _serving_common import (
     v2_grpc_body,
 )
 
-from mlsys_assets.processes import free_port
+from mlsys_assets.processes import free_ports
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
 
     world = prepare_world(args.home)
-    port, grpc_port = free_port(), free_port()
+    port, grpc_port = free_ports(2)
     reference_at = 60.0 if args.duration >= 120 else args.duration / 2
     samples: list[tuple[float, int]] = []
     with mlsys_serve(world.home, port, grpc_port) as process:

@@ -6,6 +6,7 @@ demo or ``mlsys ui`` never leaves servers behind; their output goes to ``MLSYS_H
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -196,9 +197,18 @@ def stop_with_parent(interval: float = 0.5) -> None:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on right now (the OS's pick), for a server about to start."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` different free ports. Picked while all are held: two ``free_port()`` calls
+    in a row may get the same port back (it is free again once the first socket closes), and
+    a server told to bind HTTP and gRPC to one port then answers one protocol with the other."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 def wait_for_port(

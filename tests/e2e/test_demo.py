@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlsys_assets.processes import child_environment, free_port
+from mlsys_assets.processes import child_environment, free_ports
 from mlsys_assets.registry import aliases
 from mlsys_assets.resources.tracking import Tracking
 from mlsys_assets.settings import Settings
@@ -28,7 +28,7 @@ RETRAIN_SENSORS = {"drift_retrain", "labelled_volume_retrain"}
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo") / "mlsys"
     env = child_environment() | {"MLSYS_HOME": str(home)}
-    ports = [str(free_port()) for _ in range(4)]
+    ports = [str(port) for port in free_ports(4)]
     command = [sys.executable, "-m", "mlsys_assets.cli", "demo", "--quick"]
     command += ["--api-port", ports[0], "--dagster-port", ports[1], "--mlflow-port", ports[2]]
     command += ["--reports-port", ports[3]]

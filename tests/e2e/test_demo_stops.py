@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from mlsys_assets.processes import child_environment, free_port
+from mlsys_assets.processes import child_environment, free_ports
 
 pytestmark = pytest.mark.slow
 HOST = "127.0.0.1"
@@ -84,7 +84,7 @@ def test_stopping_the_demo_stops_every_process_and_frees_the_ports(
     tmp_path, launcher, stop
 ) -> None:
     home = tmp_path / "mlsys"
-    ports = [free_port() for _ in range(4)]
+    ports = free_ports(4)
     command = _demo_command(launcher, tmp_path, ports)
     output = tmp_path / "demo.out"
     with output.open("wb") as out:

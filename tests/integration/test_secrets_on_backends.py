@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlsys_assets.processes import child_environment, free_port, wait_for_port
+from mlsys_assets.processes import child_environment, free_ports, wait_for_port
 from tests.e2e.test_demo_stops import processes_of_home
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -43,7 +43,7 @@ def test_mlsys_ui_on_postgres_shows_no_password(pg_database, tmp_path) -> None:
         "MLSYS_BACKENDS__MLFLOW_TRACKING_URI": _with_password(pg_database("mlflow")),
         "MLSYS_BACKENDS__ADMIN_TOKEN": f"TOKEN{SECRET}",
     }
-    dagster_port, mlflow_port = free_port(), free_port()
+    dagster_port, mlflow_port = free_ports(2)
     output = tmp_path / "ui.out"
     with output.open("wb") as out:
         ui = subprocess.Popen(

@@ -21,8 +21,10 @@ MLSYS = str(Path(sys.executable).parent / "mlsys")
 class ServeProcess:
     """``mlsys serve --workers N`` on ``world``'s MLSYS_HOME, in its own process group."""
 
-    def __init__(self, world: World, cwd: Path, workers: int = 1, **settings: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self, world: World, cwd: Path, workers: int = 1, port: int | None = None, **settings: str
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = child_environment() | {
             "MLSYS_HOME": str(world.settings.home_dir),

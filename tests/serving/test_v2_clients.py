@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlsys_assets.processes import child_environment, free_port
+from mlsys_assets.processes import child_environment, free_ports
 from tests.serving.serve_process import ServeProcess
 from tests.serving.world import World, next_day_requests
 
@@ -22,8 +22,9 @@ CLIENT = Path(__file__).with_name("triton_client.py")
 def test_tritonclient_gets_predicts_answers_over_rest_and_grpc(
     world: World, tmp_path: Path
 ) -> None:
-    grpc_port = free_port()
-    server = ServeProcess(world, tmp_path, serving__grpc_port=str(grpc_port)).wait_ready()
+    port, grpc_port = free_ports(2)
+    server = ServeProcess(world, tmp_path, port=port, serving__grpc_port=str(grpc_port))
+    server.wait_ready()
     try:
         flights = [
             f | {"request_id": f"tc-{i}"} for i, f in enumerate(next_day_requests(world, 30))

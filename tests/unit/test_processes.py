@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from mlsys_assets.processes import ProcessGroup
+from mlsys_assets.processes import ProcessGroup, free_ports
 
 
 def _alive(pid: int) -> bool:
@@ -88,3 +89,13 @@ def test_stop_reaches_what_a_process_left_running_after_it_exited(tmp_path) -> N
     group.stop(timeout=5)
     time.sleep(0.2)
     assert not _alive(orphan)
+
+
+def test_free_ports_are_different_and_free() -> None:
+    """A server given an HTTP and a gRPC port must not get the same one twice."""
+    for _ in range(50):
+        ports = free_ports(4)
+        assert len(set(ports)) == 4
+        for port in ports:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", port))
