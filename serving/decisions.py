@@ -10,6 +10,13 @@ stream every ``FLUSH_SECONDS`` in one ``append`` (one segment file, one Redis ro
 stream that is down costs no request: past ``max_pending`` queued decisions new ones are dropped
 and counted (``mlsys_decisions_dropped``), like the prediction log's buffer. A crash loses what
 was queued in the last flush interval, as the prediction log's write-ahead window does.
+
+Retention: every ``TRIM_SECONDS`` the thread removes what every consumer group of the topic has
+acknowledged, those of ``MLSYS_SERVING__DECISIONS_GROUPS`` included even before they first read
+(``EventStream.trim_acked``): a flush is a segment file on the file stream, four a
+second under load, and without it the topic grew by about 1,300 files (300 MB) in 15 minutes of
+a benchmark. Nothing a group has not acknowledged goes, and a topic with no consumer group
+keeps everything.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 TOPIC = "decisions"
 FLUSH_SECONDS = 0.25
+TRIM_SECONDS = 60.0
 MAX_PENDING = 100_000
 BATCH = 5_000  # events per append
 
@@ -43,10 +52,14 @@ class DecisionPublisher:
         on_dropped: Callable[[int], None] = lambda n: None,
         max_pending: int = MAX_PENDING,
         flush_seconds: float = FLUSH_SECONDS,
+        trim_seconds: float = TRIM_SECONDS,
+        groups: Sequence[str] = (),
     ) -> None:
         self.stream = stream
         self.max_pending = max_pending
         self.flush_seconds = flush_seconds
+        self.trim_seconds = trim_seconds
+        self.groups = tuple(groups)  # the consumers the operator expects (settings)
         self._on_published = on_published
         self._on_dropped = on_dropped
         self._queue: list[tuple[Any, list[dict[str, Any]], str, dt.datetime, dt.datetime]] = []
@@ -106,10 +119,18 @@ class DecisionPublisher:
             self._thread.join(timeout=30)
         self.flush()
 
+    def trim(self) -> int:
+        """Remove the decisions every consumer group has acknowledged; returns how many."""
+        return self.stream.trim_acked(TOPIC, self.groups)
+
     def _run(self) -> None:
+        trimmed_at = time.monotonic()
         while not self._stop.wait(self.flush_seconds):
             try:
                 self.flush()
+                if time.monotonic() - trimmed_at >= self.trim_seconds:
+                    trimmed_at = time.monotonic()
+                    self.trim()
             except Exception:  # noqa: BLE001 - the publisher must outlive any one failure
                 logger.exception("decisions publisher failed")
 

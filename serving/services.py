@@ -111,6 +111,7 @@ def _decisions(settings: Settings, metrics: ServingMetrics) -> DecisionPublisher
         stream,
         on_published=metrics.decisions_published.inc,
         on_dropped=metrics.decisions_dropped.inc,
+        groups=settings.serving.decisions_groups,
     )
 
 

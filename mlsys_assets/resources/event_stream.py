@@ -14,7 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +117,26 @@ class EventStream(dg.ConfigurableResource, ABC):
     def acked(self, topic: str, group: str) -> int:
         """The offset ``group`` last acknowledged (0 if never)."""
 
+    @abstractmethod
+    def groups(self, topic: str) -> list[str]:
+        """The consumer groups of ``topic`` (Redis: every group created; files: every group
+        that has acknowledged once, so a group that never acknowledged holds nothing back)."""
+
+    @abstractmethod
+    def trim(self, topic: str, upto: int) -> int:
+        """Remove events at or before ``upto`` (some may stay: whole segments go); returns how
+        many went. Offsets are never handed out twice, trimmed or not."""
+
+    def trim_acked(self, topic: str, expected: Iterable[str] = ()) -> int:
+        """Retention: remove what every consumer group has acknowledged, the ``expected`` ones
+        included even before they first read (a configured consumer not started yet holds
+        everything back). A topic nobody consumes keeps everything: an event no one has
+        processed is never thrown away."""
+        groups = set(self.groups(topic)) | set(expected)
+        if not groups:
+            return 0
+        return self.trim(topic, min(self.acked(topic, group) for group in sorted(groups)))
+
     def read_group(
         self, topic: str, group: str, consumer: str, limit: int | None = None
     ) -> list[StreamEvent]:
@@ -211,7 +231,9 @@ class FileEventStream(EventStream):
         offset is known without decoding it (a good line's stored offset must agree)."""
         try:
             return self._read(*self._tail(topic), topic, after, limit)
-        except CorruptIndex:  # an index missing, garbled or shorter than its tail: rebuilt
+        except (CorruptIndex, FileNotFoundError):
+            # An index missing, garbled or shorter than its tail, or a segment trimmed since
+            # the index was read: rebuilt from the folder (trimmed events are simply gone).
             return self._read(*self._tail(topic, repair=True), topic, after, limit)
 
     def _read(
@@ -239,6 +261,24 @@ class FileEventStream(EventStream):
 
     def last_offset(self, topic: str) -> int:
         return self._tail(topic)[1].last
+
+    def trim(self, topic: str, upto: int) -> int:
+        """Remove the segments whose last event is at or before ``upto``, never the newest (its
+        last offset is where the next append continues), then reindex: one folder listing."""
+        with self._lock(topic):
+            index = self._index(topic)
+            tail = index.current()
+            with closing(index.segments_after(tail, 0)) as segments:
+                doomed = [(f, last) for f, last in segments if last <= upto and last < tail.last]
+            for first, last in doomed:
+                (index.folder / segment_name(first, last)).unlink(missing_ok=True)
+            if doomed:
+                index.repair()
+        return sum(last - first + 1 for first, last in doomed)
+
+    def groups(self, topic: str) -> list[str]:
+        folder = self._topic_dir(topic) / "_acks"
+        return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
 
     def ack(self, topic: str, group: str, offset: int) -> None:
         path = self._topic_dir(topic) / "_acks" / f"{group}.json"

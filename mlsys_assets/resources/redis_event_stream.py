@@ -166,6 +166,24 @@ class RedisEventStream(RedisConnection, EventStream):
             return _offset(str(summary["min"])) - 1
         return _offset(str(info["last-delivered-id"]))
 
+    def groups(self, topic: str) -> list[str]:
+        try:
+            return sorted(str(g["name"]) for g in self.client().xinfo_groups(self.key(topic)))
+        except redis.ResponseError:  # no such key: no groups
+            return []
+
+    def trim(self, topic: str, upto: int) -> int:
+        """``XTRIM MINID``: entries before ``upto + 1``. Redis keeps the last generated id
+        whatever is trimmed, so offsets continue."""
+        if upto <= 0:
+            return 0
+        try:
+            return int(
+                self.client().xtrim(self.key(topic), minid=f"{upto + 1}-0", approximate=False)
+            )
+        except redis.ResponseError:  # no such key
+            return 0
+
     def pending(self, topic: str, group: str) -> int:
         """How many delivered events ``group`` has not acknowledged yet."""
         info = self._group(topic, group)

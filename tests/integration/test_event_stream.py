@@ -100,6 +100,25 @@ def test_stream_contract(stream: EventStream) -> None:
     assert stream.acked("t", "other") == 0  # groups are independent
 
 
+def test_retention_removes_only_what_every_group_acknowledged(stream: EventStream) -> None:
+    for start in range(0, 12, 3):  # four appends: offsets 1-3, 4-6, 7-9, 10-12
+        stream.append("r", [{"n": n} for n in range(start, start + 3)])
+    assert stream.trim_acked("r") == 0  # no consumer group yet: nothing goes
+    stream.ack("r", "fast", 9)
+    stream.ack("r", "slow", 6)
+    assert stream.groups("r") == ["fast", "slow"]
+    assert stream.trim_acked("r") == 6  # what both acknowledged, not what the fast one did
+    assert [e.offset for e in stream.read("r", after=0)] == [7, 8, 9, 10, 11, 12]
+    assert [e.offset for e in stream.read_group("r", "slow", "c")] == [7, 8, 9, 10, 11, 12]
+    stream.ack("r", "slow", 12)
+    stream.ack("r", "fast", 12)
+    stream.trim_acked("r")
+    assert stream.last_offset("r") == 12
+    assert stream.append("r", [{"n": 12}]) == [13]  # offsets continue, never reused
+    assert [e.offset for e in stream.read("r", after=0)][-1] == 13
+    assert all(e.offset > 9 for e in stream.read("r", after=0))
+
+
 def test_group_consumer_killed_before_ack_gets_everything_again(
     stream: EventStream, backend_env: dict[str, str]
 ) -> None:
