@@ -276,12 +276,16 @@ class FileEventStream(EventStream):
                 index.repair()
         return sum(last - first + 1 for first, last in doomed)
 
+    def _acks(self, topic: str) -> Path:
+        """One ``<group>.json`` per consumer group that acknowledged: what ``groups`` lists."""
+        return self._topic_dir(topic) / "_acks"
+
     def groups(self, topic: str) -> list[str]:
-        folder = self._topic_dir(topic) / "_acks"
+        folder = self._acks(topic)
         return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
 
     def ack(self, topic: str, group: str, offset: int) -> None:
-        path = self._topic_dir(topic) / "_acks" / f"{group}.json"
+        path = self._acks(topic) / f"{group}.json"
         path.parent.mkdir(exist_ok=True)
         # Not fsynced: an ack lost in a power cut redelivers events whose effects are idempotent
         # (the warehouse keys them by offset, the online store keeps the newest), and a
@@ -289,5 +293,5 @@ class FileEventStream(EventStream):
         atomic_write_text(path, json.dumps({"group": group, "offset": offset}), durable=False)
 
     def acked(self, topic: str, group: str) -> int:
-        path = self._topic_dir(topic) / "_acks" / f"{group}.json"
+        path = self._acks(topic) / f"{group}.json"
         return int(json.loads(path.read_text())["offset"]) if path.exists() else 0
