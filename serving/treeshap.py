@@ -182,12 +182,16 @@ def _tables(features, bias, splits, leaves):  # noqa: ANN001, ANN202
     slot_feature = np.full((count, slots), features, dtype=np.int64)
     patterns = np.arange(1 << slots)
     table = np.zeros((count, 1 << slots, slots))
-    for leaf, (value, steps, feats, zero) in enumerate(leaves):
+    by_width: dict[int, list[int]] = {}
+    for leaf, (_, steps, feats, _) in enumerate(leaves):
         for p, (split, goes_left, slot) in enumerate(steps):
             path_node[leaf, p], path_left[leaf, p], path_bit[leaf, p] = split, goes_left, 1 << slot
-        m = len(feats)
-        slot_feature[leaf, :m] = feats
-        table[leaf, :, :m] = _leaf_table(value, np.array(zero), patterns)
+        slot_feature[leaf, : len(feats)] = feats
+        by_width.setdefault(len(feats), []).append(leaf)
+    for m, members in by_width.items():  # the leaves with m distinct features: one pass
+        value = np.array([leaves[leaf][0] for leaf in members])
+        zero = np.array([leaves[leaf][3] for leaf in members]).reshape(len(members), m)
+        table[members, :, :m] = _leaf_tables(value, zero, patterns)
     return LeafTables(
         features=features,
         bias=bias,
@@ -246,30 +250,30 @@ def _pack(flags: np.ndarray) -> np.ndarray:
     return (words * PACK) >> np.uint64(56)
 
 
-def _leaf_table(value: float, zero: np.ndarray, patterns: np.ndarray) -> np.ndarray:
-    """``(patterns, m)``: each slot's contribution for each pattern of one fractions (bit j of a
-    pattern: the row meets the path's conditions on slot j; bits past m are ignored)."""
-    m = len(zero)
+def _leaf_tables(value: np.ndarray, zero: np.ndarray, patterns: np.ndarray) -> np.ndarray:
+    """``(leaves, patterns, m)``: for leaves with the same number ``m`` of distinct features
+    (their values ``(leaves,)`` and zero fractions ``(leaves, m)``), each slot's contribution for
+    each pattern of one fractions (bit j of a pattern: the row meets the path's conditions on
+    slot j; bits past m are ignored). Computed for the ``2**m`` local patterns of all the leaves
+    at once, then spread over the ensemble's patterns."""
+    leaves, m = zero.shape
     subsets = np.arange(1 << m)
     bits = (subsets[:, None] >> np.arange(m)) & 1  # (subsets, m)
     size = bits.sum(axis=1)
     weight = _weights(m)
-    out = np.zeros((len(patterns), m))
-    local = patterns & ((1 << m) - 1)
-    one = (local[:, None] >> np.arange(m)) & 1  # (patterns, m)
+    one = bits  # the local patterns are the subsets: (patterns, m)
+    local = np.zeros((leaves, 1 << m, m))
     for i in range(m):
         valid = bits[:, i] == 0  # subsets of the others
-        s_bits = bits[valid]
-        # prod over j not in S, j != i of z_j
-        outside = (1 - s_bits).astype(bool)
+        # prod over j not in S, j != i of z_j, per leaf
+        outside = (1 - bits[valid]).astype(bool)
         outside[:, i] = False
-        prod_zero = np.where(outside, zero, 1.0).prod(axis=1)
-        w = weight[size[valid]] * prod_zero  # (valid subsets,)
+        prod_zero = np.where(outside[None], zero[:, None, :], 1.0).prod(axis=2)  # (leaves, S)
+        w = weight[size[valid]] * prod_zero
         # a subset counts for a pattern when all its features are met: S subset of pattern
-        s_mask = subsets[valid]
-        contained = (s_mask[None, :] & ~local[:, None]) == 0  # (patterns, valid subsets)
-        out[:, i] = value * (one[:, i] - zero[i]) * (contained * w).sum(axis=1)
-    return out
+        contained = (subsets[valid][None, :] & ~subsets[:, None]) == 0  # (patterns, S)
+        local[:, :, i] = value[:, None] * (one[None, :, i] - zero[:, i, None]) * (w @ contained.T)
+    return local[:, patterns & ((1 << m) - 1), :]
 
 
 def contributions(tables: LeafTables, matrix: np.ndarray) -> np.ndarray:
