@@ -28,6 +28,10 @@ from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
 from mlsys_assets.registry.verdict import VerdictRule, judge
 from mlsys_assets.settings import Settings
 
+# What a verdict reads of each logged answer: the flight's key (to find its label), who answered
+# and what. The sensor judges on every tick: not the feature values, most of a record.
+VERDICT_COLUMNS = ("carrier", "flight", "origin", "model_version", "delay_probability", "delayed")
+
 
 @dataclass(frozen=True)
 class CanaryVerdict:
@@ -94,11 +98,11 @@ def shadow_pairs(
     """Labelled flights answered by the champion and shadow-scored by the challenger, in the
     order their labels arrive (flight day, then departure): ``label``, ``p_champion``,
     ``p_challenger``, ``delayed_champion``, ``delayed_challenger``."""
-    answers = read_predictions(settings, FIRST_DAY, LAST_DAY)
+    answers = read_predictions(settings, FIRST_DAY, LAST_DAY, columns=VERDICT_COLUMNS)
     answers = answers[
         answers["variant"].eq("champion") & answers["model_version"].astype(str).eq(champion)
     ]
-    shadow = read_predictions(settings, FIRST_DAY, LAST_DAY, shadow=True)
+    shadow = read_predictions(settings, FIRST_DAY, LAST_DAY, shadow=True, columns=VERDICT_COLUMNS)
     shadow = shadow[shadow["model_version"].astype(str).eq(challenger)]
     pairs = answers.merge(
         shadow[["request_id", "delay_probability", "delayed"]].rename(
@@ -201,7 +205,7 @@ def evaluate_unpaired(
 
     if challenger is None or champion is None:
         return verdict("wait", "no challenger in canary")
-    predictions = read_predictions(settings, FIRST_DAY, LAST_DAY)
+    predictions = read_predictions(settings, FIRST_DAY, LAST_DAY, columns=VERDICT_COLUMNS)
     if predictions.empty:
         return verdict("wait", "no logged predictions yet")
     versions = predictions["model_version"].astype(str)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -35,16 +36,32 @@ def _files(folder: Path) -> list[str]:
 
 
 def _read(
-    folder: Path, columns: dict[str, str], where: str = "TRUE", params: tuple = ()
+    folder: Path,
+    columns: dict[str, str],
+    where: str = "TRUE",
+    params: tuple = (),
+    only: Sequence[str] | None = None,
 ) -> pd.DataFrame:
+    """The log's records as pandas with the contract's dtypes; ``only``: just those columns
+    (converted to Python, the struct columns are most of a read's cost)."""
+    if only is not None:
+        columns = {name: kind for name, kind in columns.items() if name in only}
     files = _files(folder)
     if not files:
         return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
+    source = "read_parquet(?, hive_partitioning = true, union_by_name = true)"
     with duckdb.connect() as conn:
+        selected = "* EXCLUDE (date)"
+        if only is not None:  # the columns some file has (older logs lack newer columns)
+            present = {
+                row[0]
+                for row in conn.execute(f"DESCRIBE SELECT * FROM {source}", [files]).fetchall()
+            }
+            selected = (
+                ", ".join(f'"{name}"' for name in columns if name in present) or "NULL AS _none"
+            )
         frame = conn.execute(
-            "SELECT * EXCLUDE (date) FROM read_parquet(?, hive_partitioning = true, "
-            f"union_by_name = true) WHERE {where}",
-            [files, *params],
+            f"SELECT {selected} FROM {source} WHERE {where}", [files, *params]
         ).df()
     for name, kind in columns.items():
         if name not in frame:
@@ -63,8 +80,17 @@ def local_time(timestamps: pd.Series) -> pd.Series:
     return pd.to_datetime(timestamps).dt.tz_localize("UTC").dt.tz_convert(LOCAL_TZ)
 
 
+# What ``read_predictions`` itself needs of every record, whatever columns a caller asks for.
+_ALWAYS = ("request_id", "logged_at", "requested_at", "scheduled_departure", "variant")
+
+
 def read_predictions(
-    settings: Settings, start: dt.date, end: dt.date, *, shadow: bool = False
+    settings: Settings,
+    start: dt.date,
+    end: dt.date,
+    *,
+    shadow: bool = False,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Logged answers of flights departing on local days ``start..end`` (inclusive).
 
@@ -73,7 +99,8 @@ def read_predictions(
     does; ``logged_at`` for logs written before ``requested_at`` existed).
     A request id logged twice keeps its last record. ``shadow=True`` gives the challenger's
     shadow scores instead (variant ``shadow``, never returned to anyone), which every other
-    reader must not count as answers.
+    reader must not count as answers. ``columns``: only those (and the ones this reader needs),
+    for a caller that reads often and needs no feature values (the canary sensor, every tick).
     """
     # A UTC window around the local days, in SQL: only those rows are converted to Python
     # (the feature values above all); the exact local-day filter follows.
@@ -86,6 +113,7 @@ def read_predictions(
         PREDICTION_COLUMNS,
         "scheduled_departure >= ? AND scheduled_departure < ?",
         window,
+        only=None if columns is None else [*_ALWAYS, *columns],
     )
     frame["flight_date"] = local_date(frame["scheduled_departure"]) if len(frame) else []
     frame = frame[(frame["flight_date"] >= start) & (frame["flight_date"] <= end)]

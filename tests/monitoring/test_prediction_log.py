@@ -59,3 +59,28 @@ def test_logs_from_before_typed_feature_values_still_read(mon: Settings) -> None
     assert served.loc["new", "carrier"] == flights[0]["carrier"]
     assert set(served.columns) >= set(values)  # the new log has every served feature
     assert served.loc["old", "distance"] == values["distance"]
+
+
+def test_a_reader_asking_for_some_columns_gets_those_and_the_same_records(mon: Settings) -> None:
+    """The canary sensor reads the whole log every tick: without the feature values."""
+    flights = day_flights(mon, DAY, n=3).to_dict("records")
+    log_predictions(
+        mon, [prediction_record(f, 0.1 * i, request_id=f"r{i}") for i, f in enumerate(flights)]
+    )
+    log_predictions(mon, [prediction_record(flights[0], 0.9, request_id="r0")])
+    old = prediction_record(flights[1], 0.4, request_id="old")  # a file without a newer column
+    old.pop("latency_ms")
+    folder = mon.predictions_dir / PREDICTION_LOG_DIR / "date=2026-01-01"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([old]), folder / "part-old.parquet")
+
+    whole = read_predictions(mon, DAY, DAY)
+    asked = ["delay_probability", "latency_ms", "contribution_bias"]  # the last: in no file
+    some = read_predictions(mon, DAY, DAY, columns=asked)
+    assert "feature_values" in whole and "feature_values" not in some
+    assert {"request_id", "flight_date", "feature_time", "delay_probability"} <= set(some)
+    shared = ["request_id", "delay_probability", "flight_date", "feature_time"]
+    assert some[shared].equals(whole[shared])
+    assert some["contribution_bias"].isna().all()
+    latency = some.set_index("request_id")["latency_ms"]
+    assert latency.isna()["old"] and latency.drop("old").eq(5.0).all()
