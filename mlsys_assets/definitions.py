@@ -11,6 +11,7 @@ import importlib
 
 import dagster as dg
 
+from mlsys_assets.config_schemas import install as infer_each_config_schema_once
 from mlsys_assets.features.catalog import view_ttl_seconds
 from mlsys_assets.migration_heads import remember_migration_heads
 from mlsys_assets.pool_claims import install as sleep_while_waiting_for_a_slot
@@ -46,4 +47,5 @@ def build_definitions() -> dg.Definitions:
 
 remember_migration_heads()  # the code server builds an instance per sensor tick
 sleep_while_waiting_for_a_slot()  # run workers load this module: no busy wait for the pool
+infer_each_config_schema_once()  # sensor ticks build their resources several times each
 defs = build_definitions()
