@@ -51,16 +51,15 @@ def world_template(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 # `make test` runs two pytest-xdist workers. A group of tests runs on one worker, one test after
 # another; a group is a test file, or one of the groups below:
-# - the tests that start whole live systems, `mlsys demo` (the quick demo's end-to-end tests, the
-#   longest piece of the suite, then the four demos stopped early): handed out first, so the rest
-#   of the suite runs beside them on the other worker, one live system at a time;
+# - the demo's end-to-end tests share one fixture (a quick demo, the longest piece of the suite):
+#   handed out first, so the rest of the suite runs beside it on the other worker;
 # - integration tests share the PostgreSQL and Redis of `make services`;
-# - the chaos tests (a live system each) are handed out last, when the demos are over: two live
-#   systems side by side on two cores starve against their timeouts. (With every live system
-#   last, one worker ran them for four minutes at the end while the other had nothing left.)
+# - the other tests that start a whole live system (demo stops, chaos) are handed out last, when
+#   the demo is over: two live systems side by side on two cores starve against their timeouts.
 _GROUPS = {
-    "tests/e2e/": "demo",  # test_demo.py, then test_demo_stops.py
+    "tests/e2e/test_demo.py": "demo",
     "tests/integration/": "backends",
+    "tests/e2e/": "live-system",
     "tests/chaos/": "live-system",
 }
 _ORDER = {"demo": 0, "backends": 1, "live-system": 3}  # a test file's group: 2
