@@ -261,7 +261,7 @@ def _leaf_tables(value: np.ndarray, zero: np.ndarray, patterns: np.ndarray) -> n
     bits = (subsets[:, None] >> np.arange(m)) & 1  # (subsets, m)
     size = bits.sum(axis=1)
     weight = _weights(m)
-    one = bits  # the local patterns are the subsets: (patterns, m)
+    # The local patterns of one fractions are the subsets themselves: (leaves, subsets, m).
     local = np.zeros((leaves, 1 << m, m))
     for i in range(m):
         valid = bits[:, i] == 0  # subsets of the others
@@ -272,7 +272,7 @@ def _leaf_tables(value: np.ndarray, zero: np.ndarray, patterns: np.ndarray) -> n
         w = weight[size[valid]] * prod_zero
         # a subset counts for a pattern when all its features are met: S subset of pattern
         contained = (subsets[valid][None, :] & ~subsets[:, None]) == 0  # (patterns, S)
-        local[:, :, i] = value[:, None] * (one[None, :, i] - zero[:, i, None]) * (w @ contained.T)
+        local[:, :, i] = value[:, None] * (bits[None, :, i] - zero[:, i, None]) * (w @ contained.T)
     return local[:, patterns & ((1 << m) - 1), :]
 
 

@@ -50,16 +50,11 @@ def _read(
     if not files:
         return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
     source = "read_parquet(?, hive_partitioning = true, union_by_name = true)"
+    selected = "* EXCLUDE (date)"
+    if only is not None:  # those some file has, in the same pass (older logs lack newer ones)
+        names = ", ".join("'" + name.replace("'", "''") + "'" for name in columns)
+        selected = f"COLUMNS(c -> c IN ({names})), NULL AS _none"  # a star matching none fails
     with duckdb.connect() as conn:
-        selected = "* EXCLUDE (date)"
-        if only is not None:  # the columns some file has (older logs lack newer columns)
-            present = {
-                row[0]
-                for row in conn.execute(f"DESCRIBE SELECT * FROM {source}", [files]).fetchall()
-            }
-            selected = (
-                ", ".join(f'"{name}"' for name in columns if name in present) or "NULL AS _none"
-            )
         frame = conn.execute(
             f"SELECT {selected} FROM {source} WHERE {where}", [files, *params]
         ).df()

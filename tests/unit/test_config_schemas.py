@@ -29,10 +29,9 @@ def test_each_construction_after_the_first_reuses_the_schema_dagster_inferred(
     theirs = dagster_config.infer_schema_from_config_class(type(first))
     assert first._schema.config_type.key == theirs.config_type.key  # noqa: SLF001
     assert again.training.search_trials == 3
+    # The process's value is the default, as the launchpad shows it.
     training = again._schema.config_type.fields["training"]  # noqa: SLF001
-    assert (
-        training.default_value["search_trials"] == 3
-    )  # the process's value, as the launchpad shows
+    assert training.default_value["search_trials"] == 3
 
 
 def test_a_schema_with_fields_left_out_is_cached_apart() -> None:
