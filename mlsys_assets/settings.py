@@ -70,6 +70,15 @@ class FeatureSettings(dg.Config):
     # most events it takes per batch (one online-store transaction each).
     stream_poll_seconds: float = Field(default=0.05, gt=0)
     stream_batch_events: int = Field(default=5_000, ge=1)
+    # Retention of the topics it reads: every stream_trim_seconds it removes the events that
+    # its own group and the groups named here for the topic (ingestion's cursor on weather and
+    # departures) have acknowledged, but the newest stream_keep_events (a restart re-reads them).
+    stream_retention: bool = True
+    stream_retention_groups: dict[str, list[str]] = Field(
+        default_factory=lambda: {"weather": ["mlsys-ingestion"], "departures": ["mlsys-ingestion"]}
+    )
+    stream_keep_events: int = Field(default=20_000, ge=0)
+    stream_trim_seconds: float = Field(default=60.0, gt=0)
 
 
 class TrainingSettings(dg.Config):

@@ -33,6 +33,7 @@ from mlsys_assets.ingestion.contracts import (
     departures_contract,
 )
 from mlsys_assets.ingestion.event_batches import (
+    CONSUMER,
     OFFSET,
     STREAM_ERROR,
     buffer_frame,
@@ -57,7 +58,6 @@ from mlsys_assets.resources.warehouse import transaction
 
 SOURCE = "departures"
 TOPIC = "departures"
-CONSUMER = "mlsys-ingestion"
 PUBLISHED = "_published_at"
 YEAR_KEYS = frozenset(day_keys(FIRST_DAY, LAST_DAY))
 

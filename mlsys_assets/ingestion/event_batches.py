@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,10 +21,12 @@ from mlsys_assets.ingestion.store import LOG_COLUMNS, QUARANTINE_COLUMNS, cursor
 from mlsys_assets.ingestion.validate import PARTITION, RECORD, Validated
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent
 
+CONSUMER = "mlsys-ingestion"  # the consumer (group) name of ingestion on every topic it reads
 OFFSET = "_offset"  # the event's offset in its topic
 POSITION = "_position"  # the segment (or stream) it was read from
 STREAM_ERROR = "_stream_error"  # key of a buffered bad event's record (with "_raw")
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def event_records(events: Sequence[StreamEvent]) -> list[Any]:
@@ -46,6 +49,12 @@ def consume(
     returned; the caller acks the cursor once the transaction is committed."""
     after = cursor(conn, topic, consumer)
     events = stream.read(topic, after=after)
+    if events and events[0].offset > after + 1:
+        logger.warning(
+            "topic %s: events %d-%d are gone before %s read them: removed by retention (a "
+            "consumer must be named in MLSYS_FEATURES__STREAM_RETENTION_GROUPS) or an append "
+            "that never completed", topic, after + 1, events[0].offset - 1, consumer,
+        )  # fmt: skip
     buffered = buffer(conn, events)
     last = events[-1].offset if events else after
     if events:

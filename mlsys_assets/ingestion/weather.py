@@ -20,6 +20,7 @@ import pandas as pd
 from mlsys_assets.clock import utc_now
 from mlsys_assets.ingestion.contracts import Contract, weather_contract
 from mlsys_assets.ingestion.event_batches import (
+    CONSUMER,
     OFFSET,
     buffer_frame,
     buffered_records,
@@ -43,7 +44,6 @@ from mlsys_assets.resources.warehouse import transaction
 
 SOURCE = "weather"
 TOPIC = "weather"
-CONSUMER = "mlsys-ingestion"
 
 
 def ingest_weather(

@@ -127,15 +127,17 @@ class EventStream(dg.ConfigurableResource, ABC):
         """Remove events at or before ``upto`` (some may stay: whole segments go); returns how
         many went. Offsets are never handed out twice, trimmed or not."""
 
-    def trim_acked(self, topic: str, expected: Iterable[str] = ()) -> int:
+    def trim_acked(self, topic: str, expected: Iterable[str] = (), keep: int = 0) -> int:
         """Retention: remove what every consumer group has acknowledged, the ``expected`` ones
         included even before they first read (a configured consumer not started yet holds
-        everything back). A topic nobody consumes keeps everything: an event no one has
-        processed is never thrown away."""
+        everything back), except the newest ``keep`` of those (a consumer that re-reads its
+        recent past on a restart). A topic nobody consumes keeps everything: an event no one
+        has processed is never thrown away."""
         groups = set(self.groups(topic)) | set(expected)
         if not groups:
             return 0
-        return self.trim(topic, min(self.acked(topic, group) for group in sorted(groups)))
+        upto = min(self.acked(topic, group) for group in sorted(groups)) - max(keep, 0)
+        return self.trim(topic, upto) if upto > 0 else 0
 
     def read_group(
         self, topic: str, group: str, consumer: str, limit: int | None = None

@@ -21,7 +21,7 @@ def stream(once: bool, consumer: str) -> None:
     """Consume the event stream and keep the online store current (Ctrl-C stops it)."""
     from mlsys_assets.features.catalog import view_ttl_seconds
     from mlsys_assets.resources.backends import build_event_stream, build_online_store
-    from mlsys_assets.stream.processor import StreamProcessor
+    from mlsys_assets.stream.processor import Retention, StreamProcessor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = get_settings()
@@ -30,6 +30,7 @@ def stream(once: bool, consumer: str) -> None:
         build_online_store(settings, view_ttl_seconds=view_ttl_seconds()),
         consumer=consumer,
         batch_events=settings.features.stream_batch_events,
+        retention=Retention.from_settings(settings.features),
     )
     if once:
         click.echo(f"processed {processor.drain()} events")
@@ -58,5 +59,6 @@ def _report_once(processor) -> None:  # noqa: ANN001 - StreamProcessor
         click.echo(
             f"{time.strftime('%H:%M:%S')} {topic}: {stats.events} events "
             f"({stats.rejected} rejected), {stats.rows} online rows, offset {stats.offset}, "
+            f"{stats.trimmed} trimmed, "
             f"lag p50 {lag.get('p50_ms', '-')} ms p99 {lag.get('p99_ms', '-')} ms"
         )

@@ -11,6 +11,15 @@ overwrites a newer one).
 
 Raw rows and the warehouse stay with ingestion: the daily Dagster runs consume the same topics
 with their own cursor for the offline store, the daily statistics and backfills.
+
+Retention (``Retention``): the processor is the one consumer that is always running, so it also
+trims the topics it reads, every ``every_seconds``: what its own group and the other groups named
+for the topic (ingestion's, on weather and departures) have acknowledged goes, except the newest
+``keep`` of those events. Without it the topics only grew: a year is ~336,000 scheduled flights
+and as many departures (a Redis stream in memory, or a segment file per replayed moment on the
+file log). Ingestion buffers what it reads in the warehouse (backfills rebuild from that buffer,
+not from the stream), and a named group that has never acknowledged holds everything back, so
+nothing a consumer still needs goes.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -29,6 +38,7 @@ import pandas as pd
 from mlsys_assets.clock import utc_now
 from mlsys_assets.features.catalog import INTRADAY_VIEWS
 from mlsys_assets.features.streaming import StreamViewComputer
+from mlsys_assets.ingestion.event_batches import CONSUMER as INGESTION
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent
 from mlsys_assets.resources.online_store import OnlineRow, OnlineStore
 from mlsys_assets.stream.day_state import DayState
@@ -63,6 +73,29 @@ class TopicStats:
     rows: int = 0
     batches: int = 0
     offset: int = 0
+    trimmed: int = 0  # events removed by retention
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Which acknowledgements an event must have before it goes, and how many to keep."""
+
+    # per topic, the groups besides the processor's own whose acknowledgement an event needs
+    groups: Mapping[str, Sequence[str]] = field(
+        default_factory=lambda: {"weather": [INGESTION], "departures": [INGESTION]}
+    )
+    keep: int = 20_000  # at least CONTEXT_EVENTS: a restart re-reads that many
+    every_seconds: float = 60.0
+
+    @classmethod
+    def from_settings(cls, features) -> Retention | None:  # noqa: ANN001 - FeatureSettings
+        if not features.stream_retention:
+            return None
+        return cls(
+            features.stream_retention_groups,
+            features.stream_keep_events,
+            features.stream_trim_seconds,
+        )
 
 
 @dataclass
@@ -75,12 +108,14 @@ class StreamProcessor:
     batch_events: int = 5_000
     freshness: Freshness = field(default_factory=Freshness)
     stats: dict[str, TopicStats] = field(default_factory=dict)
+    retention: Retention | None = None  # None: the topics keep everything
 
     def __post_init__(self) -> None:
         self._computer = StreamViewComputer()
         self.day_state = DayState(self.store, INTRADAY_VIEWS)
         self._context: dict[str, pd.DataFrame] = {}
         self._state_written = 0.0
+        self._trimmed_at = time.monotonic()
         for source in self.sources:  # imports and contracts now, not on the first live event
             source.to_raw([])
 
@@ -119,9 +154,32 @@ class StreamProcessor:
                 logger.exception("stream processor: batch failed; retrying")
                 stop.wait(1.0)
                 continue
+            if (
+                self.retention
+                and time.monotonic() - self._trimmed_at >= self.retention.every_seconds
+            ):
+                self._trimmed_at = time.monotonic()
+                try:
+                    self.trim()
+                except Exception:  # noqa: BLE001 - retention waits for the next round
+                    logger.exception("stream processor: trimming failed")
             if not seen:
                 stop.wait(poll_seconds)
         self.write_state()
+
+    def trim(self) -> dict[str, int]:
+        """Apply the retention to every topic read; events removed per topic."""
+        if self.retention is None:
+            return {}
+        keep = max(self.retention.keep, CONTEXT_EVENTS)
+        removed = {}
+        for source in self.sources:
+            groups = (self.group, *self.retention.groups.get(source.topic, ()))
+            removed[source.topic] = self.stream.trim_acked(source.topic, groups, keep=keep)
+            self.stats.setdefault(source.topic, TopicStats()).trimmed += removed[source.topic]
+        if any(removed.values()):
+            logger.info("stream retention removed %s", removed)
+        return removed
 
     def caught_up(self) -> bool:
         """Every topic's group has acknowledged the newest event (what the demo waits for)."""

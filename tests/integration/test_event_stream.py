@@ -119,6 +119,17 @@ def test_retention_removes_only_what_every_group_acknowledged(stream: EventStrea
     assert all(e.offset > 9 for e in stream.read("r", after=0))
 
 
+def test_retention_keeps_the_newest_acknowledged_events_asked_for(stream: EventStream) -> None:
+    for start in range(0, 12, 3):  # offsets 1-3, 4-6, 7-9, 10-12
+        stream.append("k", [{"n": n} for n in range(start, start + 3)])
+    stream.ack("k", "g", 12)
+    assert stream.trim_acked("k", keep=20) == 0  # fewer acknowledged than kept: all stay
+    assert stream.trim_acked("k", keep=3) == 9  # 1-9 go, the newest 3 acknowledged stay
+    assert [e.offset for e in stream.read("k", after=0)] == [10, 11, 12]
+    stream.append("k", [{"n": 13}])
+    assert stream.trim_acked("k", ("late",), keep=0) == 0  # a named group not started yet
+
+
 def test_group_consumer_killed_before_ack_gets_everything_again(
     stream: EventStream, backend_env: dict[str, str]
 ) -> None:
