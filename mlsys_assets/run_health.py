@@ -27,6 +27,12 @@ worker the first time it sees it: the tag ``mlsys/worker`` holds ``<boot id>:<pi
 ticks>``, and later checks compare the process with that, on the kernel's own clock, which no
 wall-clock step moves. Only the first sighting, a second or so after the worker wrote the event
 naming its pid, compares ages (the process's on the boot clock, the event's on the wall clock).
+
+The pin names its run first (``<run id>:<boot id>:<pid>:<start ticks>``): Dagster copies a run's
+tags to its retry, so a retry of a run whose killed worker was pinned carried that pin, and the
+reaper, reading the dead pid from it, failed the retry while its own worker was running (seen in
+the chaos test: the retry, and the retry's retry, marked failed, then finished SUCCESS over it).
+A pin of another run counts as none: the retry's worker is pinned at its first sighting.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ import dagster as dg
 from dagster._core.events import DagsterEventType, JobFailureData, RunFailureReason
 
 HOST_TAG = "mlsys/host"
-WORKER_TAG = "mlsys/worker"  # "<boot id>:<pid>:<start ticks>": the process seen running the run
+WORKER_TAG = "mlsys/worker"  # "<run id>:<boot id>:<pid>:<start ticks>": the run's worker
 CRASH = RunFailureReason.UNEXPECTED_TERMINATION
 # A worker writes the event naming its pid after it started; at its first sighting its age may
 # fall short of the event's by clock granularity and scheduling, never by more than this.
@@ -100,10 +106,11 @@ def _worker_event(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float
 
 
 def _pinned(run: dg.DagsterRun) -> tuple[str, int, str] | None:
-    """``(boot id, pid, start ticks)`` from the run's ``mlsys/worker`` tag, if it holds one."""
+    """``(boot id, pid, start ticks)`` from the run's ``mlsys/worker`` tag, if it pins this run's
+    worker (a retry inherits its parent's tag: that pin is not its own)."""
     pinned = run.tags.get(WORKER_TAG, "").split(":")
-    if len(pinned) == 3 and pinned[1].isdigit():
-        return pinned[0], int(pinned[1]), pinned[2]
+    if len(pinned) == 4 and pinned[0] == run.run_id and pinned[2].isdigit():
+        return pinned[1], int(pinned[2]), pinned[3]
     return None
 
 
@@ -158,7 +165,7 @@ def worker_alive(
         return pinned[0] == start.boot_id and pinned[2] == str(start.ticks)
     if start.age() + _FIRST_SIGHT_SLACK_SECONDS < time.time() - named_at:
         return False  # started after its run's worker wrote that event: the pid was reused
-    instance.add_run_tags(run.run_id, {WORKER_TAG: start.fingerprint(pid)})
+    instance.add_run_tags(run.run_id, {WORKER_TAG: f"{run.run_id}:{start.fingerprint(pid)}"})
     return True
 
 

@@ -80,7 +80,7 @@ def test_a_live_worker_stays_running_when_the_wall_clock_steps_forward(
 ) -> None:
     assert "live worker" in dead_run_reaper(dg.build_sensor_context(instance=instance)).skip_message
     pinned = instance.get_run_by_id(worker.run_id).tags[run_health.WORKER_TAG]
-    assert pinned.split(":")[1] == str(worker.process.pid)
+    assert pinned.split(":")[:3:2] == [worker.run_id, str(worker.process.pid)]
 
     monkeypatch.setattr(run_health, "time", SteppedClock(600.0))
     assert "live worker" in dead_run_reaper(dg.build_sensor_context(instance=instance)).skip_message
@@ -93,13 +93,33 @@ def test_a_pid_now_naming_another_process_counts_as_a_dead_worker(
 ) -> None:
     dead_run_reaper(dg.build_sensor_context(instance=instance))  # pins the live worker
     tags = instance.get_run_by_id(worker.run_id).tags
-    boot, pid, ticks = tags[run_health.WORKER_TAG].split(":")
+    run_id, boot, pid, ticks = tags[run_health.WORKER_TAG].split(":")
     # What the tag would say had the worker died and another process taken its pid since.
-    instance.add_run_tags(worker.run_id, {run_health.WORKER_TAG: f"{boot}:{pid}:{int(ticks) - 1}"})
+    pin = f"{run_id}:{boot}:{pid}:{int(ticks) - 1}"
+    instance.add_run_tags(worker.run_id, {run_health.WORKER_TAG: pin})
 
     reason = dead_run_reaper(dg.build_sensor_context(instance=instance)).skip_message
     assert worker.run_id in reason and "worker gone" in reason
     assert instance.get_run_by_id(worker.run_id).status == dg.DagsterRunStatus.FAILURE
+
+
+def test_a_retry_that_inherited_its_parents_pin_keeps_its_live_worker(
+    instance: dg.DagsterInstance, worker: Worker
+) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    parent = "00000000-0000-0000-0000-000000000000"
+    # Dagster copies a run's tags to its retry: the pin of the parent's killed worker.
+    pin = f"{parent}:{run_health._boot_id()}:{dead.pid}:1"
+    instance.add_run_tags(worker.run_id, {run_health.WORKER_TAG: pin})
+
+    assert "live worker" in dead_run_reaper(dg.build_sensor_context(instance=instance)).skip_message
+    run = instance.get_run_by_id(worker.run_id)
+    assert run.status == dg.DagsterRunStatus.STARTED
+    assert run.tags[run_health.WORKER_TAG].split(":")[:3:2] == [
+        worker.run_id,
+        str(worker.process.pid),
+    ]  # fmt: skip  (pinned anew: its own worker)
 
 
 def test_a_waiting_command_names_the_holder_times_out_and_proceeds_once_the_worker_is_dead(
