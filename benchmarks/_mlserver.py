@@ -15,7 +15,8 @@ import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import xgboost
@@ -93,6 +94,19 @@ def mlserver_serve(work: Path, http: int) -> contextlib.AbstractContextManager:
         {"PATH": f"{binary.parent}:/usr/bin:/bin"},
         f"http://127.0.0.1:{http}/v2/models/{MODEL}/ready",
     )
+
+
+@contextlib.contextmanager
+def mlserver_of(booster: xgboost.Booster) -> Iterator[tuple[int, int]]:
+    """MLServer serving ``booster`` from a fresh model repository on free ports: (REST, gRPC)."""
+    from mlsys_assets.processes import free_ports
+
+    http, grpc, metrics = free_ports(3)
+    work = model_repository(
+        Path(tempfile.mkdtemp(prefix="mlserver-")), booster, http, grpc, metrics
+    )
+    with mlserver_serve(work, http):
+        yield http, grpc
 
 
 def rest_body(row: Sequence[float]) -> bytes:

@@ -6,6 +6,7 @@ the hot path), so the 2 shared cores go to the servers, not to the client.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import datetime as dt
@@ -58,6 +59,15 @@ def prepare_world(home: str | None) -> World:
         world = TestWorld(settings, champion, "", dt.date(2013, 1, 22))
     requests = next_day_requests(world)
     return World(path, world.champion, requests)
+
+
+def bench_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every serving benchmark takes (more may be added to the parser)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--home", help="an MLSYS_HOME with a champion (default: build one)")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per level")
+    parser.add_argument("--skip-mlserver", action="store_true")
+    return parser
 
 
 def mlflow_rows(world: World) -> tuple[list[str], list[list[object]]]:

@@ -17,7 +17,6 @@ Needs ``h2load`` (Debian: ``apt-get install nghttp2-client``). The last line is 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -27,8 +26,14 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _mlserver import grpc_body, mlserver_serve, model_repository
-from _serving_common import booster_rows, mlsys_serve, prepare_world, v2_grpc_body
+from _mlserver import grpc_body, mlserver_of
+from _serving_common import (
+    bench_arguments,
+    booster_rows,
+    mlsys_serve,
+    prepare_world,
+    v2_grpc_body,
+)
 
 from mlsys_assets.processes import free_ports
 
@@ -92,11 +97,7 @@ def levels(port: int, body: bytes, seconds: float) -> dict[str, dict[str, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", help="an MLSYS_HOME with a champion (default: build one)")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per level")
-    parser.add_argument("--skip-mlserver", action="store_true")
-    args = parser.parse_args()
+    args = bench_arguments(__doc__.splitlines()[0]).parse_args()
     if shutil.which("h2load") is None:
         raise SystemExit("h2load is not installed (Debian: apt-get install nghttp2-client)")
 
@@ -111,11 +112,7 @@ def main() -> None:
 
     if not args.skip_mlserver:
         booster, rows = booster_rows(world)
-        http, grpc_port, metrics = free_ports(3)
-        work = model_repository(
-            Path(tempfile.mkdtemp(prefix="mlserver-")), booster, http, grpc_port, metrics
-        )
-        with mlserver_serve(work, http):
+        with mlserver_of(booster) as (_, grpc_port):
             body = grpc_body(rows[0])
             print("MLServer gRPC with h2load", flush=True)
             results["mlserver_grpc_h2load"] = levels(grpc_port, body, args.duration)

@@ -29,19 +29,18 @@ batch1000 < 50 ms, shadow_cost_c8 <= 0.10. The last line printed is one JSON obj
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from _mlserver import grpc_body, mlserver_serve, model_repository, rest_body
+from _mlserver import grpc_body, mlserver_of, rest_body
 from _serving_common import (
     LoadResult,
+    bench_arguments,
     booster_rows,
     closed_loop,
     dumps,
@@ -238,11 +237,8 @@ def shadow_rounds(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", help="an MLSYS_HOME with a champion (default: build one)")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per level")
+    parser = bench_arguments(__doc__.splitlines()[0])
     parser.add_argument("--skip-mlflow", action="store_true")
-    parser.add_argument("--skip-mlserver", action="store_true")
     parser.add_argument("--rounds", type=int, default=3, help="alternating c8 shadow rounds")
     args = parser.parse_args()
 
@@ -330,12 +326,10 @@ def main() -> None:
 
     if not args.skip_mlserver:
         booster, rows = booster_rows(world)
-        http, grpc_port, metrics = free_ports(3)
-        work = model_repository(
-            Path(tempfile.mkdtemp(prefix="mlserver-")), booster, http, grpc_port, metrics
-        )
-        print(f"MLServer (v{world.champion}) on 127.0.0.1:{http}, gRPC :{grpc_port}", flush=True)
-        with mlserver_serve(work, http):
+        with mlserver_of(booster) as (http, grpc_port):
+            print(
+                f"MLServer (v{world.champion}) on 127.0.0.1:{http}, gRPC :{grpc_port}", flush=True
+            )
             infer_path = "/v2/models/flight_delay/infer"
             agree(
                 "MLServer V2 REST",
