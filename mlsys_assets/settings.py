@@ -134,6 +134,10 @@ class ServingSettings(dg.Config):
     poll_seconds: float = Field(default=30.0, gt=0, description="Registry alias poll.")
     registry_timeout_seconds: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Else 413.")
+    # How long an idle HTTP connection stays open. Longer than a client's or a load balancer's
+    # own idle limit (httpx 5 s, AWS ALB 60 s), so they drop it first: with uvicorn's default
+    # (5 s, equal to httpx's) a request sent just as the server closed got no answer at all.
+    keep_alive_seconds: int = Field(default=75, ge=1)
     log_flush_rows: int = Field(default=5_000, ge=1)
     log_flush_seconds: float = Field(default=5.0, gt=0)
     # The crash loss window: queued records reach an fsynced write-ahead file this often, and a

@@ -44,4 +44,5 @@ def serve(
         log_level=log_level,
         access_log=access_log,
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=settings.serving.keep_alive_seconds,
     )

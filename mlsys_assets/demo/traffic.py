@@ -9,6 +9,7 @@ real HTTP, those of the same minute a few at a time.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ import pandas as pd
 
 from mlsys_assets.features.entities import PREDICTION_LEAD
 from mlsys_assets.nycflights import LOCAL_TZ, read_table
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -119,8 +122,9 @@ def post_all(
     def one(body: dict[str, object]) -> int:
         try:
             return client.post(path, json=body).status_code
-        except httpx.HTTPError:
-            return 599  # no answer at all: counted as a failure
+        except httpx.HTTPError as exc:  # no answer at all: counted as a failure, and why
+            logger.warning("%s %s got no answer: %s: %s", path, body, type(exc).__name__, exc)
+            return 599
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         for status in pool.map(one, bodies):
