@@ -23,16 +23,16 @@ time plus its start ticks) with the run's start, both wall-clock times; but the 
 time moves with every step of the wall clock (NTP correcting a VM restored from a snapshot,
 say), so after a forward step of a few seconds every live worker looked "started after its run"
 and the reaper failed every run in progress, and their retries too. Now the reaper pins the
-worker the first time it sees it: the tag ``mlsys/worker`` holds ``<boot id>:<pid>:<start
+worker the first time it sees it: the tag ``mlsys/worker`` holds ``<run id>:<boot id>:<pid>:<start
 ticks>``, and later checks compare the process with that, on the kernel's own clock, which no
 wall-clock step moves. Only the first sighting, a second or so after the worker wrote the event
 naming its pid, compares ages (the process's on the boot clock, the event's on the wall clock).
 
-The pin names its run first (``<run id>:<boot id>:<pid>:<start ticks>``): Dagster copies a run's
-tags to its retry, so a retry of a run whose killed worker was pinned carried that pin, and the
-reaper, reading the dead pid from it, failed the retry while its own worker was running (seen in
-the chaos test: the retry, and the retry's retry, marked failed, then finished SUCCESS over it).
-A pin of another run counts as none: the retry's worker is pinned at its first sighting.
+The pin names its run first: Dagster copies a run's tags to its retry, so a retry of a run
+whose killed worker was pinned carried that pin, and the reaper, reading the dead pid from it,
+failed the retry while its own worker was running (seen in the chaos test: the retry, and the
+retry's retry, marked failed, then finished SUCCESS over it). A pin of another run counts as
+none: the retry's worker is pinned at its first sighting.
 """
 
 from __future__ import annotations
