@@ -38,7 +38,6 @@ import pandas as pd
 from mlsys_assets.clock import utc_now
 from mlsys_assets.features.catalog import INTRADAY_VIEWS
 from mlsys_assets.features.streaming import StreamViewComputer
-from mlsys_assets.ingestion.event_batches import CONSUMER as INGESTION
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent
 from mlsys_assets.resources.online_store import OnlineRow, OnlineStore
 from mlsys_assets.stream.day_state import DayState
@@ -78,14 +77,13 @@ class TopicStats:
 
 @dataclass(frozen=True)
 class Retention:
-    """Which acknowledgements an event must have before it goes, and how many to keep."""
+    """Which acknowledgements an event must have before it goes, and how many to keep (the
+    defaults are the settings': ``FeatureSettings.stream_*``)."""
 
     # per topic, the groups besides the processor's own whose acknowledgement an event needs
-    groups: Mapping[str, Sequence[str]] = field(
-        default_factory=lambda: {"weather": [INGESTION], "departures": [INGESTION]}
-    )
-    keep: int = 20_000  # at least CONTEXT_EVENTS: a restart re-reads that many
-    every_seconds: float = 60.0
+    groups: Mapping[str, Sequence[str]]
+    keep: int  # raised to CONTEXT_EVENTS if below: a restart re-reads that many
+    every_seconds: float
 
     @classmethod
     def from_settings(cls, features) -> Retention | None:  # noqa: ANN001 - FeatureSettings

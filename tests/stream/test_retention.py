@@ -41,8 +41,14 @@ def _store(folder: Path) -> SQLiteOnlineStore:
     return SQLiteOnlineStore(path=str(folder / "online.sqlite"))
 
 
-def _processor(stream: FileEventStream, folder: Path, **retention: float) -> StreamProcessor:
-    return StreamProcessor(stream, _store(folder), retention=Retention(keep=0, **retention))
+INGESTED = {"weather": [CONSUMER], "departures": [CONSUMER]}  # the settings' default groups
+
+
+def _processor(
+    stream: FileEventStream, folder: Path, every_seconds: float = 60.0
+) -> StreamProcessor:
+    retention = Retention(INGESTED, keep=0, every_seconds=every_seconds)
+    return StreamProcessor(stream, _store(folder), retention=retention)
 
 
 def test_events_go_once_ingestion_and_the_processor_acknowledged_them(
@@ -102,11 +108,10 @@ def test_no_retention_keeps_everything(stream: FileEventStream, tmp_path: Path) 
 
 def test_the_settings_switch_it_off_and_name_the_groups() -> None:
     default = Retention.from_settings(Settings().features)
-    assert default == Retention()
-    assert default.groups == {"weather": [CONSUMER], "departures": [CONSUMER]}  # ingestion's
+    assert default == Retention(INGESTED, 20_000, 60.0)  # ingestion's groups
     settings = Settings(features={"stream_retention": False})
     assert Retention.from_settings(settings.features) is None
     named = Settings(
         features={"stream_retention_groups": {"schedule": ["a", "b"]}, "stream_keep_events": 7}
     )
-    assert Retention.from_settings(named.features) == Retention({"schedule": ["a", "b"]}, 7)
+    assert Retention.from_settings(named.features) == Retention({"schedule": ["a", "b"]}, 7, 60.0)
