@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test world builder lives in tests/serving/world.py
 BIN = Path(sys.executable).parent
+CONCURRENCY = (1, 8, 32)  # requests in flight at each level the serving benchmarks report
 
 
 @dataclass

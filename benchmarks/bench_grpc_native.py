@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from _mlserver import grpc_body, mlserver_of
 from _serving_common import (
+    CONCURRENCY,
     bench_arguments,
     booster_rows,
     mlsys_serve,
@@ -38,7 +39,6 @@ from _serving_common import (
 from mlsys_assets.processes import free_ports
 
 PATH = "/inference.GRPCInferenceService/ModelInfer"
-LEVELS = (1, 8, 32)
 
 
 def answer_size(port: int, body: bytes) -> int:
@@ -90,7 +90,7 @@ def h2load(port: int, body: bytes, streams: int, seconds: float) -> dict[str, fl
 
 def levels(port: int, body: bytes, seconds: float) -> dict[str, dict[str, float]]:
     out = {}
-    for streams in LEVELS:
+    for streams in CONCURRENCY:
         out[f"c{streams}"] = h2load(port, body, streams, seconds)
         print(f"  c{streams:<3} {out[f'c{streams}']}", flush=True)
     return out

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from _mlserver import grpc_body, mlserver_of, rest_body
 from _serving_common import (
+    CONCURRENCY,
     LoadResult,
     bench_arguments,
     booster_rows,
@@ -55,9 +56,6 @@ from _serving_common import (
 )
 
 from mlsys_assets.processes import free_port, free_ports
-
-CONCURRENCY = (1, 8, 32)
-
 
 Loop = Callable[[int, list[bytes], int, float], LoadResult]
 PARITY = 50  # flights whose answers every peer must agree on
