@@ -54,9 +54,9 @@ def answer_size(port: int, body: bytes) -> int:
     return len(raw)
 
 
-def h2load(port: int, body: bytes, streams: int, seconds: float) -> dict[str, float]:
-    """``streams`` calls in flight on one connection for ``seconds`` (after a 1-s warm-up)."""
-    size = 5 + answer_size(port, body)  # gRPC frames a message with 5 bytes
+def h2load(port: int, body: bytes, size: int, streams: int, seconds: float) -> dict[str, float]:
+    """``streams`` calls in flight on one connection for ``seconds`` (after a 1-s warm-up);
+    ``size``: the bytes of one whole answer on the wire."""
     work = Path(tempfile.mkdtemp(prefix="h2load-"))
     try:
         (work / "body").write_bytes(b"\x00" + struct.pack(">I", len(body)) + body)
@@ -89,9 +89,10 @@ def h2load(port: int, body: bytes, streams: int, seconds: float) -> dict[str, fl
 
 
 def levels(port: int, body: bytes, seconds: float) -> dict[str, dict[str, float]]:
+    size = 5 + answer_size(port, body)  # gRPC frames a message with 5 bytes
     out = {}
     for streams in CONCURRENCY:
-        out[f"c{streams}"] = h2load(port, body, streams, seconds)
+        out[f"c{streams}"] = h2load(port, body, size, streams, seconds)
         print(f"  c{streams:<3} {out[f'c{streams}']}", flush=True)
     return out
 
