@@ -66,8 +66,9 @@ class FeatureSettings(dg.Config):
 
     # The feature service new models train on (flights_v2 adds today's intraday features).
     service: Literal["flights_v1", "flights_v2"] = "flights_v2"
-    # The stream processor (`mlsys stream`): how often it polls the stream when idle, and the
-    # most events it takes per batch (one online-store transaction each).
+    # The stream processor (`mlsys stream`): the longest it waits when idle (the file stream
+    # wakes it on each append; Redis is polled at this interval), and the most events it takes
+    # per batch (one online-store transaction each).
     stream_poll_seconds: float = Field(default=0.05, gt=0)
     stream_batch_events: int = Field(default=5_000, ge=1)
     # Retention of the topics it reads: every stream_trim_seconds it removes the events that

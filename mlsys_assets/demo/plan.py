@@ -34,7 +34,7 @@ _COMMON = {
     "MLSYS_MONITORING__REPORT_LAST_DAYS": "1",
     "MLSYS_SERVING__POLL_SECONDS": "2",
     "MLSYS_SERVING__LOG_FLUSH_SECONDS": "1",
-    "MLSYS_FEATURES__STREAM_POLL_SECONDS": "0.005",  # each moment waits for its departures online
+    # The stream processor is woken by each append (inotify); its poll is only a safety net.
     "MLSYS_LOOP__SENSOR_LOOP_SECONDS": "1",  # a day plays in seconds: each hop of the loop waits less
 }
 

@@ -26,6 +26,7 @@ from pydantic import Field, PrivateAttr
 
 from mlsys_assets.files import atomic_write_text
 from mlsys_assets.gil import STEP, step_aside
+from mlsys_assets.resources.folder_watch import FolderWatch
 from mlsys_assets.resources.segment_index import CorruptIndex, SegmentIndex, Tail, segment_name
 
 MAX_BAD_EXCERPT = 500  # characters of an undecodable event kept in ``StreamEvent.raw``
@@ -138,6 +139,13 @@ class EventStream(dg.ConfigurableResource, ABC):
             return 0
         upto = min(self.acked(topic, group) for group in sorted(groups)) - max(keep, 0)
         return self.trim(topic, upto) if upto > 0 else 0
+
+    def watch(self, topics: Sequence[str]) -> FolderWatch:
+        """What an idle consumer of ``topics`` waits on: ``wait(timeout)`` returns when events
+        may have been appended (or after ``timeout``). Here it only sleeps (a consumer polls);
+        the file stream is told by the kernel."""
+        del topics
+        return FolderWatch(())
 
     def read_group(
         self, topic: str, group: str, consumer: str, limit: int | None = None
@@ -263,6 +271,11 @@ class FileEventStream(EventStream):
 
     def last_offset(self, topic: str) -> int:
         return self._tail(topic)[1].last
+
+    def watch(self, topics: Sequence[str]) -> FolderWatch:
+        """Woken by every append to ``topics`` (its segment and index are written in the
+        topic's folder; acknowledgements go to ``_acks/`` and wake nobody)."""
+        return FolderWatch(self._topic_dir(topic) for topic in topics)
 
     def trim(self, topic: str, upto: int) -> int:
         """Remove the segments whose last event is at or before ``upto``, never the newest (its

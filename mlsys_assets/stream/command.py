@@ -36,8 +36,13 @@ def stream(once: bool, consumer: str) -> None:
         click.echo(f"processed {processor.drain()} events")
         return
     stop = threading.Event()
+
+    def stopping(*_: object) -> None:
+        stop.set()
+        processor.wake()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, stopping)
     reporter = threading.Thread(target=_report, args=(processor, stop), daemon=True)
     reporter.start()
     click.echo(

@@ -39,6 +39,7 @@ from mlsys_assets.clock import utc_now
 from mlsys_assets.features.catalog import INTRADAY_VIEWS
 from mlsys_assets.features.streaming import StreamViewComputer
 from mlsys_assets.resources.event_stream import EventStream, StreamEvent
+from mlsys_assets.resources.folder_watch import FolderWatch
 from mlsys_assets.resources.online_store import OnlineRow, OnlineStore
 from mlsys_assets.stream.day_state import DayState
 from mlsys_assets.stream.freshness import Freshness
@@ -114,6 +115,7 @@ class StreamProcessor:
         self._context: dict[str, pd.DataFrame] = {}
         self._state_written = 0.0
         self._trimmed_at = time.monotonic()
+        self._watch: FolderWatch | None = None
         for source in self.sources:  # imports and contracts now, not on the first live event
             source.to_raw([])
 
@@ -144,7 +146,25 @@ class StreamProcessor:
                 return total
 
     def run(self, stop: threading.Event, poll_seconds: float = 0.05) -> None:
-        """Poll until ``stop`` is set; sleep ``poll_seconds`` whenever nothing was waiting."""
+        """Poll until ``stop`` is set. Whenever nothing was waiting, wait for the stream to say
+        an event landed (the file stream: at once, by inotify), at most ``poll_seconds`` (Redis
+        says nothing: a poll every ``poll_seconds``). Whoever sets ``stop`` calls ``wake``, or
+        the stop is seen after that wait."""
+        with self.stream.watch([source.topic for source in self.sources]) as watch:
+            self._watch = watch
+            try:
+                self._run(stop, watch, poll_seconds)
+            finally:
+                self._watch = None
+        self.write_state()
+
+    def wake(self) -> None:
+        """End the idle wait of ``run`` at once (after setting its ``stop``; signal-safe)."""
+        watch = self._watch
+        if watch is not None:
+            watch.wake()
+
+    def _run(self, stop: threading.Event, watch: FolderWatch, poll_seconds: float) -> None:
         while not stop.is_set():
             try:
                 seen = self.poll()
@@ -161,9 +181,8 @@ class StreamProcessor:
                     self.trim()
                 except Exception:  # noqa: BLE001 - retention waits for the next round
                     logger.exception("stream processor: trimming failed")
-            if not seen:
-                stop.wait(poll_seconds)
-        self.write_state()
+            if not seen and not stop.is_set():
+                watch.wait(poll_seconds)
 
     def trim(self) -> dict[str, int]:
         """Apply the retention to every topic read; events removed per topic."""
