@@ -12,6 +12,7 @@ with a few hundred flights a share, close to a coin toss.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
@@ -25,6 +26,7 @@ from mlsys_assets.lazy_imports import load
 from mlsys_assets.monitoring.performance import attach_labels
 from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
 from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
+from mlsys_assets.prediction_log_contract import FEEDBACK_LOG_DIR, PREDICTION_LOG_DIR
 from mlsys_assets.registry.verdict import VerdictRule, judge
 from mlsys_assets.settings import Settings
 
@@ -81,6 +83,31 @@ def _auc(frame: pd.DataFrame) -> float | None:
 
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+
+def verdict_inputs(settings: Settings, champion: str | None, challenger: str | None) -> str:
+    """A digest of everything a verdict reads, from the file system's metadata alone: the two
+    versions, every prediction- and feedback-log file (name, size, mtime) and the warehouse's
+    files (labels land there). Equal digests, equal verdicts: the sensor, which ticks every few
+    seconds through a canary of days, reads the log (a year of answers and their shadows) only
+    when something it reads has changed."""
+    digest = hashlib.blake2b(f"{champion}|{challenger}".encode(), digest_size=16)
+    folders = [
+        settings.predictions_dir / PREDICTION_LOG_DIR,
+        settings.predictions_dir / FEEDBACK_LOG_DIR,
+    ]
+    warehouse = settings.warehouse_path
+    paths = [warehouse, warehouse.with_name(warehouse.name + ".wal")]
+    for folder in folders:
+        paths += sorted(folder.glob("date=*/*.parquet")) if folder.is_dir() else []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            digest.update(f"{path}:-".encode())
+            continue
+        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
 
 
 def evaluate_canary(

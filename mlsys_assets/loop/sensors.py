@@ -213,24 +213,32 @@ def canary_evaluation(
     run_settings: RunSettings,
 ) -> dg.RunRequest | dg.SkipReason:
     """Launch the canary decision once the verdict is in (the paired rule: a boundary crossed
-    at one of its looks, or the maximum wait)."""
-    from mlsys_assets.loop.canary import evaluate_canary
+    at one of its looks, or the maximum wait).
+
+    The cursor keeps the digest of what the last verdict read (``verdict_inputs``) and why it
+    waited: while nothing it reads has changed, a tick says so without reading the log again.
+    """
+    from mlsys_assets.loop.canary import evaluate_canary, verdict_inputs
     from mlsys_assets.registry import aliases
 
     state = aliases.current(tracking)
     if state["challenger"] is None:
         return dg.SkipReason("no challenger in canary")
+    settings = run_settings.resolve()
+    inputs = verdict_inputs(settings, state["champion"], state["challenger"])
+    last = json.loads(context.cursor) if context.cursor else {}
+    if last.get("inputs") == inputs:
+        return dg.SkipReason(f"{last['reason']} (nothing new since)")
     try:
         verdict = evaluate_canary(
-            lambda: read_warehouse(warehouse),
-            run_settings.resolve(),
-            state["champion"],
-            state["challenger"],
+            lambda: read_warehouse(warehouse), settings, state["champion"], state["challenger"]
         )
     except WarehouseBusy:
         return dg.SkipReason("warehouse busy")
     if not verdict.ready:
-        return dg.SkipReason(f"canary v{state['challenger']}: {verdict.reason}")
+        reason = f"canary v{state['challenger']}: {verdict.reason}"
+        context.update_cursor(json.dumps({"inputs": inputs, "reason": reason}))
+        return dg.SkipReason(reason)
     context.log.info(f"canary v{state['challenger']} ready: {verdict.reason}")
     # The signal is what made the canary ready (labelled predictions), not the sensor's verdict:
     # the run judges again on the labels it finds, and its decision is recorded by the run.

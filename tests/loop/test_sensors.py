@@ -268,6 +268,29 @@ def test_canary_waits_for_labels_then_asks_once_per_challenger(
     assert aliases.current(tracking)[ALIAS_CHAMPION] == loop_world.champion
 
 
+@pytest.mark.slow
+def test_canary_reads_the_log_again_only_once_something_it_reads_changed(
+    loop_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, instance = loop_world.settings, dg.DagsterInstance.ephemeral()
+    serve_day(loop_world, "c", limit=300, feedback=slice(0, 60))
+    waiting, cursor = _tick(canary_evaluation, settings, None, instance)
+    _skip(waiting, f"canary v{loop_world.challenger}")
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the log was read again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("mlsys_assets.loop.canary.read_predictions", no_reading)
+        again, kept = _tick(canary_evaluation, settings, cursor, instance)
+    _skip(again, waiting.skip_message or "", "(nothing new since)")
+    assert kept == cursor
+
+    post_feedback(loop_world, "c", range(60, 300))  # new labels: judged again, now ready
+    ready = _request(_tick(canary_evaluation, settings, kept, instance)[0])
+    assert ready.run_key == f"canary:{loop_world.challenger}"
+
+
 # --- monitoring ---------------------------------------------------------------------------
 
 
