@@ -54,6 +54,7 @@ from mlsys_assets.processes import (
     wait_for_port,
 )
 from mlsys_assets.settings import Settings, get_settings
+from mlsys_assets.stream.sources import SOURCES
 from mlsys_assets.ui import create_tracking_store, start_ui
 
 
@@ -152,10 +153,20 @@ def demo(
             wait_for("the API to be ready", api_ready(client), 120, group)
             bar.update(1)
         first_champion = aliases.current(tracking)["champion"]
-        caught_up = stream_caught_up(build_event_stream(settings))
+        events = build_event_stream(settings)
+        caught_up = stream_caught_up(events)
+        # Woken by the processor's acknowledgements (a file stream: inotify), else every 3 ms.
+        acks = events.watch_acks([source.topic for source in SOURCES])
 
         def wait_for_stream() -> None:
-            wait_for("the stream processor", caught_up, 60, group, every=0.003)
+            wait_for(
+                "the stream processor",
+                caught_up,
+                60,
+                group,
+                every=0.003 if not acks.notified else 0.5,
+                pause=acks.wait,
+            )
 
         live_days = []
         for day in tqdm(plan.days(), desc="live days", unit="day"):
@@ -178,6 +189,7 @@ def demo(
                 every=0.2,
             )
             live_days.append({**asdict(played), "night_seconds": time.perf_counter() - night})
+        acks.close()
         # Let the sensors react to the last days (monitor, retrain, canary) before the summary.
         settle(instance, group)
 

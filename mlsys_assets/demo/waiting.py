@@ -28,15 +28,17 @@ def wait_for(
     timeout: float,
     group: ProcessGroup,
     every: float = 1.0,
+    pause: Callable[[float], object] = time.sleep,
 ) -> T:
-    """Poll ``probe`` until it returns something, failing early if a server died."""
+    """Poll ``probe`` until it returns something, failing early if a server died; between
+    looks, ``pause(every)`` (a sleep, or a wait that something wakes earlier)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         group.check_alive()
         value = probe()
         if value is not None:
             return value
-        time.sleep(every)
+        pause(every)
     raise DemoTimeout(f"timed out after {timeout:.0f} s waiting for {what}; see {group.log_dir}")
 
 

@@ -147,6 +147,12 @@ class EventStream(dg.ConfigurableResource, ABC):
         del topics
         return FolderWatch(())
 
+    def watch_acks(self, topics: Sequence[str]) -> FolderWatch:
+        """What a producer waiting for its consumers waits on: ``wait(timeout)`` returns when a
+        group may have acknowledged events of ``topics`` (here: it sleeps; files: inotify)."""
+        del topics
+        return FolderWatch(())
+
     def read_group(
         self, topic: str, group: str, consumer: str, limit: int | None = None
     ) -> list[StreamEvent]:
@@ -298,6 +304,9 @@ class FileEventStream(EventStream):
     def groups(self, topic: str) -> list[str]:
         folder = self._acks(topic)
         return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+    def watch_acks(self, topics: Sequence[str]) -> FolderWatch:
+        return FolderWatch(self._acks(topic) for topic in topics)
 
     def ack(self, topic: str, group: str, offset: int) -> None:
         path = self._acks(topic) / f"{group}.json"

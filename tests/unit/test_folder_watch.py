@@ -61,3 +61,12 @@ def test_wake_ends_a_wait_at_once(tmp_path: Path) -> None:
             threading.Timer(0.05, watch.wake).start()
             woken, waited = _timed_wait(watch, 10.0)
         assert woken and waited < 2.0
+
+
+def test_a_producer_is_woken_by_its_consumers_acks(tmp_path: Path) -> None:
+    stream = FileEventStream(root=str(tmp_path))
+    stream.append("schedule", [{"n": 1}])
+    with stream.watch_acks(["schedule"]) as watch:
+        threading.Timer(0.05, stream.ack, args=("schedule", "g", 1)).start()
+        woken, waited = _timed_wait(watch, 10.0)
+    assert woken and waited < 2.0
