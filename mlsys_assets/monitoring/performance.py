@@ -112,13 +112,15 @@ def attach_labels(
     out = out.merge(
         landed.rename(columns={"arr_delay": "_arr", "cancelled": "_can"}), on=KEY, how="left"
     )
-    arr, can = out["_arr"], out["_can"]
+    # Nullable types before ``where``: a flight not landed yet is <NA>, not an object column's
+    # NaN (which pandas would silently downcast, with a FutureWarning per call).
+    arr, can = out["_arr"], out["_can"].astype("boolean")
     source = pd.Series(np.where(out["_can"].notna(), "landing", None), index=out.index)
     if feedback is not None and len(feedback) and "request_id" in out:
         fb = feedback.set_index("request_id")
         has = out["request_id"].isin(fb.index)
         arr = arr.where(~has, out["request_id"].map(fb["arr_delay"]))
-        can = can.where(~has, out["request_id"].map(fb["cancelled"]))
+        can = can.where(~has, out["request_id"].map(fb["cancelled"]).astype("boolean"))
         source = source.where(~has, "feedback")
     known = can.notna()
     label = labels(
