@@ -70,5 +70,9 @@ _.settings_customise_sources
 _.get_field_value
 # pydantic reads a FieldInfo's default_factory (run_settings.py clears it to set a default).
 _.default_factory
-_._split_scope  # tests/conftest.py: pytest-xdist's scheduler calls it
+_._split_scope  # tests/scheduling.py: pytest-xdist's scheduler calls it (and the next two)
+_._assign_work_unit
+_.remove_node
+_.shutting_down  # tests/unit/test_test_scheduling.py: xdist reads it (and gateway) of a worker
+_.gateway
 _.loadscopereorder  # tests/conftest.py: pytest-xdist's option, set for its scheduler

@@ -53,16 +53,18 @@ def world_template(tmp_path_factory: pytest.TempPathFactory) -> World:
 # another; a group is a test file, or one of the groups below:
 # - the demo's end-to-end tests share one fixture (a quick demo, the longest piece of the suite):
 #   handed out first, so the rest of the suite runs beside it on the other worker;
-# - integration tests share the PostgreSQL and Redis of `make services`;
-# - the other tests that start a whole live system (demo stops, chaos) are handed out last, when
-#   the demo is over: two live systems side by side on two cores starve against their timeouts.
+# - the other tests that start a whole live system (demo stops, chaos) go to the demo's worker
+#   right after the demo, never to the other one: two live systems side by side on two cores
+#   starve against their timeouts, and handed out last they left the other worker idle;
+# - integration tests share the PostgreSQL and Redis of `make services`.
 _GROUPS = {
     "tests/e2e/test_demo.py": "demo",
     "tests/integration/": "backends",
     "tests/e2e/": "live-system",
     "tests/chaos/": "live-system",
 }
-_ORDER = {"demo": 0, "backends": 1, "live-system": 3}  # a test file's group: 2
+_LIVE = ("demo", "live-system")  # groups that start a live system: one worker runs them all
+_ORDER = {"demo": 0, "live-system": 1, "backends": 2}  # a test file's group: 3
 
 
 def _group(nodeid: str) -> str:
@@ -76,16 +78,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """On a pytest-xdist worker, the tests in the order their groups are handed out (a stable
     sort: every worker collects the same order, as xdist requires)."""
     if hasattr(config, "workerinput"):
-        items.sort(key=lambda item: _ORDER.get(_group(item.nodeid), 2))
+        items.sort(key=lambda item: _ORDER.get(_group(item.nodeid), 3))
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Whole groups (``_GROUPS``, else a file) to one worker, in collection order."""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class GroupScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return _group(nodeid)
+    """Whole groups (``_GROUPS``, else a file) to one worker, in collection order, the live
+    systems all to one worker (``tests/scheduling.py``)."""
+    from tests.scheduling import group_scheduling
 
     config.option.loadscopereorder = False  # in collection order: _ORDER
-    return GroupScheduling(config, log)
+    return group_scheduling(config, log, group=_group, live=_LIVE)
