@@ -13,6 +13,7 @@ with a few hundred flights a share, close to a coin toss.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
@@ -24,7 +25,7 @@ import pandas as pd
 from mlsys_assets.business_cost import CostModel
 from mlsys_assets.lazy_imports import load
 from mlsys_assets.monitoring.performance import attach_labels
-from mlsys_assets.monitoring.prediction_log import read_feedback, read_predictions
+from mlsys_assets.monitoring.prediction_log import log_files, read_feedback, read_predictions
 from mlsys_assets.nycflights import FIRST_DAY, LAST_DAY
 from mlsys_assets.prediction_log_contract import FEEDBACK_LOG_DIR, PREDICTION_LOG_DIR
 from mlsys_assets.registry.verdict import VerdictRule, judge
@@ -92,17 +93,13 @@ def verdict_inputs(settings: Settings, champion: str | None, challenger: str | N
     seconds through a canary of days, reads the log (a year of answers and their shadows) only
     when something it reads has changed."""
     digest = hashlib.blake2b(f"{champion}|{challenger}".encode(), digest_size=16)
-    folders = [
-        settings.predictions_dir / PREDICTION_LOG_DIR,
-        settings.predictions_dir / FEEDBACK_LOG_DIR,
-    ]
     warehouse = settings.warehouse_path
-    paths = [warehouse, warehouse.with_name(warehouse.name + ".wal")]
-    for folder in folders:
-        paths += sorted(folder.glob("date=*/*.parquet")) if folder.is_dir() else []
+    paths = [str(warehouse), f"{warehouse}.wal"]  # DuckDB's write-ahead log beside it
+    for folder in (PREDICTION_LOG_DIR, FEEDBACK_LOG_DIR):
+        paths += log_files(settings.predictions_dir / folder)
     for path in paths:
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except FileNotFoundError:
             digest.update(f"{path}:-".encode())
             continue

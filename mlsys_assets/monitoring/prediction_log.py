@@ -31,7 +31,8 @@ from mlsys_assets.settings import Settings
 SHADOW = "shadow"  # serving.routing.SHADOW: the challenger's logged-only scores
 
 
-def _files(folder: Path) -> list[str]:
+def log_files(folder: Path) -> list[str]:
+    """The Parquet files of a log folder (``<folder>/date=*/*.parquet``), sorted."""
     return sorted(str(p) for p in folder.glob("date=*/*.parquet")) if folder.is_dir() else []
 
 
@@ -46,7 +47,7 @@ def _read(
     (converted to Python, the struct columns are most of a read's cost)."""
     if only is not None:
         columns = {name: kind for name, kind in columns.items() if name in only}
-    files = _files(folder)
+    files = log_files(folder)
     if not files:
         return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
     source = "read_parquet(?, hive_partitioning = true, union_by_name = true)"
