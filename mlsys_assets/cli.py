@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "ingest": "mlsys_assets.ingestion.command:ingest",
     "ui": "mlsys_assets.ui:ui",
     "daemon": "mlsys_assets.daemon:daemon",
+    "code-server": "mlsys_assets.code_server:code_server",
     "demo": "mlsys_assets.demo:demo",
     "serve": "serving.command:serve",
     "model": "mlsys_assets.registry.command:model",

@@ -63,13 +63,14 @@ def start_code_server(
     Given a module, each would start its own and the daemon would replace its own every
     minute, loading the code location each time. The server listens once the code is loaded:
     the daemon and webserver must find it ready (the daemon would otherwise retry only a minute
-    later). ``port`` restarts it where the workspace file already points.
+    later). Its run workers fork from a server that has loaded mlsys once (``code_server.py``).
+    ``port`` restarts it where the workspace file already points.
     """
     code_port = port or free_port(CODE_SERVER_HOST)
     group.start(
         "dagster-code-server",
         [
-            executable("dagster"), "code-server", "start", *CODE_LOCATION,
+            executable("mlsys"), "code-server", *CODE_LOCATION,
             "--location-name", LOCATION_NAME,
             "-h", CODE_SERVER_HOST, "-p", str(code_port), "--log-level", "warning",
         ],

@@ -58,6 +58,12 @@ FLIGHT = {
 }
 
 
+def parent_command(pid: int) -> str:
+    """The command line of the parent of process ``pid``."""
+    parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+    return Path(f"/proc/{parent}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
 def wait_until(what: str, probe: Callable[[], object], timeout: float, every: float = 0.25):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -82,6 +88,8 @@ class Chaos:
     workspace: list[str] = field(default_factory=list)
     day: dt.date = FIRST_DAY
     kills: list[str] = field(default_factory=list)
+    # The command line of each killed run worker's parent.
+    worker_parents: list[str] = field(default_factory=list)
     orphaned_groups: list[int] = field(default_factory=list)
 
     # --- processes -------------------------------------------------------------------------
@@ -146,6 +154,7 @@ class Chaos:
             return None
 
         run_id, pid = wait_until("a daily_pipeline run to start", started, 180)
+        self.worker_parents.append(parent_command(pid))
         self.pause(0.0, 2.0)
         os.kill(pid, signal.SIGKILL)
         self.kills.append(f"run worker {pid} of {run_id[:8]}")

@@ -23,6 +23,8 @@ TARGETS = ["run worker", "dagster-daemon", "dagster-code-server", "api", "stream
 def test_a_killed_run_worker_is_failed_retried_and_loses_no_row(chaos: Chaos) -> None:
     chaos.next_day()
     killed = chaos.kill_run_worker()
+    # Forked from the code server's preloaded fork server, not a fresh interpreter per run.
+    assert "multiprocessing.forkserver" in chaos.worker_parents[-1]
     chaos.recovered()
     assert chaos.instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE
     retries = chaos.instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": killed}))

@@ -64,10 +64,10 @@ def tracking_server(tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 45
+        deadline = time.monotonic() + 120
         while True:
             assert process.poll() is None, (store / "server.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "mlflow server did not answer /health in 45 s"
+            assert time.monotonic() < deadline, "mlflow server did not answer /health in 120 s"
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                     break
