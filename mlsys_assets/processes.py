@@ -167,14 +167,30 @@ def _signals_ignored() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+_stop_signals: list[int] = []  # the stopping signals this process received
+
+
 def raise_on_sigterm() -> None:
-    """Turn SIGTERM into KeyboardInterrupt so ``finally: group.stop()`` runs on ``kill`` too."""
+    """Turn SIGTERM into KeyboardInterrupt so ``finally: group.stop()`` runs on ``kill`` too,
+    and remember every stop (Ctrl-C included) for ``stop_requested``."""
 
     def _handler(signum: int, _frame: object) -> None:
+        _stop_signals.append(signum)
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, _handler)
     signal.signal(signal.SIGHUP, _handler)  # the terminal closed: stop as on Ctrl-C
+    signal.signal(signal.SIGINT, _handler)  # Ctrl-C, as Python's own handler, but remembered
+
+
+def stop_requested() -> bool:
+    """Whether a stop signal arrived since ``raise_on_sigterm``.
+
+    A library may catch the ``KeyboardInterrupt`` raised inside its own callback and raise an
+    error of its own instead (pandas' CSV reader, interrupted in the middle of a read, raises
+    ``ParserError: Calling read(nbytes) on source failed``); the stop was still asked for.
+    """
+    return bool(_stop_signals)
 
 
 def stop_with_parent(interval: float = 0.5) -> None:

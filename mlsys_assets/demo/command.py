@@ -50,6 +50,7 @@ from mlsys_assets.processes import (
     ProcessGroup,
     executable,
     raise_on_sigterm,
+    stop_requested,
     stop_with_parent,
     wait_for_port,
 )
@@ -239,5 +240,8 @@ def demo(
             group.watch()
     except KeyboardInterrupt:
         pass
+    except Exception:
+        if not stop_requested():  # else an interrupt a library turned into its own error
+            raise
     finally:
         group.stop()

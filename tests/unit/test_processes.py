@@ -99,3 +99,28 @@ def test_free_ports_are_different_and_free() -> None:
         for port in ports:
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", port))
+
+
+def test_a_stop_that_a_library_turned_into_its_own_error_is_still_a_stop(monkeypatch) -> None:
+    """pandas' reader, interrupted mid-read, raises ParserError instead of KeyboardInterrupt:
+    the demo must still stop quietly, as on any Ctrl-C."""
+    import signal
+
+    from mlsys_assets import processes
+
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {number: signal.getsignal(number) for number in stops}
+    monkeypatch.setattr(processes, "_stop_signals", [])
+    try:
+        processes.raise_on_sigterm()
+        assert not processes.stop_requested()
+        with pytest.raises(ValueError):
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)
+            except KeyboardInterrupt as exc:
+                raise ValueError("Calling read(nbytes) on source failed") from exc
+        assert processes.stop_requested()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
