@@ -172,7 +172,7 @@ _stop_signals: list[int] = []  # the stopping signals this process received
 
 def raise_on_sigterm() -> None:
     """Turn SIGTERM into KeyboardInterrupt so ``finally: group.stop()`` runs on ``kill`` too,
-    and remember every stop (Ctrl-C included) for ``stop_requested``."""
+    and remember every stop (Ctrl-C included) for ``is_a_stop``."""
 
     def _handler(signum: int, _frame: object) -> None:
         _stop_signals.append(signum)
@@ -183,14 +183,18 @@ def raise_on_sigterm() -> None:
     signal.signal(signal.SIGINT, _handler)  # Ctrl-C, as Python's own handler, but remembered
 
 
-def stop_requested() -> bool:
-    """Whether a stop signal arrived since ``raise_on_sigterm``.
+def is_a_stop(error: BaseException) -> bool:
+    """Whether ``error`` ended a command that ``raise_on_sigterm`` set up because it was asked
+    to stop: a ``KeyboardInterrupt``, or any error once a stop signal arrived.
 
     A library may catch the ``KeyboardInterrupt`` raised inside its own callback and raise an
     error of its own instead (pandas' CSV reader, interrupted in the middle of a read, raises
-    ``ParserError: Calling read(nbytes) on source failed``); the stop was still asked for.
+    ``ParserError: Calling read(nbytes) on source failed``); the stop was still asked for, and
+    the command ends as quietly as on any Ctrl-C.
     """
-    return bool(_stop_signals)
+    if isinstance(error, KeyboardInterrupt):
+        return True
+    return isinstance(error, Exception) and bool(_stop_signals)
 
 
 def stop_with_parent(interval: float = 0.5) -> None:

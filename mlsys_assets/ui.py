@@ -10,6 +10,7 @@ from mlsys_assets.processes import (
     ProcessGroup,
     executable,
     free_port,
+    is_a_stop,
     raise_on_sigterm,
     stop_with_parent,
     wait_for_port,
@@ -155,7 +156,8 @@ def ui(host: str, dagster_port: int, mlflow_port: int, reports_port: int | None)
         click.echo(f"Dagster UI: {urls['dagster']}\nMLflow UI:  {urls['mlflow']}\n"
                    f"Reports:    {urls['reports']}\nCtrl-C stops.")  # fmt: skip
         group.watch()
-    except KeyboardInterrupt:
-        pass
+    except BaseException as error:
+        if not is_a_stop(error):
+            raise
     finally:
         group.stop()

@@ -49,8 +49,8 @@ from mlsys_assets.loop.sensors import SENSORS
 from mlsys_assets.processes import (
     ProcessGroup,
     executable,
+    is_a_stop,
     raise_on_sigterm,
-    stop_requested,
     stop_with_parent,
     wait_for_port,
 )
@@ -238,10 +238,8 @@ def demo(
         if keep_running:
             click.echo("The UIs and the API stay up; Ctrl-C stops them.")
             group.watch()
-    except KeyboardInterrupt:
-        pass
-    except Exception:
-        if not stop_requested():  # else an interrupt a library turned into its own error
+    except BaseException as error:
+        if not is_a_stop(error):
             raise
     finally:
         group.stop()
